@@ -1,0 +1,127 @@
+"""gradcheck and gradgradcheck: analytic derivatives against central finite differences.
+
+Both run in float64. For a function ``f(*inputs) -> tensor``:
+
+* the **vjp** check draws a random output direction ``u`` and compares the reverse-mode
+  gradient of ``<u, f(x)>`` with its finite-difference gradient, element by element;
+* the **jvp** check draws random input directions ``v`` and compares the forward-mode
+  ``J v`` with ``(f(x + eps v) - f(x - eps v)) / 2 eps``, element by element.
+
+A failure raises ``GradcheckError`` naming the check, the input and the worst element.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..diff.numeric import numeric_gradient
+from . import engine, ops
+from .functional import jvp
+from .tensor import Tensor, _make
+
+
+class GradcheckError(AssertionError):
+    """Analytic and numeric derivatives disagree."""
+
+
+def _inputs64(inputs: Any) -> list[np.ndarray]:
+    if isinstance(inputs, (Tensor, np.ndarray, float, int)):
+        inputs = (inputs,)
+    arrays = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
+              for x in inputs]
+    return arrays
+
+
+def _call(f: Callable, arrays: Sequence[np.ndarray]) -> np.ndarray:
+    out = f(*[_make(a) for a in arrays])
+    return np.asarray(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
+
+
+def _worst(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float
+           ) -> tuple[bool, tuple, float, float]:
+    excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    excess = np.where(np.isnan(excess), np.inf, excess)
+    if excess.size == 0:
+        return True, (), 0.0, 0.0
+    k = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    return bool(excess[k] <= 0), tuple(int(i) for i in k), float(analytic[k]), float(numeric[k])
+
+
+def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, seed: int = 0, check_vjp: bool = True,
+              check_jvp: bool = True) -> bool:
+    """Check ``f``'s vjp and jvp against central differences; True or ``GradcheckError``.
+
+    ``inputs``: an array-like or a sequence of them (all differentiated, in float64).
+    """
+    xs = _inputs64(inputs)
+    rng = np.random.default_rng(seed)
+    y0 = _call(f, xs)
+    if check_vjp:
+        u = rng.standard_normal(y0.shape)
+        leaves = [_make(x.copy(), requires_grad=True) for x in xs]
+        out = f(*leaves)
+        out = out if isinstance(out, Tensor) else Tensor(out)
+        grads = engine.grad([out], leaves, [u]) if out._rg else [None] * len(xs)
+        for i, (x, g) in enumerate(zip(xs, grads)):
+            analytic = np.zeros_like(x) if g is None else np.asarray(g.data, np.float64)
+
+            def phi(xi: np.ndarray, i: int = i) -> float:
+                args = list(xs)
+                args[i] = xi
+                return float(np.sum(_call(f, args) * u))
+
+            numeric = numeric_gradient(phi, x, eps)
+            ok, k, a, n = _worst(analytic, numeric, atol, rtol)
+            if not ok:
+                raise GradcheckError(
+                    f"vjp check failed for input {i} (shape {x.shape}) at element {k}: "
+                    f"analytic {a!r} vs numeric {n!r} (atol={atol}, rtol={rtol})")
+    if check_jvp:
+        vs = [rng.standard_normal(x.shape) for x in xs]
+        _, tan = jvp(f, [_make(x) for x in xs], [_make(v) for v in vs])
+        analytic = np.asarray(tan.data, np.float64)
+        plus = _call(f, [x + eps * v for x, v in zip(xs, vs)])
+        minus = _call(f, [x - eps * v for x, v in zip(xs, vs)])
+        numeric = (plus - minus) / (2 * eps)
+        ok, k, a, n = _worst(analytic.reshape(numeric.shape), numeric, atol, rtol)
+        if not ok:
+            raise GradcheckError(
+                f"jvp check failed at output element {k} (output shape {y0.shape}, random "
+                f"tangents on all {len(xs)} inputs): analytic {a!r} vs numeric {n!r} "
+                f"(atol={atol}, rtol={rtol})")
+    return True
+
+
+def gradgradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, seed: int = 0, check_jvp: bool = True) -> bool:
+    """Check second derivatives: gradcheck of ``(x, u) -> vjp of f at x along u``.
+
+    The first derivatives are built with ``create_graph=True`` and then checked in both
+    modes, so reverse-over-reverse and forward-over-reverse are both exercised.
+    """
+    xs = _inputs64(inputs)
+    y0 = _call(f, xs)
+    u0 = np.random.default_rng(seed + 1).standard_normal(y0.shape)
+    n = len(xs)
+
+    def first_derivative(*args: Tensor) -> Tensor:
+        leaves = [a if a._rg else _alias_leaf(a) for a in args[:n]]
+        u = args[n]
+        out = f(*leaves)
+        grads = engine.grad([out], leaves, [u], create_graph=True)
+        flat = [ops.flatten(_make(np.zeros(x.shape)) if g is None else g)
+                for g, x in zip(grads, leaves)]
+        return ops.concatenate(flat)
+
+    return gradcheck(first_derivative, [*xs, u0], eps=eps, atol=atol, rtol=rtol, seed=seed,
+                     check_jvp=check_jvp)
+
+
+def _alias_leaf(a: Tensor) -> Tensor:
+    leaf = _make(a.data, requires_grad=True)
+    leaf._tangent = a._tangent
+    return leaf

@@ -1,0 +1,203 @@
+"""The graph walk: topological order without recursion, cotangent accumulation, release.
+
+``backward`` accumulates into leaves' ``.grad`` (PyTorch's ``Tensor.backward``);
+``grad`` returns the cotangents of chosen tensors without touching ``.grad``
+(``torch.autograd.grad``). Both run the same loop, ``_run``. Rules run under no-grad
+unless ``create_graph`` asks for a differentiable result. Broadcasting is undone here,
+once, by ``sum_to``; zero cotangents are ``None`` throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .mode import state
+from .tensor import FREED, Tensor, _make, _to_array
+
+
+class GraphReleasedError(RuntimeError):
+    """Backward went through a graph whose saved tensors were already released."""
+
+
+def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Tensors that require grad, reachable from ``roots``, parents before children.
+
+    Iterative depth-first search, so a chain of any length is fine.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r._rg]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        parents = node._parents
+        if parents is FREED:
+            raise GraphReleasedError(
+                f"backward through the graph a second time: the saved tensors of "
+                f"'{node._op.name}' were released after the first backward. Pass "
+                f"retain_graph=True to the first backward if you need to go through it again.")
+        if parents:
+            for p in parents:
+                if p._rg and id(p) not in seen:
+                    stack.append((p, False))
+    return order
+
+
+def _seed(root: Tensor, gradient: Any) -> Tensor:
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() needs a gradient argument for a non-scalar output of shape "
+                f"{root.shape}: pass gradient= with that shape (e.g. ones for a sum), or "
+                f"reduce the output to a scalar first (e.g. y.sum().backward()).")
+        return _make(np.ones_like(root.data))
+    g = gradient if isinstance(gradient, Tensor) else _make(np.array(_to_array(gradient)))
+    if g.shape != root.shape:
+        raise ValueError(f"gradient of shape {g.shape} does not match the output's shape "
+                         f"{root.shape}")
+    if g.dtype != root.dtype:
+        g = ops.cast(g, root.dtype)
+    return g
+
+
+def _fit(gi: Tensor, p: Tensor) -> Tensor:
+    """Undo broadcasting (and dtype promotion) of a cotangent for parent ``p``."""
+    if gi.data.shape != p.data.shape:
+        gi = ops.sum_to(gi, p.data.shape)
+    if gi.data.dtype != p.data.dtype:
+        gi = ops.cast(gi, p.data.dtype)
+    return gi
+
+
+def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
+         needed: set[int] | None, retain_graph: bool, create_graph: bool,
+         on_leaf: Any = None, keep: set[int] | None = None) -> dict[int, Tensor]:
+    """Propagate cotangents from ``roots`` through ``order`` (reversed).
+
+    ``needed``: ids of tensors whose cotangent is wanted (None = every tensor), used to
+    skip rules on paths that lead nowhere. ``keep``: ids whose cotangent is returned.
+    ``on_leaf(leaf, g)`` receives leaves' cotangents.
+    """
+    grads: dict[int, Tensor] = {}
+    for r, s in zip(roots, seeds):
+        prev = grads.get(id(r))
+        grads[id(r)] = s if prev is None else prev + s
+    kept: dict[int, Tensor] = {}
+    saved_mode = state.grad_enabled
+    state.grad_enabled = create_graph
+    try:
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if keep is not None and id(node) in keep:
+                kept[id(node)] = g
+            parents = node._parents
+            if not parents:  # a leaf
+                if on_leaf is not None:
+                    on_leaf(node, g)
+                continue
+            op, params = node._op, node._params
+            for i, p in enumerate(parents):
+                if not p._rg or (needed is not None and id(p) not in needed):
+                    continue
+                rule = op.vjps[i]
+                if rule is None:
+                    raise NotImplementedError(f"no vjp rule for primitive '{op.name}' "
+                                              f"(argument {i})")
+                gi = rule(g, node, *parents, **params)
+                if gi is None:
+                    continue
+                gi = _fit(gi, p)
+                prev = grads.get(id(p))
+                grads[id(p)] = gi if prev is None else prev + gi
+            if not retain_graph:
+                node._parents = FREED
+                node._params = None
+    finally:
+        state.grad_enabled = saved_mode
+    return kept
+
+
+def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
+             retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate d(roots)/d(leaf), weighted by ``gradients``, into every leaf's ``.grad``."""
+    for r in roots:
+        if not r._rg:
+            raise RuntimeError("backward() on a tensor that does not require grad: no input "
+                               "of its computation had requires_grad=True (or it was "
+                               "computed under no_grad)")
+    seeds = [_seed(r, None if gradients is None else gradients[k]) for k, r in enumerate(roots)]
+    order = toposort(roots)
+    stored: set[int] = set()
+
+    def accumulate(leaf: Tensor, g: Tensor) -> None:
+        if not create_graph and (id(g.data) in stored or not g.data.flags.owndata
+                                 or g is seeds[0]):
+            g = _make(g.data.copy())  # never alias one array into two .grad fields
+        stored.add(id(g.data))
+        if leaf.grad is None:
+            leaf.grad = g if create_graph else _make(g.data)
+        else:
+            with _grad_mode(create_graph):
+                leaf.grad = leaf.grad + g
+
+    _run(roots, seeds, order, None, retain_graph or create_graph, create_graph,
+         on_leaf=accumulate)
+
+
+class _grad_mode:
+    __slots__ = ("flag", "saved")
+
+    def __init__(self, flag: bool) -> None:
+        self.flag = flag
+
+    def __enter__(self) -> None:
+        self.saved = state.grad_enabled
+        state.grad_enabled = self.flag
+
+    def __exit__(self, *exc: object) -> None:
+        state.grad_enabled = self.saved
+
+
+def grad(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
+         grad_outputs: Sequence[Any] | None = None, retain_graph: bool | None = None,
+         create_graph: bool = False) -> list[Tensor | None]:
+    """Cotangents of ``inputs`` (None where unconnected), without touching ``.grad``.
+
+    ``grad_outputs`` default to ones for one-element outputs (as PyTorch requires).
+    """
+    outputs = list(outputs)
+    inputs = list(inputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    live = [k for k, o in enumerate(outputs) if o._rg]
+    if not live:
+        return [None] * len(inputs)
+    seeds = [_seed(outputs[k], None if grad_outputs is None else grad_outputs[k])
+             for k in live]
+    roots = [outputs[k] for k in live]
+    order = toposort(roots)
+    want = {id(t) for t in inputs}
+    needed = _leads_to(order, want)
+    kept = _run(roots, seeds, order, needed, retain_graph, create_graph, keep=want)
+    return [kept.get(id(t)) for t in inputs]
+
+
+def _leads_to(order: list[Tensor], want: set[int]) -> set[int]:
+    """Ids of tensors in ``order`` from which some tensor in ``want`` can be reached."""
+    needed: set[int] = set()
+    for node in order:  # parents come first
+        if id(node) in want or (node._parents and any(id(p) in needed for p in node._parents)):
+            needed.add(id(node))
+    return needed

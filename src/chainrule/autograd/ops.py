@@ -1,0 +1,1039 @@
+"""THE RULE TABLE: every primitive once — its forward (NumPy), its vjp and its jvp.
+
+Reading guide. ``prim(name, forward, vjp, jvp)`` declares a primitive:
+
+* ``forward(*arrays, **params)`` works on ndarrays and returns an ndarray;
+* ``vjp`` has one function per tensor argument, ``vjp_i(g, y, *xs, **params)``, giving the
+  cotangent for argument ``i`` from the output cotangent ``g``, the output ``y`` and the
+  inputs ``xs`` — all Tensors, and written with differentiable ops so gradients of
+  gradients work. Returning ``None`` means "zero". Broadcasting is undone by the engine,
+  never here: a rule may return a cotangent of the broadcast (output) shape;
+* ``jvp`` has one function per argument, ``jvp_i(t, y, *xs, **params)``, giving the output
+  tangent contributed by the tangent ``t`` of argument ``i``; contributions are summed and
+  broadcast to the output shape in one place (``_push_tangents``).
+
+Composite functions (selu, gelu, var, std, norm, stack, split, ...) are written from
+primitives at the end of the file. Fused primitives (``linear``,
+``softmax_cross_entropy``) exist only for speed and are gradchecked against composites.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any
+
+import numpy as np
+
+from .mode import paused_forward_mode, state
+from .tensor import Tensor, _make, _to_array, get_default_dtype
+
+# --------------------------------------------------------------------------- machinery
+
+
+class ShapeError(ValueError):
+    """An operation got inputs whose shapes do not fit; names the op and the shapes."""
+
+
+class Primitive:
+    """One row of the rule table. Calling it applies the op to tensors."""
+
+    __slots__ = ("name", "forward", "vjps", "jvps", "differentiable")
+
+    def __init__(self, name: str, forward: Any, vjp: Any, jvp: Any,
+                 differentiable: bool = True) -> None:
+        self.name = name
+        self.forward = forward
+        self.vjps = vjp if isinstance(vjp, (tuple, _Each)) else (vjp,)
+        self.jvps = jvp if isinstance(jvp, (tuple, _Each)) else (jvp,)
+        self.differentiable = differentiable
+
+    def __call__(self, *args: Tensor, **params: Any) -> Tensor:
+        return apply(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+class _Each:
+    """Rules for a primitive with any number of tensor arguments: ``rule(i, ...)``."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+
+    def __getitem__(self, i: int) -> Any:
+        rule = self.rule
+        return lambda *a, **k: rule(i, *a, **k)
+
+
+def prim(name: str, forward: Any, vjp: Any = None, jvp: Any = None) -> Primitive:
+    return Primitive(name, forward, vjp, jvp)
+
+
+def nondiff(name: str, forward: Any) -> Primitive:
+    """A primitive whose output never carries gradients (comparisons, argmax, ...)."""
+    return Primitive(name, forward, None, None, differentiable=False)
+
+
+def apply(p: Primitive, args: tuple, params: dict) -> Tensor:
+    """Run ``p`` forward on tensors; record the node when gradients are wanted."""
+    try:
+        out = p.forward(*[a.data for a in args], **params)
+    except ValueError as e:
+        shapes = ", ".join(str(a.data.shape) for a in args)
+        raise ShapeError(f"{p.name}: inputs of shapes {shapes} do not fit: {e}") from None
+    y = _make(out)
+    if not p.differentiable or y.data.dtype.kind not in "fc":
+        return y
+    if state.grad_enabled:
+        for a in args:
+            if a._rg:
+                y._rg = True
+                y._op = p
+                y._parents = args
+                y._params = params
+                break
+    if state.fw_level and not state.fw_paused:
+        _push_tangents(p, y, args, params)
+    return y
+
+
+def _push_tangents(p: Primitive, y: Tensor, args: tuple, params: dict) -> None:
+    level = state.fw_level
+    total = None
+    with paused_forward_mode():
+        for i, a in enumerate(args):
+            tan = a._tangent
+            if tan is None or tan[0] != level:
+                continue
+            rule = p.jvps[i]
+            if rule is None:
+                raise NotImplementedError(f"no jvp rule for primitive '{p.name}' "
+                                          f"(argument {i})")
+            ti = rule(tan[1], y, *args, **params)
+            if ti is not None:
+                total = ti if total is None else total + ti
+        if total is not None and total.data.shape != y.data.shape:
+            total = broadcast_to(total, y.data.shape)
+    if total is not None:
+        y._tangent = (level, total)
+
+
+def _zero(*_: Any, **__: Any) -> None:
+    return None
+
+
+def lift(x: Any, like: Tensor | None = None) -> Tensor:
+    """Turn a Python number or array into a constant tensor.
+
+    A Python scalar takes the floating dtype of ``like`` so that ``x * 2.0`` stays float32.
+    """
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (int, float, bool, np.number, np.bool_)):
+        if like is not None and like.data.dtype.kind == "f":
+            return _make(np.asarray(x, dtype=like.data.dtype))
+        if isinstance(x, float):
+            return _make(np.asarray(x, dtype=get_default_dtype()))
+    return Tensor(x)
+
+
+def _lift2(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    if not isinstance(a, Tensor):
+        a = lift(a, b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = lift(b, a)
+    return a, b
+
+
+def _const(arr: np.ndarray) -> Tensor:
+    return _make(arr)
+
+
+def _mask(cond: np.ndarray, like: Tensor) -> Tensor:
+    return _make(cond.astype(like.data.dtype))
+
+
+def _norm_axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ShapeError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % builtins.max(ndim, 1))
+    return tuple(sorted(out))
+
+
+def _kept_shape(shape: tuple, axis: tuple | None) -> tuple:
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else s for i, s in enumerate(shape))
+
+
+def _unreduce(g: Tensor, x: Tensor, axis: tuple | None, keepdims: bool) -> Tensor:
+    """Broadcast a reduced cotangent back over the reduced axes of ``x``."""
+    if not keepdims:
+        g = reshape(g, _kept_shape(x.data.shape, axis))
+    return broadcast_to(g, x.data.shape)
+
+
+def _keep(y: Tensor, x: Tensor, axis: tuple | None, keepdims: bool) -> Tensor:
+    return y if keepdims else reshape(y, _kept_shape(x.data.shape, axis))
+
+
+def _count(shape: tuple, axis: tuple | None) -> int:
+    if axis is None:
+        return int(np.prod(shape))
+    return int(np.prod([shape[a] for a in axis]))
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+_add = prim("add", np.add,
+            vjp=(lambda g, y, a, b: g, lambda g, y, a, b: g),
+            jvp=(lambda t, y, a, b: t, lambda t, y, a, b: t))
+_sub = prim("sub", np.subtract,
+            vjp=(lambda g, y, a, b: g, lambda g, y, a, b: -g),
+            jvp=(lambda t, y, a, b: t, lambda t, y, a, b: -t))
+_mul = prim("mul", np.multiply,
+            vjp=(lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
+            jvp=(lambda t, y, a, b: t * b, lambda t, y, a, b: a * t))
+_div = prim("div", np.true_divide,
+            vjp=(lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
+            jvp=(lambda t, y, a, b: t / b, lambda t, y, a, b: -t * y / b))
+
+
+def _log_base(a: Tensor) -> Tensor:
+    """log(a) where a > 0, else 0: d(a**b)/db is taken as 0 where the base is not positive."""
+    pos = a.data > 0
+    return log(where(pos, a, 1.0)) if not pos.all() else log(a)
+
+
+_pow = prim("pow", np.power,
+            vjp=(lambda g, y, a, b: g * b * a ** (b - 1),
+                 lambda g, y, a, b: g * y * _log_base(a)),
+            jvp=(lambda t, y, a, b: t * b * a ** (b - 1),
+                 lambda t, y, a, b: t * y * _log_base(a)))
+# The identity as a node: gives a tensor its own place in the graph (used by jvp).
+alias = prim("alias", lambda x: x, vjp=lambda g, y, x: g, jvp=lambda t, y, x: t)
+neg = prim("neg", np.negative, vjp=lambda g, y, x: -g, jvp=lambda t, y, x: -t)
+
+
+def add(a: Any, b: Any) -> Tensor:
+    return _add(*_lift2(a, b))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    return _sub(*_lift2(a, b))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    return _mul(*_lift2(a, b))
+
+
+def div(a: Any, b: Any) -> Tensor:
+    return _div(*_lift2(a, b))
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
+    """``a ** b``; the exponent may be a tensor (d/db uses log a, taken as 0 where a <= 0)."""
+    return _pow(*_lift2(a, b))
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+def _sigmoid_np(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def _erf_np(x: np.ndarray) -> np.ndarray:
+    try:
+        from scipy.special import erf
+    except ImportError:  # exact but slower fallback
+        erf = np.vectorize(math.erf, otypes=[np.float64])
+    return np.asarray(erf(x)).astype(x.dtype, copy=False)
+
+
+def _sqrt_vjp(g: Tensor, y: Tensor, x: Tensor) -> Tensor:
+    """d sqrt(x) = 1/(2 sqrt x): +inf at 0 (as IEEE, PyTorch, JAX); a zero cotangent stays 0."""
+    zero = y.data == 0
+    if not zero.any():
+        return g / (2 * y)
+    inf = np.where(g.data == 0, 0, np.copysign(np.inf, g.data)).astype(g.data.dtype)
+    return where(zero, _const(inf), g / (2 * where(zero, 1.0, y)))
+
+
+exp = prim("exp", np.exp, vjp=lambda g, y, x: g * y, jvp=lambda t, y, x: t * y)
+log = prim("log", np.log, vjp=lambda g, y, x: g / x, jvp=lambda t, y, x: t / x)
+log1p = prim("log1p", np.log1p, vjp=lambda g, y, x: g / (x + 1), jvp=lambda t, y, x: t / (x + 1))
+expm1 = prim("expm1", np.expm1, vjp=lambda g, y, x: g * (y + 1),
+             jvp=lambda t, y, x: t * (y + 1))
+sqrt = prim("sqrt", np.sqrt, vjp=_sqrt_vjp, jvp=lambda t, y, x: _sqrt_vjp(t, y, x))
+sin = prim("sin", np.sin, vjp=lambda g, y, x: g * cos(x), jvp=lambda t, y, x: t * cos(x))
+cos = prim("cos", np.cos, vjp=lambda g, y, x: -g * sin(x), jvp=lambda t, y, x: -t * sin(x))
+tan = prim("tan", np.tan, vjp=lambda g, y, x: g * (1 + y * y),
+           jvp=lambda t, y, x: t * (1 + y * y))
+tanh = prim("tanh", np.tanh, vjp=lambda g, y, x: g * (1 - y * y),
+            jvp=lambda t, y, x: t * (1 - y * y))
+sigmoid = prim("sigmoid", _sigmoid_np, vjp=lambda g, y, x: g * (y * (1 - y)),
+               jvp=lambda t, y, x: t * (y * (1 - y)))
+softplus = prim("softplus", lambda x: np.logaddexp(x.dtype.type(0), x),
+                vjp=lambda g, y, x: g * sigmoid(x), jvp=lambda t, y, x: t * sigmoid(x))
+relu = prim("relu", lambda x: np.maximum(x, x.dtype.type(0)),
+            vjp=lambda g, y, x: g * _mask(x.data > 0, g),
+            jvp=lambda t, y, x: t * _mask(x.data > 0, t))
+leaky_relu = prim("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, x * x.dtype.type(slope)),
+                  vjp=lambda g, y, x, slope=0.01: g * _const(
+                      np.where(x.data > 0, 1, slope).astype(g.data.dtype)),
+                  jvp=lambda t, y, x, slope=0.01: t * _const(
+                      np.where(x.data > 0, 1, slope).astype(t.data.dtype)))
+elu = prim("elu",
+           lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))
+                                         ).astype(x.dtype, copy=False),
+           vjp=lambda g, y, x, alpha=1.0: g * where(x.data > 0, 1.0, y + alpha),
+           jvp=lambda t, y, x, alpha=1.0: t * where(x.data > 0, 1.0, y + alpha))
+erf = prim("erf", _erf_np,
+           vjp=lambda g, y, x: g * (2 / math.sqrt(math.pi)) * exp(-x * x),
+           jvp=lambda t, y, x: t * (2 / math.sqrt(math.pi)) * exp(-x * x))
+abs = prim("abs", np.abs, vjp=lambda g, y, x: g * sign(x),  # noqa: A001  |x|'(0) = 0
+           jvp=lambda t, y, x: t * sign(x))
+sign = prim("sign", np.sign, vjp=_zero, jvp=_zero)
+_clip = prim("clip", lambda x, lo, hi: np.clip(x, lo, hi),
+             vjp=lambda g, y, x, lo, hi: g * _mask(_inside(x.data, lo, hi), g),
+             jvp=lambda t, y, x, lo, hi: t * _mask(_inside(x.data, lo, hi), t))
+
+
+def _inside(x: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
+    keep = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        keep &= x >= lo
+    if hi is not None:
+        keep &= x <= hi
+    return keep
+
+
+def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Clamp to [min, max]; the gradient passes where min <= x <= max (inclusive)."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    return _clip(lift(x), lo=min, hi=max)
+
+
+def _tie_share(a: np.ndarray, b: np.ndarray, dtype: Any) -> np.ndarray:
+    """Weight of ``a`` in max(a, b): 1 where a wins, 1/2 on ties, 0 where b wins."""
+    return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(dtype)
+
+
+_maximum = prim(
+    "maximum", np.maximum,
+    vjp=(lambda g, y, a, b: g * _const(_tie_share(a.data, b.data, g.data.dtype)),
+         lambda g, y, a, b: g * _const(_tie_share(b.data, a.data, g.data.dtype))),
+    jvp=(lambda t, y, a, b: t * _const(_tie_share(a.data, b.data, t.data.dtype)),
+         lambda t, y, a, b: t * _const(_tie_share(b.data, a.data, t.data.dtype))))
+_minimum = prim(
+    "minimum", np.minimum,
+    vjp=(lambda g, y, a, b: g * _const(_tie_share(b.data, a.data, g.data.dtype)),
+         lambda g, y, a, b: g * _const(_tie_share(a.data, b.data, g.data.dtype))),
+    jvp=(lambda t, y, a, b: t * _const(_tie_share(b.data, a.data, t.data.dtype)),
+         lambda t, y, a, b: t * _const(_tie_share(a.data, b.data, t.data.dtype))))
+_where = prim("where", np.where,
+              vjp=(None, lambda g, y, c, a, b: where(c, g, 0.0),
+                   lambda g, y, c, a, b: where(c, 0.0, g)),
+              jvp=(None, lambda t, y, c, a, b: where(c, t, 0.0),
+                   lambda t, y, c, a, b: where(c, 0.0, t)))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise max; on ties each side gets half the gradient."""
+    return _maximum(*_lift2(a, b))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise min; on ties each side gets half the gradient."""
+    return _minimum(*_lift2(a, b))
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (``cond`` is not differentiated)."""
+    c = cond if isinstance(cond, Tensor) else _make(np.asarray(cond, dtype=bool))
+    if c.data.dtype != bool:
+        c = _make(c.data.astype(bool))
+    a, b = _lift2(a, b)
+    return _where(c, a, b)
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+
+def _mm_vjp_a(g: Tensor, y: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    if b.ndim == 1:
+        return unsqueeze(g, -1) * b
+    if a.ndim == 1:
+        return squeeze(matmul(b, unsqueeze(g, -1)), -1)
+    return matmul(g, swapaxes(b, -1, -2))
+
+
+def _mm_vjp_b(g: Tensor, y: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim == 1:
+        return g * a if b.ndim == 1 else unsqueeze(a, -1) * unsqueeze(g, -2)
+    if b.ndim == 1:
+        return squeeze(matmul(swapaxes(a, -1, -2), unsqueeze(g, -1)), -1)
+    return matmul(swapaxes(a, -1, -2), g)
+
+
+_matmul = prim("matmul", np.matmul, vjp=(_mm_vjp_a, _mm_vjp_b),
+               jvp=(lambda t, y, a, b: matmul(t, b), lambda t, y, a, b: matmul(a, t)))
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules (batched; 1-D operands promoted and removed)."""
+    a, b = _lift2(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must be at least 1-D, got shapes "
+                         f"{a.shape} and {b.shape}")
+    return _matmul(a, b)
+
+
+def _linear_np(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    y = x @ w.T
+    if y.dtype == np.result_type(y, b):
+        y += b
+        return y
+    return y + b
+
+
+def _linear_vjp_w(g: Tensor, y: Tensor, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    if x.ndim != 2:
+        g, x = reshape(g, (-1, g.shape[-1])), reshape(x, (-1, x.shape[-1]))
+    return matmul(transpose(g), x)
+
+
+linear_ = prim("linear", _linear_np,
+               vjp=(lambda g, y, x, w, b: matmul(g, w), _linear_vjp_w, lambda g, y, x, w, b: g),
+               jvp=(lambda t, y, x, w, b: matmul(t, transpose(w)),
+                    lambda t, y, x, w, b: matmul(x, transpose(t)),
+                    lambda t, y, x, w, b: t))
+
+
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` as one fused node. x: (..., in), weight: (out, in), bias: (out,)."""
+    x = lift(x)
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input of shape {x.shape} does not fit a weight of shape "
+                         f"{weight.shape} (expected last input dim {weight.shape[-1]})")
+    if bias is None:
+        return matmul(x, transpose(weight))
+    return linear_(x, weight, bias)
+
+
+# --------------------------------------------------------------------------- reductions
+
+_sum = prim("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+            vjp=lambda g, y, x, axis, keepdims: _unreduce(g, x, axis, keepdims),
+            jvp=lambda t, y, x, axis, keepdims: _sum(t, axis=axis, keepdims=keepdims))
+_mean = prim("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+             vjp=lambda g, y, x, axis, keepdims: _unreduce(g, x, axis, keepdims)
+             / _count(x.shape, axis),
+             jvp=lambda t, y, x, axis, keepdims: _mean(t, axis=axis, keepdims=keepdims))
+
+
+def _extreme_weights(y: Tensor, x: Tensor, axis: tuple | None, keepdims: bool) -> Tensor:
+    """Share of each element in a max/min: 1/(number of ties) at the extreme, else 0."""
+    hit = x.data == _keep(y, x, axis, keepdims).data
+    return _const((hit / hit.sum(axis=axis, keepdims=True)).astype(x.data.dtype))
+
+
+def _extreme(name: str, fn: Any) -> Primitive:
+    return prim(name, lambda x, axis, keepdims: fn(x, axis=axis, keepdims=keepdims),
+                vjp=lambda g, y, x, axis, keepdims: _unreduce(g, x, axis, keepdims)
+                * _extreme_weights(y, x, axis, keepdims),
+                jvp=lambda t, y, x, axis, keepdims: _sum(
+                    t * _extreme_weights(y, x, axis, keepdims), axis=axis, keepdims=keepdims))
+
+
+_max = _extreme("max", np.max)
+_min = _extreme("min", np.min)
+
+
+def _prod_others(x: Tensor, axis: tuple | None) -> Tensor:
+    """For each element, the product of the other elements in its reduction group."""
+    nd = x.ndim
+    axes = tuple(range(nd)) if axis is None else axis
+    rest = tuple(i for i in range(nd) if i not in axes)
+    moved = transpose(x, rest + axes)
+    lead = moved.shape[:len(rest)]
+    n = _count(x.shape, axes)
+    flat = reshape(moved, lead + (n,))
+    eye = np.eye(n, dtype=bool)
+    grid = where(eye, 1.0, unsqueeze(flat, -2))  # (..., n, n) with ones on the diagonal
+    others = _prod(grid, axis=(len(lead) + 1,), keepdims=False)
+    others = reshape(others, moved.shape)
+    return transpose(others, tuple(np.argsort(rest + axes)))
+
+
+def _prod_partials(y: Tensor, x: Tensor, axis: tuple | None, keepdims: bool) -> Tensor:
+    """d prod / d x_i for every element (x's shape), exact also where x has zeros."""
+    if (x.data != 0).all():
+        return broadcast_to(_keep(y, x, axis, keepdims), x.shape) / x
+    return _prod_others(x, axis)
+
+
+_prod = prim("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+             vjp=lambda g, y, x, axis, keepdims: _unreduce(g, x, axis, keepdims)
+             * _prod_partials(y, x, axis, keepdims),
+             jvp=lambda t, y, x, axis, keepdims: _sum(
+                 t * _prod_partials(y, x, axis, keepdims), axis=axis, keepdims=keepdims))
+
+
+def _logsumexp_np(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+_logsumexp = prim("logsumexp", _logsumexp_np,
+                  vjp=lambda g, y, x, axis, keepdims: _unreduce(g, x, axis, keepdims)
+                  * exp(x - _keep(y, x, axis, keepdims)),
+                  jvp=lambda t, y, x, axis, keepdims: _sum(
+                      t * exp(x - _keep(y, x, axis, keepdims)), axis=axis, keepdims=keepdims))
+
+
+def _reducer(p: Primitive) -> Any:
+    def reduce(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+        x = lift(x)
+        return p(x, axis=_norm_axis(axis, x.ndim), keepdims=bool(keepdims))
+
+    reduce.__name__ = p.name
+    reduce.__doc__ = f"{p.name} over ``axis`` (None = all axes), optionally keeping dims."
+    return reduce
+
+
+sum = _reducer(_sum)  # noqa: A001
+mean = _reducer(_mean)
+max = _reducer(_max)  # noqa: A001
+min = _reducer(_min)  # noqa: A001
+prod = _reducer(_prod)
+logsumexp = _reducer(_logsumexp)
+max.__doc__ = "Max over ``axis``; tied maxima share the gradient equally."
+min.__doc__ = "Min over ``axis``; tied minima share the gradient equally."
+
+
+def _safe_sqrt_vjp(g: Tensor, y: Tensor, x: Tensor) -> Tensor:
+    pos = y.data > 0
+    return g * _mask(pos, g) / (2 * where(pos, y, 1.0))
+
+
+# sqrt whose derivative at 0 is taken as 0: the subgradient rule for norm and std at 0.
+_safe_sqrt = prim("safe_sqrt", np.sqrt, vjp=_safe_sqrt_vjp,
+                  jvp=lambda t, y, x: _safe_sqrt_vjp(t, y, x))
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
+    """Variance over ``axis``, dividing by N - correction (PyTorch's default correction=1)."""
+    x = lift(x)
+    ax = _norm_axis(axis, x.ndim)
+    n = _count(x.shape, ax)
+    d = x - _mean(x, axis=ax, keepdims=True)
+    return _sum(d * d, axis=ax, keepdims=bool(keepdims)) / builtins.max(n - correction, 1)
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
+    """Standard deviation; its gradient where std = 0 is 0 (the subgradient)."""
+    return _safe_sqrt(var(x, axis, keepdims, correction))
+
+
+def norm(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Euclidean norm over ``axis``; its gradient at 0 is 0 (the subgradient)."""
+    x = lift(x)
+    return _safe_sqrt(_sum(x * x, axis=_norm_axis(axis, x.ndim), keepdims=bool(keepdims)))
+
+
+# --------------------------------------------------------------------------- softmax family
+
+
+def _softmax_np(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def _log_softmax_np(x: np.ndarray, axis: int) -> np.ndarray:
+    return x - _logsumexp_np(x, axis, True)
+
+
+_softmax = prim("softmax", _softmax_np,
+                vjp=lambda g, y, x, axis: y * (g - _sum(g * y, axis=(axis,), keepdims=True)),
+                jvp=lambda t, y, x, axis: y * (t - _sum(t * y, axis=(axis,), keepdims=True)))
+_log_softmax = prim("log_softmax", _log_softmax_np,
+                    vjp=lambda g, y, x, axis: g - exp(y) * _sum(g, axis=(axis,), keepdims=True),
+                    jvp=lambda t, y, x, axis: t - _sum(exp(y) * t, axis=(axis,), keepdims=True))
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    x = lift(x)
+    return _softmax(x, axis=_norm_axis(axis, x.ndim)[0])
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    x = lift(x)
+    return _log_softmax(x, axis=_norm_axis(axis, x.ndim)[0])
+
+
+def _target_probs(target: np.ndarray, logits_shape: tuple, dtype: Any) -> np.ndarray:
+    if target.dtype.kind in "iu":
+        probs = np.zeros(logits_shape, dtype=dtype)
+        np.put_along_axis(probs, target[..., None], 1, axis=-1)
+        return probs
+    return target
+
+
+def _sce_np(z: np.ndarray, target: np.ndarray) -> np.ndarray:
+    logp = _log_softmax_np(z, -1)
+    if target.dtype.kind in "iu":
+        return -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
+    return -np.sum(target * logp, axis=-1)
+
+
+def _sce_vjp(g: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:
+    probs = _target_probs(target.data, z.data.shape, z.data.dtype)
+    return unsqueeze(g, -1) * (softmax(z, -1) - _const(probs))
+
+
+def _sce_vjp_target(g: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:
+    return -unsqueeze(g, -1) * log_softmax(z, -1)
+
+
+_softmax_ce = prim("softmax_cross_entropy", _sce_np,
+                   vjp=(_sce_vjp, _sce_vjp_target),
+                   jvp=(lambda t, y, z, target: -_sum(
+                       _const(_target_probs(target.data, z.shape, z.dtype))
+                       * (t - _sum(softmax(z, -1) * t, axis=(z.ndim - 1,), keepdims=True)),
+                       axis=(z.ndim - 1,), keepdims=False),
+                        lambda t, y, z, target: -_sum(t * log_softmax(z, -1),
+                                                      axis=(z.ndim - 1,), keepdims=False)))
+
+
+def softmax_cross_entropy(logits: Any, target: Any) -> Tensor:
+    """Per-example cross-entropy of softmax(logits) against ``target``, fused and stable.
+
+    logits: (..., C). target: integer class indices (...) or probabilities (..., C).
+    Returns shape (...). The gradient w.r.t. logits is softmax(logits) - target.
+    """
+    z = lift(logits)
+    t = target if isinstance(target, Tensor) else Tensor(target)
+    if t.data.dtype.kind in "iu":
+        if t.shape != z.shape[:-1]:
+            raise ShapeError(f"softmax_cross_entropy: class-index target of shape {t.shape} "
+                             f"does not match logits of shape {z.shape} (expected "
+                             f"{z.shape[:-1]})")
+        if t.data.size and (t.data.min() < 0 or t.data.max() >= z.shape[-1]):
+            raise ValueError(f"softmax_cross_entropy: class indices must lie in "
+                             f"[0, {z.shape[-1]}), got range [{t.data.min()}, {t.data.max()}]")
+    elif t.shape != z.shape:
+        raise ShapeError(f"softmax_cross_entropy: probability target of shape {t.shape} "
+                         f"does not match logits of shape {z.shape}")
+    return _softmax_ce(z, t)
+
+
+# --------------------------------------------------------------------------- movement
+
+
+def _sum_to_np(x: np.ndarray, shape: tuple) -> np.ndarray:
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
+    return (np.sum(x, axis=axes, keepdims=True) if axes else x).reshape(shape)
+
+
+_reshape = prim("reshape", lambda x, shape: np.reshape(x, shape),
+                vjp=lambda g, y, x, shape: _reshape(g, shape=x.shape),
+                jvp=lambda t, y, x, shape: _reshape(t, shape=y.shape))
+_transpose = prim("transpose", lambda x, axes: np.transpose(x, axes),
+                  vjp=lambda g, y, x, axes: _transpose(g, axes=tuple(np.argsort(axes))),
+                  jvp=lambda t, y, x, axes: _transpose(t, axes=axes))
+_broadcast_to = prim("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                     vjp=lambda g, y, x, shape: _sum_to(g, shape=x.shape),
+                     jvp=lambda t, y, x, shape: _broadcast_to(t, shape=shape))
+_sum_to = prim("sum_to", _sum_to_np,
+               vjp=lambda g, y, x, shape: _broadcast_to(g, shape=x.shape),
+               jvp=lambda t, y, x, shape: _sum_to(t, shape=shape))
+_flip = prim("flip", lambda x, axis: np.flip(x, axis),
+             vjp=lambda g, y, x, axis: _flip(g, axis=axis),
+             jvp=lambda t, y, x, axis: _flip(t, axis=axis))
+_cast = prim("cast", lambda x, dtype: x.astype(dtype),
+             vjp=lambda g, y, x, dtype: _cast(g, dtype=x.dtype),
+             jvp=lambda t, y, x, dtype: _cast(t, dtype=dtype))
+
+
+def _pad_np(x: np.ndarray, widths: tuple, value: float) -> np.ndarray:
+    return np.pad(x, widths, mode="constant", constant_values=value)
+
+
+def _unpad(g: Tensor, widths: tuple) -> Tensor:
+    return getitem(g, tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(widths)))
+
+
+_pad = prim("pad", _pad_np,
+            vjp=lambda g, y, x, widths, value: _unpad(g, widths),
+            jvp=lambda t, y, x, widths, value: _pad(t, widths=widths, value=0.0))
+
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    x = lift(x)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if shape == x.shape:
+        return x
+    return _reshape(x, shape=shape)
+
+
+def transpose(x: Any, axes: Any = None) -> Tensor:
+    """Permute axes (reverse them when ``axes`` is None), as ``np.transpose``."""
+    x = lift(x)
+    axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(
+        int(a) % builtins.max(x.ndim, 1) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation for shape {x.shape}")
+    return _transpose(x, axes=axes)
+
+
+permute = transpose
+
+
+def swapaxes(x: Any, a: int, b: int) -> Tensor:
+    x = lift(x)
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return _transpose(x, axes=tuple(axes))
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    x = lift(x)
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    return _broadcast_to(x, shape=shape)
+
+
+expand = broadcast_to
+
+
+def sum_to(x: Any, shape: Any) -> Tensor:
+    """Sum a broadcast tensor back down to ``shape`` (the transpose of ``broadcast_to``)."""
+    x = lift(x)
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    return _sum_to(x, shape=shape)
+
+
+def cast(x: Any, dtype: Any) -> Tensor:
+    x = lift(x)
+    dtype = np.dtype(dtype)
+    return x if dtype == x.dtype else _cast(x, dtype=dtype)
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    x = lift(x)
+    if axis is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    axes = _norm_axis(axis, x.ndim)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ShapeError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Any, axis: int) -> Tensor:
+    x = lift(x)
+    axis = axis % (x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def flatten(x: Any, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    x = lift(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = start_axis % x.ndim, end_axis % x.ndim
+    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
+
+
+def flip(x: Any, axis: Any = None) -> Tensor:
+    x = lift(x)
+    return _flip(x, axis=_norm_axis(axis, x.ndim))
+
+
+def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Constant padding; ``pad_width`` as in ``np.pad`` (an int, a pair, or a pair per axis)."""
+    x = lift(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.ndim, 2))
+    if (widths < 0).any():
+        raise ValueError(f"pad: widths must be non-negative, got {pad_width}")
+    return _pad(x, widths=tuple(map(tuple, widths.tolist())), value=value)
+
+
+def _concat_vjp(i: int, g: Tensor, y: Tensor, *xs: Tensor, axis: int) -> Tensor:
+    start = int(np.sum([x.shape[axis] for x in xs[:i]], dtype=int))
+    key = (slice(None),) * axis + (slice(start, start + xs[i].shape[axis]),)
+    return getitem(g, key)
+
+
+def _concat_jvp(i: int, t: Tensor, y: Tensor, *xs: Tensor, axis: int) -> Tensor:
+    before = int(np.sum([x.shape[axis] for x in xs[:i]], dtype=int))
+    after = y.shape[axis] - before - xs[i].shape[axis]
+    widths = [(0, 0)] * y.ndim
+    widths[axis] = (before, after)
+    return _pad(t, widths=tuple(widths), value=0.0)
+
+
+_concatenate = prim("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+                    vjp=_Each(_concat_vjp), jvp=_Each(_concat_jvp))
+
+
+def concatenate(tensors: Any, axis: int = 0) -> Tensor:
+    ts = [lift(t) for t in tensors]
+    if not ts:
+        raise ValueError("concatenate: need at least one tensor")
+    return _concatenate(*ts, axis=_norm_axis(axis, ts[0].ndim)[0])
+
+
+cat = concatenate
+
+
+def stack(tensors: Any, axis: int = 0) -> Tensor:
+    ts = [lift(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: need at least one tensor")
+    shapes = {t.shape for t in ts}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    return concatenate([unsqueeze(t, axis) for t in ts], axis=axis % (ts[0].ndim + 1))
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """Split along ``axis`` as ``np.split``: a number of equal parts or a list of cut points."""
+    x = lift(x)
+    axis = _norm_axis(axis, x.ndim)[0]
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        if n % indices_or_sections:
+            raise ShapeError(f"split: axis {axis} of size {n} does not divide into "
+                             f"{indices_or_sections} equal parts")
+        step = n // indices_or_sections
+        cuts = list(range(step, n, step))
+    else:
+        cuts = list(indices_or_sections)
+    bounds = [0, *cuts, n]
+    lead = (slice(None),) * axis
+    return [getitem(x, lead + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+# --------------------------------------------------------------------------- indexing
+
+
+def _is_basic(key: tuple) -> bool:
+    return all(k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer))
+               for k in key)
+
+
+def _scatter_np(g: np.ndarray, key: tuple, shape: tuple) -> np.ndarray:
+    out = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(key):
+        out[key] = g
+    else:
+        np.add.at(out, key, g)
+    return out
+
+
+_getitem = prim("getitem", lambda x, key: x[key],
+                vjp=lambda g, y, x, key: _scatter(g, key=key, shape=x.shape),
+                jvp=lambda t, y, x, key: _getitem(t, key=key))
+# The transpose of indexing: add the values into a zero tensor at ``key``.
+_scatter = prim("scatter_add", _scatter_np,
+                vjp=lambda g, y, x, key, shape: _getitem(g, key=key),
+                jvp=lambda t, y, x, key, shape: _scatter(t, key=key, shape=shape))
+
+
+def _index_part(k: Any) -> Any:
+    if isinstance(k, Tensor):
+        k = k.data
+    if isinstance(k, list):
+        k = np.asarray(k)
+    return k
+
+
+def getitem(x: Any, key: Any) -> Tensor:
+    """``x[key]`` with NumPy's basic and advanced indexing; repeated indices add up in the
+    gradient (the transpose is ``scatter_add``)."""
+    x = lift(x)
+    key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else (_index_part(key),)
+    return _getitem(x, key=key)
+
+
+def scatter_add(values: Any, key: Any, shape: Any) -> Tensor:
+    """A zero tensor of ``shape`` with ``values`` added at ``key`` (duplicates accumulate)."""
+    key = tuple(_index_part(k) for k in key) if isinstance(key, tuple) else (_index_part(key),)
+    return _scatter(lift(values), key=key, shape=tuple(shape))
+
+
+# --------------------------------------------------------------------------- einsum
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
+    """Explicit subscripts with '...' replaced by letters and the output made explicit."""
+    s = subscripts.replace(" ", "")
+    lhs, arrow, rhs = s.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ShapeError(f"einsum: '{subscripts}' names {len(ins)} operands, got {len(shapes)}")
+    used = set(c for c in s if c.isalpha())
+    free = [c for c in _LETTERS if c not in used]
+    nell = builtins.max([len(sh) - len(sub.replace("...", "")) for sub, sh in
+                         zip(ins, shapes) if "..." in sub] or [0])
+    ell = "".join(free[:nell])
+    fixed = []
+    for sub, sh in zip(ins, shapes):
+        if "..." in sub:
+            k = len(sh) - len(sub.replace("...", ""))
+            sub = sub.replace("...", ell[nell - k:] if k else "")
+        if len(sub) != len(sh):
+            raise ShapeError(f"einsum: subscripts '{sub}' do not fit an operand of shape {sh}")
+        fixed.append(sub)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        counts = {c: "".join(fixed).count(c) for c in set("".join(fixed))}
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return fixed, out
+
+
+def _einsum_vjp(i: int, g: Tensor, y: Tensor, *xs: Tensor, ins: tuple, out: str) -> Tensor:
+    target = ins[i]
+    if len(set(target)) != len(target):
+        raise NotImplementedError(f"einsum: no gradient for a repeated index within one "
+                                  f"operand ('{target}', a diagonal or trace)")
+    others = [s for j, s in enumerate(ins) if j != i]
+    present = set(out).union(*others) if others else set(out)
+    kept = "".join(c for c in target if c in present)
+    spec = ",".join([out, *others]) + "->" + kept
+    gi = einsum(spec, g, *[x for j, x in enumerate(xs) if j != i])
+    if kept != target:  # letters summed only inside operand i: broadcast back over them
+        shape = tuple(xs[i].shape[k] if c in present else 1 for k, c in enumerate(target))
+        gi = broadcast_to(reshape(gi, shape), xs[i].shape)
+    return gi
+
+
+def _einsum_jvp(i: int, t: Tensor, y: Tensor, *xs: Tensor, ins: tuple, out: str) -> Tensor:
+    ops_ = list(xs)
+    ops_[i] = t
+    return _einsum(*ops_, ins=ins, out=out)
+
+
+_einsum = prim("einsum", lambda *xs, ins, out: np.einsum(",".join(ins) + "->" + out, *xs,
+                                                          optimize=len(xs) > 2),
+               vjp=_Each(_einsum_vjp), jvp=_Each(_einsum_jvp))
+
+
+def einsum(subscripts: str, *operands: Any) -> Tensor:
+    """Einstein summation as ``np.einsum`` (explicit or implicit output, '...' allowed)."""
+    ts = [lift(t) for t in operands]
+    ins, out = _parse_einsum(subscripts, [t.shape for t in ts])
+    return _einsum(*ts, ins=tuple(ins), out=out)
+
+
+# --------------------------------------------------------------------------- not differentiable
+
+
+def _compare(name: str, fn: Any) -> Any:
+    p = nondiff(name, fn)
+
+    def compare(a: Any, b: Any) -> Tensor:
+        return p(*_lift2(a, b))
+
+    compare.__name__ = name
+    return compare
+
+
+equal = _compare("equal", np.equal)
+not_equal = _compare("not_equal", np.not_equal)
+less = _compare("less", np.less)
+less_equal = _compare("less_equal", np.less_equal)
+greater = _compare("greater", np.greater)
+greater_equal = _compare("greater_equal", np.greater_equal)
+_argmax = nondiff("argmax", lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims))
+_argmin = nondiff("argmin", lambda x, axis, keepdims: np.argmin(x, axis=axis, keepdims=keepdims))
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return _argmax(lift(x), axis=axis, keepdims=keepdims)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return _argmin(lift(x), axis=axis, keepdims=keepdims)
+
+
+# --------------------------------------------------------------------------- composites
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+def selu(x: Any) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
+    return elu(lift(x), alpha=SELU_ALPHA) * SELU_SCALE
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (exact, with erf) or its tanh approximation (``approximate="tanh"``)."""
+    x = lift(x)
+    if approximate == "tanh":
+        c = math.sqrt(2 / math.pi)
+        return 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x)))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def log_sigmoid(x: Any) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    return -softplus(-lift(x))
+
+
+def silu(x: Any) -> Tensor:
+    """x * sigmoid(x) (Swish)."""
+    x = lift(x)
+    return x * sigmoid(x)
+
+
+def stop_gradient(x: Any) -> Tensor:
+    """The same values, treated as a constant by differentiation."""
+    return _make(lift(x).data)
+
+
+def zeros(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(shape, dtype=dtype or get_default_dtype()), requires_grad=requires_grad)
+
+
+def ones(shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(shape, dtype=dtype or get_default_dtype()), requires_grad=requires_grad)
+
+
+def zeros_like(x: Any) -> Tensor:
+    return _make(np.zeros_like(_to_array(x)))
+
+
+def ones_like(x: Any) -> Tensor:
+    return _make(np.ones_like(_to_array(x)))
+
+
+PRIMITIVES: dict[str, Primitive] = {
+    v.name: v for v in list(globals().values()) if isinstance(v, Primitive)}
