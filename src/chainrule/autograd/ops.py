@@ -145,6 +145,12 @@ def _lift2(a: Any, b: Any) -> tuple[Tensor, Tensor]:
         a = lift(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = lift(b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da != db and (da.kind == "f") != (db.kind == "f"):  # int with float: keep the float
+        if da.kind == "f":
+            b = _make(b.data.astype(da))
+        else:
+            a = _make(a.data.astype(db))
     return a, b
 
 
@@ -602,9 +608,15 @@ def _sce_np(z: np.ndarray, target: np.ndarray) -> np.ndarray:
     return -np.sum(target * logp, axis=-1)
 
 
+def _probs(target: Tensor, z: Tensor) -> Tensor:
+    """The target as a probability tensor (one-hot constants for class indices)."""
+    if target.data.dtype.kind in "iu":
+        return _const(_target_probs(target.data, z.data.shape, z.data.dtype))
+    return target
+
+
 def _sce_vjp(g: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:
-    probs = _target_probs(target.data, z.data.shape, z.data.dtype)
-    return unsqueeze(g, -1) * (softmax(z, -1) - _const(probs))
+    return unsqueeze(g, -1) * (softmax(z, -1) - _probs(target, z))
 
 
 def _sce_vjp_target(g: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:
@@ -614,8 +626,7 @@ def _sce_vjp_target(g: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:
 _softmax_ce = prim("softmax_cross_entropy", _sce_np,
                    vjp=(_sce_vjp, _sce_vjp_target),
                    jvp=(lambda t, y, z, target: -_sum(
-                       _const(_target_probs(target.data, z.shape, z.dtype))
-                       * (t - _sum(softmax(z, -1) * t, axis=(z.ndim - 1,), keepdims=True)),
+                       _probs(target, z) * (t - _sum(softmax(z, -1) * t, axis=(z.ndim - 1,), keepdims=True)),
                        axis=(z.ndim - 1,), keepdims=False),
                         lambda t, y, z, target: -_sum(t * log_softmax(z, -1),
                                                       axis=(z.ndim - 1,), keepdims=False)))

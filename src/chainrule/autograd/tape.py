@@ -170,6 +170,8 @@ class GradientTape:
                                 f"{type(s).__name__}")
         if output_gradients is None:
             seeds = [np.ones_like(t.data) for t in targets]
+        elif isinstance(target, Tensor):
+            seeds = [_to_array(output_gradients)]
         else:
             seeds = [_to_array(o) for o in _flatten(output_gradients)[0]]
         create = GradientTape.any_recording()
