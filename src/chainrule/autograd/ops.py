@@ -623,13 +623,16 @@ def _sce_vjp_target(g: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:
     return -unsqueeze(g, -1) * log_softmax(z, -1)
 
 
+def _sce_jvp(t: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:
+    last = (z.ndim - 1,)
+    return -_sum(_probs(target, z) * (t - _sum(softmax(z, -1) * t, axis=last, keepdims=True)),
+                 axis=last, keepdims=False)
+
+
 _softmax_ce = prim("softmax_cross_entropy", _sce_np,
                    vjp=(_sce_vjp, _sce_vjp_target),
-                   jvp=(lambda t, y, z, target: -_sum(
-                       _probs(target, z) * (t - _sum(softmax(z, -1) * t, axis=(z.ndim - 1,), keepdims=True)),
-                       axis=(z.ndim - 1,), keepdims=False),
-                        lambda t, y, z, target: -_sum(t * log_softmax(z, -1),
-                                                      axis=(z.ndim - 1,), keepdims=False)))
+                   jvp=(_sce_jvp, lambda t, y, z, target: -_sum(
+                       t * log_softmax(z, -1), axis=(z.ndim - 1,), keepdims=False)))
 
 
 def softmax_cross_entropy(logits: Any, target: Any) -> Tensor:
