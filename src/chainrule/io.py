@@ -1,0 +1,218 @@
+"""Save and load nested state (model state dicts, optimizer state) without pickle.
+
+File format: an ordinary NumPy ``.npz`` archive (a zip of ``.npy`` files), written with
+``allow_pickle=False``:
+
+* every array leaf is one entry whose name is its key path joined with ``/``, e.g.
+  ``{"encoder": {"weight": w}}`` stores ``w`` as ``encoder/weight`` (so
+  ``np.load(path)["encoder/weight"]`` works too);
+* the entry ``__chainrule__`` holds UTF-8 JSON (as a uint8 array) describing the whole
+  tree: dicts (str or int keys), lists, tuples, None, bools, ints, floats and strings are
+  stored there directly, and arrays by reference to their entry. :func:`load` therefore
+  rebuilds the same nested structure with the same Python types.
+
+Anything with ``__array__`` (such as a chainrule ``Tensor``) is saved as an array via
+:func:`numpy.asarray`; NumPy scalars come back as NumPy scalars. Object arrays are
+refused (they would need pickle). Writes are atomic (temporary file in the same
+directory, flush, fsync, :func:`os.replace`), so an error never leaves a half-written
+file, and an existing file is replaced only by a complete new one. :func:`load` never
+executes code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainrule.data.errors import DataError, DataFileNotFoundError
+from chainrule.data.files import atomic_write
+
+__all__ = ["FORMAT_VERSION", "atomic_write", "check_state_dict", "load", "save"]
+
+FORMAT_VERSION = 1
+_META = "__chainrule__"
+_FORMAT = "chainrule"
+# What reading a damaged archive can raise (UnicodeDecodeError and JSONDecodeError are
+# ValueErrors; zipfile.BadZipFile is not an OSError).
+_CORRUPT = (OSError, ValueError, KeyError, TypeError, EOFError, zlib.error, zipfile.BadZipFile)
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+class _Encoder:
+    """Turns a nested object into a JSON tree plus a flat ``{entry name: array}`` dict."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def encode(self, value: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(value, np.generic):  # before float: np.float64 subclasses float
+            return {"t": "scalar", "key": self._store(np.asarray(value), path)}
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        if isinstance(value, Mapping):
+            return {"t": "dict", "items": [self._item(k, v, path) for k, v in value.items()]}
+        if isinstance(value, list | tuple):
+            kind = "tuple" if isinstance(value, tuple) else "list"
+            items = [self.encode(v, (*path, str(i))) for i, v in enumerate(value)]
+            return {"t": kind, "items": items}
+        if hasattr(value, "__array__"):
+            return {"t": "array", "key": self._store(np.asarray(value), path)}
+        raise TypeError(f"save: cannot store {type(value).__name__} at '{'/'.join(path)}'")
+
+    def _item(self, key: Any, value: Any, path: tuple[str, ...]) -> list[Any]:
+        if isinstance(key, bool) or not isinstance(key, str | int):
+            where = "/".join(path) or "top level"
+            raise TypeError(f"save: dict keys must be str or int, got {key!r} at {where}")
+        return [key, self.encode(value, (*path, str(key)))]
+
+    def _store(self, array: np.ndarray, path: tuple[str, ...]) -> str:
+        name = "/".join(path)
+        if array.dtype.hasobject:
+            raise TypeError(f"save: '{name}' is an object array; it cannot be saved without pickle")
+        if name == _META or name in self.arrays:
+            raise ValueError(f"save: two entries would be named '{name}' (keys containing '/'?)")
+        self.arrays[name] = array
+        return name
+
+
+def _write_npz(f: Any, arrays: Mapping[str, np.ndarray], compress: bool) -> None:
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(f, "w", compression=mode, allowZip64=True) as zf:
+        for name, array in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, array, allow_pickle=False)
+
+
+def save(obj: Mapping[str, Any], path: str | os.PathLike[str], *, compress: bool = False) -> None:
+    """Save a (possibly nested) dict of arrays and plain values to ``path``, atomically.
+
+    Leaves may be arrays (or anything with ``__array__``), NumPy scalars, None, bool, int,
+    float, str; containers may be dicts (str or int keys), lists and tuples. ``path`` is
+    used exactly as given (``.npz`` is the conventional suffix). ``compress=True`` deflates
+    the entries (smaller, slower).
+
+    Raises:
+        TypeError: ``obj`` is not a dict, or holds something that cannot be stored
+            without pickle (the message gives its key path).
+    """
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"save: expected a dict, got {type(obj).__name__}")
+    encoder = _Encoder()
+    tree = encoder.encode(obj, ())
+    meta = {"format": _FORMAT, "version": FORMAT_VERSION, "tree": tree}
+    header = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    with atomic_write(path) as f:
+        _write_npz(f, {_META: header, **encoder.arrays}, compress)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _decode(node: Any, npz: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("t")
+    if kind == "dict":
+        return {key: _decode(value, npz) for key, value in node["items"]}
+    if kind in ("list", "tuple"):
+        items = [_decode(v, npz) for v in node["items"]]
+        return tuple(items) if kind == "tuple" else items
+    if kind in ("array", "scalar"):
+        array = npz[node["key"]]
+        return array[()] if kind == "scalar" else array
+    raise ValueError(f"unknown node type {kind!r}")
+
+
+def _read_meta(path: Path, npz: Any) -> dict[str, Any]:
+    if _META not in npz.files:
+        raise DataError(
+            f"{path}: not a chainrule file (a .npz archive without the '{_META}' entry "
+            "written by chainrule.save; read plain .npz files with numpy.load)"
+        )
+    meta = json.loads(npz[_META].tobytes().decode("utf-8"))
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise DataError(f"{path}: not a chainrule file (bad '{_META}' entry)")
+    if meta.get("version") != FORMAT_VERSION:
+        raise DataError(
+            f"{path}: chainrule file format version {meta.get('version')!r}; this version of "
+            f"chainrule reads version {FORMAT_VERSION}"
+        )
+    return meta
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load what :func:`save` wrote: the same nested dict, arrays as NumPy arrays.
+
+    Never executes code from the file (no pickle).
+
+    Raises:
+        DataFileNotFoundError: no such file (also a ``FileNotFoundError``).
+        DataError: the file is corrupt, truncated, or not written by :func:`save`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileNotFoundError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a chainrule file (not a .npz/zip archive)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return _decode(_read_meta(path, npz)["tree"], npz)
+    except DataError:
+        raise
+    except _CORRUPT as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        raise DataError(f"{path}: corrupt chainrule file ({detail})") from None
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _describe(value: Any) -> tuple[tuple[int, ...], np.dtype]:
+    array = np.asarray(value)
+    return array.shape, array.dtype
+
+
+def check_state_dict(
+    expected: Mapping[str, Any], loaded: Mapping[str, Any], *, check_dtype: bool = True
+) -> None:
+    """Check that ``loaded`` has exactly the names, shapes and dtypes of ``expected``.
+
+    Both map parameter names to arrays (or anything with ``__array__``).
+
+    Raises:
+        ValueError: listing every missing name, every unexpected name, and every name
+            whose shape or (with ``check_dtype``) dtype differs, e.g.
+            ``shape mismatch: 'fc.weight': expected (3, 4), got (4, 3)``.
+    """
+    missing = [k for k in expected if k not in loaded]
+    unexpected = [k for k in loaded if k not in expected]
+    shapes, dtypes = [], []
+    for key in expected:
+        if key not in loaded:
+            continue
+        (want_shape, want_dtype), (got_shape, got_dtype) = (
+            _describe(expected[key]),
+            _describe(loaded[key]),
+        )
+        if want_shape != got_shape:
+            shapes.append(f"{key!r}: expected {want_shape}, got {got_shape}")
+        if check_dtype and want_dtype != got_dtype:
+            dtypes.append(f"{key!r}: expected {want_dtype}, got {got_dtype}")
+    problems = [
+        (f"missing keys ({len(missing)})", ", ".join(map(repr, missing))),
+        (f"unexpected keys ({len(unexpected)})", ", ".join(map(repr, unexpected))),
+        (f"shape mismatch ({len(shapes)})", "; ".join(shapes)),
+        (f"dtype mismatch ({len(dtypes)})", "; ".join(dtypes)),
+    ]
+    lines = [f"  {title}: {detail}" for title, detail in problems if detail]
+    if lines:
+        raise ValueError("state dict does not match:\n" + "\n".join(lines))
