@@ -1,0 +1,40 @@
+"""Neural networks from scratch: modules, layers, initialisers, losses, penalties."""
+
+from . import functional, init
+from .layers import (
+    ELU,
+    GELU,
+    SELU,
+    AlphaDropout,
+    BatchNorm1d,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Swish,
+    Tanh,
+    mc_dropout,
+)
+from .losses import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    l1_penalty,
+    l2_penalty,
+    max_norm_,
+)
+from .module import Module, Parameter
+from .summary import ModelSummary
