@@ -154,6 +154,9 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
 
     _run(roots, seeds, order, None, retain_graph or create_graph, create_graph,
          on_leaf=accumulate)
+    for node in order:  # leaves reached with a zero gradient show zeros, as in PyTorch
+        if not node._parents and node.grad is None:
+            node.grad = _make(np.zeros_like(node.data))
 
 
 class _grad_mode:

@@ -220,11 +220,18 @@ def _log_base(a: Tensor) -> Tensor:
     return log(where(pos, a, 1.0)) if not pos.all() else log(a)
 
 
+def _pow_da(g: Tensor, y: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """b a^(b-1), with the b = 0 terms exactly 0 (no 0 * inf at a = 0, to any order)."""
+    zero = b.data == 0
+    if not zero.any():
+        return g * b * a ** (b - 1)
+    safe_a = where(zero, 1.0, a)
+    return where(zero, 0.0, g * b * safe_a ** (b - 1))
+
+
 _pow = prim("pow", np.power,
-            vjp=(lambda g, y, a, b: g * b * a ** (b - 1),
-                 lambda g, y, a, b: g * y * _log_base(a)),
-            jvp=(lambda t, y, a, b: t * b * a ** (b - 1),
-                 lambda t, y, a, b: t * y * _log_base(a)))
+            vjp=(_pow_da, lambda g, y, a, b: g * y * _log_base(a)),
+            jvp=(_pow_da, lambda t, y, a, b: t * y * _log_base(a)))
 # The identity as a node: gives a tensor its own place in the graph (used by jvp).
 alias = prim("alias", lambda x: x, vjp=lambda g, y, x: g, jvp=lambda t, y, x: t)
 neg = prim("neg", np.negative, vjp=lambda g, y, x: -g, jvp=lambda t, y, x: -t)
@@ -547,8 +554,11 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -
     x = lift(x)
     ax = _norm_axis(axis, x.ndim)
     n = _count(x.shape, ax)
+    if n - correction <= 0:
+        raise ValueError(f"var: correction={correction} needs more than {correction} "
+                         f"element(s) per group, got {n} (shape {x.shape}, axis {axis})")
     d = x - _mean(x, axis=ax, keepdims=True)
-    return _sum(d * d, axis=ax, keepdims=bool(keepdims)) / builtins.max(n - correction, 1)
+    return _sum(d * d, axis=ax, keepdims=bool(keepdims)) / (n - correction)
 
 
 def std(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
@@ -616,7 +626,11 @@ def _probs(target: Tensor, z: Tensor) -> Tensor:
 
 
 def _sce_vjp(g: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:
-    return unsqueeze(g, -1) * (softmax(z, -1) - _probs(target, z))
+    if target.data.dtype.kind in "iu":
+        return unsqueeze(g, -1) * (softmax(z, -1) - _probs(target, z))
+    # d/dz of -sum(t * log_softmax(z)) = softmax(z) * sum(t) - t (sum(t) = 1 for a distribution)
+    mass = _sum(target, axis=(z.ndim - 1,), keepdims=True)
+    return unsqueeze(g, -1) * (softmax(z, -1) * mass - target)
 
 
 def _sce_vjp_target(g: Tensor, y: Tensor, z: Tensor, target: Tensor) -> Tensor:

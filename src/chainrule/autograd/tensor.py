@@ -376,6 +376,30 @@ class Tensor:
     def exp(self) -> Tensor:
         return _ops.exp(self)
 
+    def sin(self) -> Tensor:
+        return _ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ops.cos(self)
+
+    def tan(self) -> Tensor:
+        return _ops.tan(self)
+
+    def log1p(self) -> Tensor:
+        return _ops.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _ops.expm1(self)
+
+    def softplus(self) -> Tensor:
+        return _ops.softplus(self)
+
+    def sign(self) -> Tensor:
+        return _ops.sign(self)
+
+    def square(self) -> Tensor:
+        return _ops.mul(self, self)
+
     def log(self) -> Tensor:
         return _ops.log(self)
 
