@@ -59,9 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "differentiate the textbook function by every method.")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="the textbook function differentiated every way (default)")
+    from .train.cli_train import add_train_parser, run_train
+
+    add_train_parser(sub)
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         return demo()
+    if args.command == "train":
+        return run_train(args)
     parser.error(f"unknown command {args.command!r}")  # exits with status 2
     return 2
 

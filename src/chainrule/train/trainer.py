@@ -1,0 +1,307 @@
+"""Trainer: ``fit`` / ``evaluate`` / ``predict`` for a model, a loss and an optimizer.
+
+Quick start::
+
+    from chainrule import nn, optim
+    from chainrule.train import Trainer, EarlyStopping
+
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3))
+    history = trainer.fit((x_train, y_train), val=(x_val, y_val), epochs=20, seed=0,
+                          callbacks=[EarlyStopping(patience=3)])
+    print(trainer.evaluate((x_test, y_test)))     # {"loss": ..., "accuracy": ...}
+
+One training step is: ``model.train()``; zero the gradients; forward; loss (+ the
+optional regularizer); ``backward()``; ``optimizer.step()``; apply the constraints.
+Learning-rate schedules are callbacks (:class:`LearningRateScheduler`).
+
+Data (``train``, ``val``, ``evaluate``'s ``data``) may be an ``(x, y)`` tuple of arrays, a
+:class:`~chainrule.data.Dataset` whose samples are ``(x, y)``, or a
+:class:`~chainrule.data.DataLoader` yielding ``(x, y)`` batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..autograd.tensor import Tensor, get_default_dtype
+from ..data import ArrayDataset, DataLoader, Dataset
+from ..random import get_rng, manual_seed
+from .callbacks import Callback, CallbackList, Logs
+from .history import History
+from .metrics import Metric, MetricTracker, get_metric
+from .progress import ProgressBar
+
+__all__ = ["Trainer"]
+
+DataLike = Any  # (x, y) tuple | Dataset | DataLoader
+LossFn = Callable[[Any, Any], Tensor]
+
+
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _loader_seed(seed: int | None, stream: int) -> np.random.Generator:
+    """An independent generator for data shuffling, derived from ``seed``.
+
+    With ``seed=None`` the seed is drawn from the library RNG, so a
+    ``chainrule.random.manual_seed`` earlier in the program also fixes the shuffling.
+    """
+    base = int(get_rng().integers(2**63)) if seed is None else int(seed)
+    return np.random.default_rng(np.random.SeedSequence([base, stream]))
+
+
+def _shuffle_rng(shuffle: bool, seed: int | None, stream: int) -> np.random.Generator | None:
+    """The loader's generator; none needed (and the library RNG untouched) without shuffle."""
+    return _loader_seed(seed, stream) if shuffle else None
+
+
+def make_loader(data: DataLike, batch_size: int, shuffle: bool = False,
+                seed: int | None = None, stream: int = 0) -> DataLoader:
+    """A :class:`DataLoader` over ``data`` (an ``(x, y)`` tuple, a Dataset or a DataLoader).
+
+    A DataLoader is returned as it is when ``seed`` is None; with a ``seed`` a copy with
+    the same settings and a generator derived from ``seed`` is made, so the run repeats.
+    """
+    if isinstance(data, DataLoader):
+        if seed is None:
+            return data
+        return DataLoader(data.dataset, data.batch_size, data.shuffle, data.drop_last,
+                          seed=_shuffle_rng(data.shuffle, seed, stream),
+                          transform=data.transform)
+    if isinstance(data, tuple | list):
+        if len(data) != 2:
+            raise ValueError(f"data given as a tuple must be (x, y), got {len(data)} items")
+        data = ArrayDataset(*data)
+    elif not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        raise TypeError("data must be an (x, y) tuple of arrays, a Dataset or a DataLoader, "
+                        f"got {type(data).__name__}")
+    return DataLoader(data, batch_size, shuffle=shuffle, seed=_shuffle_rng(shuffle, seed, stream))
+
+
+def _split_batch(batch: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(batch, tuple | list) or len(batch) < 2:
+        raise ValueError("each batch must be a tuple (x, y, ...); the data has no targets")
+    return batch[0], batch[1]
+
+
+@contextlib.contextmanager
+def _eval_mode(model: Any) -> Iterator[None]:
+    """Evaluation mode and no graph recording; each module's mode is restored after."""
+    saved = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        for m, mode in saved:
+            object.__setattr__(m, "training", mode)
+
+
+def _first(batch: Any) -> Any:
+    return batch[0] if isinstance(batch, tuple | list) else batch
+
+
+def _input_batches(x: Any, batch_size: int) -> Iterator[Any]:
+    """Input batches from an array (or array-like), a Dataset or a DataLoader."""
+    if isinstance(x, DataLoader):
+        return (_first(b) for b in x)
+    if isinstance(x, Dataset) or (hasattr(x, "get_batch") and hasattr(x, "__len__")):
+        return (_first(b) for b in DataLoader(x, batch_size))
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        raise ValueError("predict: x must have a sample axis, got a 0-d array")
+    return (arr[i:i + batch_size] for i in range(0, len(arr), batch_size))
+
+
+def _as_numpy(out: Any) -> np.ndarray:
+    return out.data if isinstance(out, Tensor) else np.asarray(out)
+
+
+class Trainer:
+    """Trains ``model`` to minimise ``loss`` with ``optimizer``.
+
+    Args:
+        model: a :class:`~chainrule.nn.Module` (any callable ``x -> Tensor`` with
+            ``train()``/``eval()``/``modules()``/``parameters()``).
+        loss: ``loss(pred, target) -> scalar Tensor``, the mean over the batch (e.g.
+            ``nn.CrossEntropyLoss()``).
+        optimizer: a ``chainrule.optim`` optimizer over the model's parameters.
+        metrics: names (``"accuracy"``, ``"mae"``, ``"rmse"``, ...) or functions
+            ``(pred, target) -> float`` on NumPy arrays; see :mod:`chainrule.train.metrics`.
+        regularizer: optional ``regularizer(model) -> scalar Tensor`` added to the loss
+            (e.g. ``lambda m: nn.l2_penalty(m, 1e-4)``). It is part of the logged ``loss``
+            and ``val_loss``, as in Keras.
+        constraints: functions ``constraint(model)`` applied after every optimizer step
+            (e.g. ``lambda m: nn.max_norm_(m, 3.0)``).
+
+    ``stop_training`` can be set by a callback to end :meth:`fit` early; ``history``
+    holds the :class:`History` of the last ``fit``.
+    """
+
+    def __init__(self, model: Any, loss: LossFn, optimizer: Any,
+                 metrics: Sequence[str | Callable[..., float]] | str = ("accuracy",),
+                 regularizer: Callable[[Any], Tensor] | None = None,
+                 constraints: Iterable[Callable[[Any], None]] = ()) -> None:
+        if not callable(loss):
+            raise TypeError(f"loss must be callable (pred, target) -> Tensor, got {loss!r}")
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        names = [metrics] if isinstance(metrics, str) else list(metrics or ())
+        self.metrics: list[Metric] = [get_metric(m) for m in names]
+        self.regularizer = regularizer
+        self.constraints = list(constraints)
+        self.stop_training = False
+        self.history = History()
+        self._prepare()
+
+    # ----------------------------------------------------------------- one step
+    def _prepare(self) -> None:
+        """Note the model's float dtype (inputs are cast to it)."""
+        params = self.model.parameters()
+        self._dtype = params[0].dtype if params else get_default_dtype()
+
+    def _input(self, x: np.ndarray) -> Tensor:
+        """The batch as a Tensor; float data is cast to the model's float dtype."""
+        x = np.asarray(x)
+        if x.dtype.kind == "f":
+            x = x.astype(self._dtype, copy=False)
+        return Tensor(x)
+
+    def _objective(self, out: Tensor, y: np.ndarray) -> Tensor:
+        y = np.asarray(y)
+        if y.dtype.kind == "f" and y.dtype != out.dtype:
+            y = y.astype(out.dtype)
+        value = self.loss(out, y)
+        if self.regularizer is not None:
+            value = value + self.regularizer(self.model)
+        return value
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """One optimisation step on a batch; returns (loss value, model output array)."""
+        self.model.train()
+        self.optimizer.zero_grad()
+        self.model.zero_grad()
+        out = self.model(self._input(x))
+        value = self._objective(out, y)
+        value.backward()
+        self.optimizer.step()
+        for constraint in self.constraints:
+            constraint(self.model)
+        return float(value.item()), _as_numpy(out)
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, train: DataLike, val: DataLike | None = None, epochs: int = 1,
+            batch_size: int = 32, callbacks: Iterable[Callback] = (), seed: int | None = None,
+            shuffle: bool = True, verbose: bool = True) -> History:
+        """Train for ``epochs`` passes over ``train``; return the :class:`History`.
+
+        Args:
+            train: ``(x, y)`` arrays, a Dataset or a DataLoader (whose own batch size and
+                shuffling are then used).
+            val: optional validation data, evaluated after every epoch (``val_*`` keys).
+            epochs: number of passes.
+            batch_size: samples per batch (for tuples and Datasets).
+            callbacks: :class:`Callback` objects (EarlyStopping, ModelCheckpoint, ...).
+            seed: makes the run repeatable: seeds the library RNG (dropout, ...) with
+                ``chainrule.random.manual_seed(seed)`` and the shuffling. Weights
+                initialised *before* ``fit`` are not affected: seed before building the
+                model too.
+            shuffle: reshuffle the training data every epoch.
+            verbose: show progress (a tqdm bar on a terminal, else a line per epoch).
+        """
+        epochs = _check_positive_int("epochs", epochs)
+        batch_size = _check_positive_int("batch_size", batch_size)
+        if seed is not None:
+            manual_seed(seed)
+        train_loader = make_loader(train, batch_size, shuffle, seed, stream=0)
+        val_loader = None if val is None else make_loader(val, batch_size, False)
+        self._prepare()
+        self.history = History()
+        extra: list[Callback] = [ProgressBar(epochs, len(train_loader))] if verbose else []
+        cbs = CallbackList([self.history, *callbacks, *extra], self)
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs: Logs = {}
+        for epoch in range(epochs):
+            logs = self._run_epoch(epoch, train_loader, val_loader, cbs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    def _run_epoch(self, epoch: int, loader: DataLoader, val_loader: DataLoader | None,
+                   cbs: CallbackList) -> Logs:
+        start = time.perf_counter()
+        cbs.on_epoch_begin(epoch)
+        lr = self._current_lr()
+        tracker = MetricTracker(self.metrics)
+        for i, batch in enumerate(loader):
+            x, y = _split_batch(batch)
+            cbs.on_batch_begin(i)
+            value, out = self.train_step(x, y)
+            tracker.update(value, out, np.asarray(y))
+            cbs.on_batch_end(i, {**tracker.result(), "size": len(out)})
+            if self.stop_training:
+                break
+        logs = tracker.result()
+        if val_loader is not None:
+            logs.update(self._evaluate_loader(val_loader, prefix="val_"))
+        if lr is not None:
+            logs["lr"] = lr
+        logs["time"] = time.perf_counter() - start
+        cbs.on_epoch_end(epoch, logs)
+        return logs
+
+    def _current_lr(self) -> float | None:
+        groups = getattr(self.optimizer, "param_groups", None)
+        return float(groups[0]["lr"]) if groups else None
+
+    # ----------------------------------------------------------------- evaluate / predict
+    def _evaluate_loader(self, loader: DataLoader, prefix: str = "") -> dict[str, float]:
+        tracker = MetricTracker(self.metrics, prefix)
+        with _eval_mode(self.model):
+            for batch in loader:
+                x, y = _split_batch(batch)
+                out = self.model(self._input(x))
+                tracker.update(float(self._objective(out, y).item()), _as_numpy(out),
+                               np.asarray(y))
+        return tracker.result()
+
+    def evaluate(self, data: DataLike, batch_size: int = 256) -> dict[str, float]:
+        """Loss and metrics over ``data``, in evaluation mode without recording a graph.
+
+        Batch results are weighted by batch size (metrics accumulate sums and counts), so
+        the answer does not depend on ``batch_size``. Returns ``{"loss": ..., name: ...}``.
+        """
+        batch_size = _check_positive_int("batch_size", batch_size)
+        loader = make_loader(data, batch_size, shuffle=False)
+        self._prepare()
+        return self._evaluate_loader(loader)
+
+    def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """Model outputs for inputs ``x`` (an array of shape (N, ...), or a Dataset or
+        DataLoader whose batches start with the inputs), in evaluation mode, batched.
+
+        Returns the outputs stacked into one array of shape (N, ...).
+        """
+        batches = _input_batches(x, _check_positive_int("batch_size", batch_size))
+        outs = []
+        self._prepare()
+        with _eval_mode(self.model):
+            for xb in batches:
+                outs.append(_as_numpy(self.model(self._input(xb))).copy())
+        if not outs:
+            raise ValueError("predict: no inputs (x is empty)")
+        return np.concatenate(outs, axis=0)
