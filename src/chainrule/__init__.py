@@ -117,4 +117,7 @@ from .autograd.ops import (
     zeros_like,
 )
 
+from .io import load, save
+from .random import manual_seed
+
 __version__ = "0.1.0"

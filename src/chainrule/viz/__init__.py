@@ -1,0 +1,22 @@
+"""Visual tools. :mod:`chainrule.viz.graph`: computation-graph drawings (DOT / SVG / PNG)
+with forward values and gradients."""
+
+from chainrule.viz.graph import (
+    GraphDrawing,
+    GraphNode,
+    GraphvizNotFoundError,
+    draw_graph,
+    graph_of_expr,
+    register_adapter,
+    to_dot,
+)
+
+__all__ = [
+    "GraphDrawing",
+    "GraphNode",
+    "GraphvizNotFoundError",
+    "draw_graph",
+    "graph_of_expr",
+    "register_adapter",
+    "to_dot",
+]
