@@ -59,14 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "differentiate the textbook function by every method.")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="the textbook function differentiated every way (default)")
+    from .cli_diff import add_diff_parser, run_diff
     from .train.cli_train import add_train_parser, run_train
 
+    add_diff_parser(sub)
     add_train_parser(sub)
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         return demo()
     if args.command == "train":
         return run_train(args)
+    if args.command == "diff":
+        return run_diff(args)
     parser.error(f"unknown command {args.command!r}")  # exits with status 2
     return 2
 

@@ -10,6 +10,7 @@ from chainrule.viz.graph import (
     register_adapter,
     to_dot,
 )
+from chainrule.viz.tensor_graph import graph_of_tensor
 
 __all__ = [
     "GraphDrawing",
@@ -17,6 +18,7 @@ __all__ = [
     "GraphvizNotFoundError",
     "draw_graph",
     "graph_of_expr",
+    "graph_of_tensor",
     "register_adapter",
     "to_dot",
 ]
