@@ -103,7 +103,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
             if keep is not None and id(node) in keep:
                 kept[id(node)] = g
             parents = node._parents
-            if not parents:  # a leaf
+            if node._op is None:  # a leaf
                 if on_leaf is not None:
                     on_leaf(node, g)
                 continue
@@ -155,7 +155,7 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
     _run(roots, seeds, order, None, retain_graph or create_graph, create_graph,
          on_leaf=accumulate)
     for node in order:  # leaves reached with a zero gradient show zeros, as in PyTorch
-        if not node._parents and node.grad is None:
+        if node._op is None and node.grad is None:
             node.grad = _make(np.zeros_like(node.data))
 
 
@@ -201,6 +201,7 @@ def _leads_to(order: list[Tensor], want: set[int]) -> set[int]:
     """Ids of tensors in ``order`` from which some tensor in ``want`` can be reached."""
     needed: set[int] = set()
     for node in order:  # parents come first
-        if id(node) in want or (node._parents and any(id(p) in needed for p in node._parents)):
+        if id(node) in want or (node._op is not None
+                                and any(id(p) in needed for p in node._parents)):
             needed.add(id(node))
     return needed

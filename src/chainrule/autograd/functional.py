@@ -56,7 +56,7 @@ def _argnums(argnums: int | Sequence[int]) -> tuple[tuple[int, ...], bool]:
 
 def _outer_interest(order: list[Tensor], fresh: set[int]) -> bool:
     """Does the recorded graph reach a requires-grad leaf that is not one of ours?"""
-    return any(not n._parents and id(n) not in fresh for n in order)
+    return any(n._op is None and id(n) not in fresh for n in order)
 
 
 def _reverse(f: Callable, args: tuple, nums: tuple[int, ...]) -> tuple[Tensor, list, bool]:

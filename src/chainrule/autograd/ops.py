@@ -49,7 +49,26 @@ class Primitive:
         self.differentiable = differentiable
 
     def __call__(self, *args: Tensor, **params: Any) -> Tensor:
-        return apply(self, args, params)
+        """Run forward on tensors; record the node when gradients are wanted."""
+        try:
+            out = self.forward(*[a.data for a in args], **params)
+        except ValueError as e:
+            shapes = ", ".join(str(a.data.shape) for a in args)
+            raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit: {e}") from None
+        y = _make(out)
+        if not self.differentiable or y.data.dtype.kind not in "fc":
+            return y
+        if state.grad_enabled:
+            for a in args:
+                if a._rg:
+                    y._rg = True
+                    y._op = self
+                    y._parents = args
+                    y._params = params
+                    break
+        if state.fw_level and not state.fw_paused:
+            _push_tangents(self, y, args, params)
+        return y
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -75,29 +94,6 @@ def prim(name: str, forward: Any, vjp: Any = None, jvp: Any = None) -> Primitive
 def nondiff(name: str, forward: Any) -> Primitive:
     """A primitive whose output never carries gradients (comparisons, argmax, ...)."""
     return Primitive(name, forward, None, None, differentiable=False)
-
-
-def apply(p: Primitive, args: tuple, params: dict) -> Tensor:
-    """Run ``p`` forward on tensors; record the node when gradients are wanted."""
-    try:
-        out = p.forward(*[a.data for a in args], **params)
-    except ValueError as e:
-        shapes = ", ".join(str(a.data.shape) for a in args)
-        raise ShapeError(f"{p.name}: inputs of shapes {shapes} do not fit: {e}") from None
-    y = _make(out)
-    if not p.differentiable or y.data.dtype.kind not in "fc":
-        return y
-    if state.grad_enabled:
-        for a in args:
-            if a._rg:
-                y._rg = True
-                y._op = p
-                y._parents = args
-                y._params = params
-                break
-    if state.fw_level and not state.fw_paused:
-        _push_tangents(p, y, args, params)
-    return y
 
 
 def _push_tangents(p: Primitive, y: Tensor, args: tuple, params: dict) -> None:
@@ -194,8 +190,8 @@ def _keep(y: Tensor, x: Tensor, axis: tuple | None, keepdims: bool) -> Tensor:
 
 def _count(shape: tuple, axis: tuple | None) -> int:
     if axis is None:
-        return int(np.prod(shape))
-    return int(np.prod([shape[a] for a in axis]))
+        return math.prod(shape)
+    return math.prod(shape[a] for a in axis)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -262,8 +258,8 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
 
 
 def _sigmoid_np(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))  # never overflows
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    """1 / (1 + e^-x) as exp(-log(1 + e^-x)): logaddexp never overflows."""
+    return np.exp(-np.logaddexp(x.dtype.type(0), -x))
 
 
 def _erf_np(x: np.ndarray) -> np.ndarray:
@@ -448,10 +444,12 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 # --------------------------------------------------------------------------- reductions
 
-_sum = prim("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+_sum = prim("sum", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
             vjp=lambda g, y, x, axis, keepdims: _unreduce(g, x, axis, keepdims),
             jvp=lambda t, y, x, axis, keepdims: _sum(t, axis=axis, keepdims=keepdims))
-_mean = prim("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+_mean = prim("mean", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims)
+             / x.dtype.type(_count(x.shape, axis)) if x.dtype.kind == "f"
+             else np.mean(x, axis=axis, keepdims=keepdims),
              vjp=lambda g, y, x, axis, keepdims: _unreduce(g, x, axis, keepdims)
              / _count(x.shape, axis),
              jvp=lambda t, y, x, axis, keepdims: _mean(t, axis=axis, keepdims=keepdims))
@@ -606,7 +604,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 def _target_probs(target: np.ndarray, logits_shape: tuple, dtype: Any) -> np.ndarray:
     if target.dtype.kind in "iu":
         probs = np.zeros(logits_shape, dtype=dtype)
-        np.put_along_axis(probs, target[..., None], 1, axis=-1)
+        probs.reshape(-1, logits_shape[-1])[np.arange(target.size), target.reshape(-1)] = 1
         return probs
     return target
 
@@ -614,7 +612,8 @@ def _target_probs(target: np.ndarray, logits_shape: tuple, dtype: Any) -> np.nda
 def _sce_np(z: np.ndarray, target: np.ndarray) -> np.ndarray:
     logp = _log_softmax_np(z, -1)
     if target.dtype.kind in "iu":
-        return -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
+        flat = logp.reshape(-1, logp.shape[-1])
+        return -flat[np.arange(target.size), target.reshape(-1)].reshape(target.shape)
     return -np.sum(target * logp, axis=-1)
 
 
