@@ -263,6 +263,61 @@ def chainrule_mlp() -> MLPRunner:
     return MLPRunner(step, lambda: [p.data for p in params])
 
 
+def _nn_model(init: list[np.ndarray]) -> tuple[Any, Any, Any]:
+    """The same MLP through the public layers: nn.Sequential, CrossEntropyLoss, optim.SGD."""
+    from chainrule import nn, optim
+
+    model = nn.Sequential(nn.Linear(MLP_SIZES[0], MLP_SIZES[1]), nn.ReLU(),
+                          nn.Linear(MLP_SIZES[1], MLP_SIZES[2]))
+    for p, value in zip(model.parameters(), init):
+        p.data[...] = value
+    opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    return model, nn.CrossEntropyLoss(), opt
+
+
+def _nn_step(model: Any, loss_fn: Any, opt: Any, x: Any, y: Any) -> Any:
+    opt.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def chainrule_nn_mlp() -> MLPRunner:
+    """Layers + optimizer on pre-made batches (``chainrule.nn`` / ``chainrule.optim``)."""
+    xs, ys, init = mlp_data()
+    model, loss_fn, opt = _nn_model(init)
+    k = [0]
+
+    def step() -> Any:
+        i = k[0] % N_BATCHES
+        k[0] += 1
+        return _nn_step(model, loss_fn, opt, xs[i], ys[i])
+
+    return MLPRunner(step, lambda: [p.data for p in model.parameters()])
+
+
+def chainrule_loader_mlp() -> MLPRunner:
+    """As ``chainrule_nn_mlp`` but every batch comes from a shuffling DataLoader."""
+    from chainrule.data import ArrayDataset, DataLoader
+
+    xs, ys, init = mlp_data()
+    model, loss_fn, opt = _nn_model(init)
+    loader = DataLoader(ArrayDataset(np.concatenate(xs), np.concatenate(ys)),
+                        batch_size=BATCH, shuffle=True, drop_last=True, seed=SEED)
+    it = [iter(loader)]
+
+    def step() -> Any:
+        try:
+            x, y = next(it[0])
+        except StopIteration:
+            it[0] = iter(loader)
+            x, y = next(it[0])
+        return _nn_step(model, loss_fn, opt, x, y)
+
+    return MLPRunner(step, lambda: [p.data for p in model.parameters()])
+
+
 def numpy_mlp() -> MLPRunner:
     """The reference line: forward and backward written by hand in NumPy."""
     xs, ys, init = mlp_data()
@@ -343,13 +398,15 @@ def mlp_agreement(runners: dict[str, MLPRunner], steps: int = 5) -> dict[str, An
 
 def run_mlp(settings: Settings, torch: Any) -> dict[str, Any]:
     def fresh() -> dict[str, MLPRunner]:
-        rs = {"chainrule": chainrule_mlp(), "numpy": numpy_mlp()}
+        rs = {"chainrule": chainrule_mlp(), "chainrule nn+optim": chainrule_nn_mlp(),
+              "numpy": numpy_mlp()}
         if torch is not None:
             rs["torch"] = torch_mlp(torch)
         return rs
 
     check = mlp_agreement(fresh())
     runners = fresh()
+    runners["chainrule nn+optim+DataLoader"] = chainrule_loader_mlp()
     timings = measure({k: r.step for k, r in runners.items()},
                       min_time=settings.mlp_min_time, repeat=settings.mlp_repeat, warmup=10,
                       clock=settings.clock)
@@ -400,12 +457,13 @@ def print_report(meta: dict[str, Any], per_op: list[dict[str, Any]] | None,
               f"SGD momentum {MOMENTUM}, float32 (best of {meta['settings']['mlp_repeat']}) ==")
         ref = mlp["samples_per_s"].get("torch")
         rows = []
-        for name in ("chainrule", "torch", "numpy"):
+        for name in ("chainrule", "chainrule nn+optim", "chainrule nn+optim+DataLoader",
+                     "torch", "numpy"):
             if name not in mlp["samples_per_s"]:
                 continue
             sps = mlp["samples_per_s"][name]
             ratio = None if ref is None else sps / ref
-            target = _verdict(ratio, MLP_TARGET) if name == "chainrule" else ""
+            target = _verdict(ratio, MLP_TARGET) if name.startswith("chainrule") else ""
             rows.append((name, fmt(mlp["step_ms"][name], 2), fmt(mlp["median_step_ms"][name], 2),
                          fmt(sps, 0), fmt(ratio, 2), target))
         print(format_table(["implementation", "ms/step", "median ms", "samples/s", "vs torch",
