@@ -116,7 +116,6 @@ from .autograd.ops import (
     zeros,
     zeros_like,
 )
-
 from .io import load, save
 from .random import manual_seed
 

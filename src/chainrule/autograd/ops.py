@@ -977,6 +977,224 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
     return _einsum(*ts, ins=tuple(ins), out=out)
 
 
+# --------------------------------------------------------------------------- convolution
+#
+# Images are (N, C, H, W). ``unfold`` is a movement op: the view of every k×k window,
+# (N, C, Ho, Wo, kh, kw), made with stride tricks; ``fold`` is its transpose (windows added
+# back into an image). ``conv2d`` is fused for speed — one im2col copy and one matrix
+# multiply per group — and its rules are written with unfold, fold and matmul, so they are
+# differentiable again.
+
+
+def _out_size(size: int, k: int, s: int, d: int) -> int:
+    return (size - d * (k - 1) - 1) // s + 1
+
+
+def _unfold_np(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple,
+               padding: tuple) -> np.ndarray:
+    if any(p for pair in padding for p in pair):
+        x = np.pad(x, ((0, 0), (0, 0)) + padding)
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    shape = (n, c, _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw), kh, kw)
+    s0, s1, s2, s3 = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x, shape, (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw), writeable=False)
+
+
+def _fold_np(cols: np.ndarray, shape: tuple, kernel: tuple, stride: tuple, dilation: tuple,
+             padding: tuple) -> np.ndarray:
+    n, c, h, w = shape
+    (pt, pb), (pl, pr) = padding
+    out = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=cols.dtype)
+    ho, wo = cols.shape[2:4]
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    for a in range(kh):
+        for b in range(kw):
+            out[:, :, a * dh:a * dh + sh * (ho - 1) + 1:sh,
+                b * dw:b * dw + sw * (wo - 1) + 1:sw] += cols[:, :, :, :, a, b]
+    return out[:, :, pt:pt + h, pl:pl + w]
+
+
+_unfold = prim("unfold", _unfold_np,
+               vjp=lambda g, y, x, **p: _fold(g, shape=x.shape, **p),
+               jvp=lambda t, y, x, **p: _unfold(t, **p))
+def _fold_vjp(g: Tensor, y: Tensor, cols: Tensor, shape: tuple, **p: Any) -> Tensor:
+    win = _unfold(g, **p)
+    ho, wo = cols.shape[2:4]
+    if win.shape[2:4] != (ho, wo):  # extra end padding (output_padding) fits more windows
+        win = getitem(win, (slice(None), slice(None), slice(0, ho), slice(0, wo)))
+    return win
+
+
+_fold = prim("fold", _fold_np, vjp=_fold_vjp,
+             jvp=lambda t, y, cols, shape, **p: _fold(t, shape=shape, **p))
+
+
+def _group_cols(win: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, Ho, Wo, kh, kw) windows -> (G, N*Ho*Wo, C/G*kh*kw) columns (a copy)."""
+    n, c, ho, wo, kh, kw = win.shape
+    win = win.reshape(n, groups, c // groups, ho, wo, kh, kw)
+    return win.transpose(1, 0, 3, 4, 2, 5, 6).reshape(groups, n * ho * wo, -1)
+
+
+def _conv2d_np(x: np.ndarray, w: np.ndarray, stride: tuple, dilation: tuple, padding: tuple,
+               groups: int) -> np.ndarray:
+    o, _, kh, kw = w.shape
+    win = _unfold_np(x, (kh, kw), stride, dilation, padding)
+    n, _, ho, wo = win.shape[:4]
+    y = _group_cols(win, groups) @ w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
+    y = y.reshape(groups, n, ho, wo, o // groups).transpose(1, 0, 4, 2, 3)
+    return np.ascontiguousarray(y).reshape(n, o, ho, wo)
+
+
+def _conv_geometry(x: Tensor, w: Tensor, p: dict) -> dict:
+    return {"kernel": w.shape[2:], "stride": p["stride"], "dilation": p["dilation"],
+            "padding": p["padding"]}
+
+
+def _grouped_g(g: Tensor, groups: int) -> Tensor:
+    """(N, O, Ho, Wo) cotangent -> (G, N*Ho*Wo, O/G)."""
+    n, o, ho, wo = g.shape
+    g = reshape(g, (n, groups, o // groups, ho, wo))
+    return reshape(transpose(g, (1, 0, 3, 4, 2)), (groups, n * ho * wo, o // groups))
+
+
+def _conv_vjp_x(g: Tensor, y: Tensor, x: Tensor, w: Tensor, **p: Any) -> Tensor:
+    groups, (o, cg, kh, kw) = p["groups"], w.shape
+    n, _, ho, wo = g.shape
+    cols = matmul(_grouped_g(g, groups), reshape(w, (groups, o // groups, -1)))
+    cols = reshape(cols, (groups, n, ho, wo, cg, kh, kw))
+    cols = reshape(transpose(cols, (1, 0, 4, 2, 3, 5, 6)), (n, groups * cg, ho, wo, kh, kw))
+    return _fold(cols, shape=x.shape, **_conv_geometry(x, w, p))
+
+
+def _conv_vjp_w(g: Tensor, y: Tensor, x: Tensor, w: Tensor, **p: Any) -> Tensor:
+    groups, (cg, kh, kw) = p["groups"], w.shape[1:]
+    win = _unfold(x, **_conv_geometry(x, w, p))
+    n, _, ho, wo = win.shape[:4]
+    win = reshape(win, (n, groups, cg, ho, wo, kh, kw))
+    cols = reshape(transpose(win, (1, 0, 3, 4, 2, 5, 6)), (groups, n * ho * wo, cg * kh * kw))
+    dw = matmul(swapaxes(_grouped_g(g, groups), -1, -2), cols)
+    return reshape(dw, w.shape)
+
+
+_conv2d = prim("conv2d", _conv2d_np, vjp=(_conv_vjp_x, _conv_vjp_w),
+               jvp=(lambda t, y, x, w, **p: _conv2d(t, w, **p),
+                    lambda t, y, x, w, **p: _conv2d(x, t, **p)))
+
+
+def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
+    pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+    if len(pair) != 2 or not all(isinstance(i, (int, np.integer)) for i in pair):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def conv_padding(padding: Any, size: tuple, kernel: tuple, stride: tuple, dilation: tuple,
+                 op: str = "conv2d") -> tuple:
+    """((top, bottom), (left, right)) from an int, a pair, "valid" or "same".
+
+    "same" follows TensorFlow: the output has ceil(size / stride) positions and any odd
+    padding goes at the end.
+    """
+    if padding == "valid":
+        return ((0, 0), (0, 0))
+    if padding == "same":
+        out = []
+        for n, k, s, d in zip(size, kernel, stride, dilation):
+            total = builtins.max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+            out.append((total // 2, total - total // 2))
+        return tuple(out)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got "
+                         f"{padding!r}")
+    ph, pw = _pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+    return ((ph, ph), (pw, pw))
+
+
+def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch).
+
+    x: (N, C, H, W); weight: (O, C/groups, kh, kw); bias: (O,). Returns (N, O, Ho, Wo) with
+    Ho = (H + pad - dilation*(kh-1) - 1) // stride + 1.
+    """
+    x, weight = lift(x), lift(weight)
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ShapeError(f"conv2d: expected input (N, C, H, W) and weight (O, C/groups, kh, "
+                         f"kw), got shapes {x.shape} and {weight.shape}")
+    stride, dilation = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
+    if builtins.min(stride) < 1 or builtins.min(dilation) < 1:
+        raise ValueError(f"conv2d: stride and dilation must be >= 1, got stride {stride}, "
+                         f"dilation {dilation}")
+    o, cg = weight.shape[:2]
+    if groups < 1 or x.shape[1] != cg * groups or o % groups:
+        raise ShapeError(f"conv2d: input with {x.shape[1]} channels does not fit a weight of "
+                         f"shape {weight.shape} with groups={groups} (expected "
+                         f"{cg * groups} input channels and out channels divisible by groups)")
+    pad = conv_padding(padding, x.shape[2:], weight.shape[2:], stride, dilation)
+    for size, (lo, hi), k, d, axis in zip(x.shape[2:], pad, weight.shape[2:], dilation, "HW"):
+        if size + lo + hi < d * (k - 1) + 1:
+            raise ShapeError(f"conv2d: kernel {tuple(weight.shape[2:])} (dilation {dilation}) "
+                             f"is larger than the padded input {axis} = {size + lo + hi} "
+                             f"(input shape {x.shape})")
+    y = _conv2d(x, weight, stride=stride, dilation=dilation, padding=pad, groups=int(groups))
+    if bias is not None:
+        y = y + reshape(bias, (1, -1, 1, 1))
+    return y
+
+
+def conv_transpose2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, dilation: Any = 1,
+                     groups: int = 1) -> Tensor:
+    """Transposed convolution (the gradient of conv2d w.r.t. its input), PyTorch layout.
+
+    x: (N, C_in, H, W); weight: (C_in, C_out/groups, kh, kw). Output size
+    (H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1.
+    """
+    x, weight = lift(x), lift(weight)
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[0]:
+        raise ShapeError(f"conv_transpose2d: expected input (N, C_in, H, W) and weight "
+                         f"(C_in, C_out/groups, kh, kw) with matching C_in, got shapes "
+                         f"{x.shape} and {weight.shape}")
+    stride, dilation = _pair(stride, "stride", "conv_transpose2d"), _pair(
+        dilation, "dilation", "conv_transpose2d")
+    (ph, pw), (oph, opw) = _pair(padding, "padding", "conv_transpose2d"), _pair(
+        output_padding, "output_padding", "conv_transpose2d")
+    if builtins.min(*stride, *dilation) < 1 or builtins.min(ph, pw, oph, opw) < 0:
+        raise ValueError("conv_transpose2d: stride, dilation must be >= 1 and paddings >= 0")
+    kh, kw = weight.shape[2:]
+    n, c_in, h, w = x.shape
+    out_hw = [(s_in - 1) * s - 2 * p + d * (k - 1) + op + 1 for s_in, s, p, d, k, op in
+              zip((h, w), stride, (ph, pw), dilation, (kh, kw), (oph, opw))]
+    if builtins.min(out_hw) < 1:
+        raise ShapeError(f"conv_transpose2d: output size {tuple(out_hw)} is not positive")
+    c_out = weight.shape[1] * groups
+    pad = ((ph, ph + oph), (pw, pw + opw))
+    cols_shape = (n, c_out, *out_hw)
+    # conv2d's input gradient with a weight of layout (O=C_in, C_out/groups, kh, kw):
+    y = _conv_vjp_x(x, None, _make(np.empty(cols_shape, x.dtype)), weight, stride=stride,
+                    dilation=dilation, padding=pad, groups=int(groups))
+    if bias is not None:
+        y = y + reshape(bias, (1, -1, 1, 1))
+    return y
+
+
+def unfold(x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1) -> Tensor:
+    """Every sliding window as a view: (N, C, H, W) -> (N, C, Ho, Wo, kh, kw)."""
+    x = lift(x)
+    if x.ndim != 4:
+        raise ShapeError(f"unfold: expected (N, C, H, W), got {x.shape}")
+    k = _pair(kernel_size, "kernel_size", "unfold")
+    s, d = _pair(stride, "stride", "unfold"), _pair(dilation, "dilation", "unfold")
+    pad = conv_padding(padding, x.shape[2:], k, s, d, "unfold")
+    return _unfold(x, kernel=k, stride=s, dilation=d, padding=pad)
+
+
 # --------------------------------------------------------------------------- not differentiable
 
 

@@ -1,6 +1,17 @@
 """Neural networks from scratch: modules, layers, initialisers, losses, penalties."""
 
 from . import functional, init
+from .conv import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    GlobalAvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    ResidualBlock,
+)
 from .layers import (
     ELU,
     GELU,
