@@ -136,7 +136,7 @@ def test_every_primitive_is_covered():
         "max", "min", "prod", "logsumexp", "safe_sqrt", "softmax", "log_softmax",
         "softmax_cross_entropy", "reshape", "transpose", "broadcast_to", "sum_to", "flip",
         "cast", "pad", "concatenate", "getitem", "scatter_add", "einsum", "alias",
-        "conv2d", "unfold", "fold",  # gradchecked in tests/nn/test_conv.py
+        "conv2d", "unfold", "fold", "max_pool2d",  # gradchecked in tests/nn/test_conv.py
     }
     differentiable = {n for n, p in ops.PRIMITIVES.items() if p.differentiable}
     assert differentiable == covered_by

@@ -195,3 +195,21 @@ def test_batchnorm2d_matches_torch():
     theirs(xt).sum().backward()
     np.testing.assert_allclose(xc.grad.data, xt.grad.numpy(), atol=1e-5)
     np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("k,s", [(2, 2), (3, 2), (2, 1)])
+def test_fused_max_pool_matches_its_composite_including_ties(k, s):
+    from chainrule.autograd import ops
+
+    x = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float64)  # many ties
+    g = rng.standard_normal(F.max_pool2d(x, k, s).shape)
+    fused = cr.tensor(x, requires_grad=True)
+    F.max_pool2d(fused, k, s).backward(g)
+    composite = cr.tensor(x, requires_grad=True)
+    ref = ops.max(ops.unfold(composite, k, s), axis=(2, 3))
+    ref.backward(g)
+    np.testing.assert_allclose(F.max_pool2d(x, k, s).data, ref.data)
+    np.testing.assert_allclose(fused.grad.data, composite.grad.data, rtol=1e-12)
+    _, tan = cr.jvp(lambda t: F.max_pool2d(t, k, s), (x,), (g[:, :, :1, :1] * 0 + x,))
+    _, tan_ref = cr.jvp(lambda t: ops.max(ops.unfold(t, k, s), axis=(2, 3)), (x,), (x,))
+    np.testing.assert_allclose(tan.data, tan_ref.data, rtol=1e-12)

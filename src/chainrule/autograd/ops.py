@@ -458,7 +458,11 @@ _mean = prim("mean", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdim
 def _extreme_weights(y: Tensor, x: Tensor, axis: tuple | None, keepdims: bool) -> Tensor:
     """Share of each element in a max/min: 1/(number of ties) at the extreme, else 0."""
     hit = x.data == _keep(y, x, axis, keepdims).data
-    return _const((hit / hit.sum(axis=axis, keepdims=True)).astype(x.data.dtype))
+    weights = hit.astype(x.data.dtype)
+    counts = hit.sum(axis=axis, keepdims=True)
+    if counts.max(initial=0) > 1:
+        weights /= counts
+    return _const(weights)
 
 
 def _extreme(name: str, fn: Any) -> Primitive:
@@ -979,11 +983,12 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
 
 # --------------------------------------------------------------------------- convolution
 #
-# Images are (N, C, H, W). ``unfold`` is a movement op: the view of every k×k window,
-# (N, C, Ho, Wo, kh, kw), made with stride tricks; ``fold`` is its transpose (windows added
-# back into an image). ``conv2d`` is fused for speed — one im2col copy and one matrix
-# multiply per group — and its rules are written with unfold, fold and matmul, so they are
-# differentiable again.
+# Images are (N, C, H, W). ``unfold`` is a movement op: a view of every k×k window laid out
+# as (N, C, kh, kw, Ho, Wo), made with stride tricks; ``fold`` is its transpose (windows
+# added back into an image). ``conv2d`` is fused for speed — one im2col copy and one
+# (batched) matrix multiply — and its rules are written with unfold, fold and matmul, so
+# they are differentiable again. ``max_pool2d`` is fused too: its forward takes the
+# maximum of kh*kw strided slices instead of reducing a 6-D view.
 
 
 def _out_size(size: int, k: int, s: int, d: int) -> int:
@@ -996,92 +1001,153 @@ def _unfold_np(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple,
         x = np.pad(x, ((0, 0), (0, 0)) + padding)
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    shape = (n, c, _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw), kh, kw)
+    shape = (n, c, kh, kw, _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw))
     s0, s1, s2, s3 = x.strides
     return np.lib.stride_tricks.as_strided(
-        x, shape, (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw), writeable=False)
+        x, shape, (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw), writeable=False)
+
+
+def _window(a: int, b: int, out: tuple, stride: tuple, dilation: tuple) -> tuple:
+    """The slice of a padded image that kernel position (a, b) sees at every output."""
+    (ho, wo), (sh, sw), (dh, dw) = out, stride, dilation
+    return (slice(None), slice(None), slice(a * dh, a * dh + sh * (ho - 1) + 1, sh),
+            slice(b * dw, b * dw + sw * (wo - 1) + 1, sw))
 
 
 def _fold_np(cols: np.ndarray, shape: tuple, kernel: tuple, stride: tuple, dilation: tuple,
              padding: tuple) -> np.ndarray:
     n, c, h, w = shape
     (pt, pb), (pl, pr) = padding
+    kh, kw, ho, wo = cols.shape[2:]
+    if stride == kernel and dilation == (1, 1) and (kh * ho, kw * wo) == (h + pt + pb,
+                                                                         w + pl + pr):
+        # windows tile the image exactly: folding is a transpose, no additions
+        out = cols.transpose(0, 1, 4, 2, 5, 3).reshape(n, c, kh * ho, kw * wo)
+        return out[:, :, pt:pt + h, pl:pl + w]
     out = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=cols.dtype)
-    ho, wo = cols.shape[2:4]
-    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    for a in range(kh):
-        for b in range(kw):
-            out[:, :, a * dh:a * dh + sh * (ho - 1) + 1:sh,
-                b * dw:b * dw + sw * (wo - 1) + 1:sw] += cols[:, :, :, :, a, b]
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            out[_window(a, b, cols.shape[4:], stride, dilation)] += cols[:, :, a, b]
     return out[:, :, pt:pt + h, pl:pl + w]
+
+
+def _fold_vjp(g: Tensor, y: Tensor, cols: Tensor, shape: tuple, **p: Any) -> Tensor:
+    win = _unfold(g, **p)
+    ho, wo = cols.shape[4:]
+    if win.shape[4:] != (ho, wo):  # extra end padding (output_padding) fits more windows
+        win = getitem(win, (Ellipsis, slice(0, ho), slice(0, wo)))
+    return win
 
 
 _unfold = prim("unfold", _unfold_np,
                vjp=lambda g, y, x, **p: _fold(g, shape=x.shape, **p),
                jvp=lambda t, y, x, **p: _unfold(t, **p))
-def _fold_vjp(g: Tensor, y: Tensor, cols: Tensor, shape: tuple, **p: Any) -> Tensor:
-    win = _unfold(g, **p)
-    ho, wo = cols.shape[2:4]
-    if win.shape[2:4] != (ho, wo):  # extra end padding (output_padding) fits more windows
-        win = getitem(win, (slice(None), slice(None), slice(0, ho), slice(0, wo)))
-    return win
-
-
 _fold = prim("fold", _fold_np, vjp=_fold_vjp,
              jvp=lambda t, y, cols, shape, **p: _fold(t, shape=shape, **p))
-
-
-def _group_cols(win: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, Ho, Wo, kh, kw) windows -> (G, N*Ho*Wo, C/G*kh*kw) columns (a copy)."""
-    n, c, ho, wo, kh, kw = win.shape
-    win = win.reshape(n, groups, c // groups, ho, wo, kh, kw)
-    return win.transpose(1, 0, 3, 4, 2, 5, 6).reshape(groups, n * ho * wo, -1)
 
 
 def _conv2d_np(x: np.ndarray, w: np.ndarray, stride: tuple, dilation: tuple, padding: tuple,
                groups: int) -> np.ndarray:
     o, _, kh, kw = w.shape
-    win = _unfold_np(x, (kh, kw), stride, dilation, padding)
-    n, _, ho, wo = win.shape[:4]
-    y = _group_cols(win, groups) @ w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
-    y = y.reshape(groups, n, ho, wo, o // groups).transpose(1, 0, 4, 2, 3)
-    return np.ascontiguousarray(y).reshape(n, o, ho, wo)
+    cols = np.ascontiguousarray(_unfold_np(x, (kh, kw), stride, dilation, padding))
+    n, c, _, _, ho, wo = cols.shape
+    cols = cols.reshape(n, groups, -1, ho * wo)
+    y = np.matmul(w.reshape(groups, o // groups, -1), cols)  # (N, G, O/G, Ho*Wo)
+    return y.reshape(n, o, ho, wo)
 
 
-def _conv_geometry(x: Tensor, w: Tensor, p: dict) -> dict:
+def _conv_geometry(w: Tensor, p: dict) -> dict:
     return {"kernel": w.shape[2:], "stride": p["stride"], "dilation": p["dilation"],
             "padding": p["padding"]}
-
-
-def _grouped_g(g: Tensor, groups: int) -> Tensor:
-    """(N, O, Ho, Wo) cotangent -> (G, N*Ho*Wo, O/G)."""
-    n, o, ho, wo = g.shape
-    g = reshape(g, (n, groups, o // groups, ho, wo))
-    return reshape(transpose(g, (1, 0, 3, 4, 2)), (groups, n * ho * wo, o // groups))
 
 
 def _conv_vjp_x(g: Tensor, y: Tensor, x: Tensor, w: Tensor, **p: Any) -> Tensor:
     groups, (o, cg, kh, kw) = p["groups"], w.shape
     n, _, ho, wo = g.shape
-    cols = matmul(_grouped_g(g, groups), reshape(w, (groups, o // groups, -1)))
-    cols = reshape(cols, (groups, n, ho, wo, cg, kh, kw))
-    cols = reshape(transpose(cols, (1, 0, 4, 2, 3, 5, 6)), (n, groups * cg, ho, wo, kh, kw))
-    return _fold(cols, shape=x.shape, **_conv_geometry(x, w, p))
+    gm = reshape(g, (n, groups, o // groups, ho * wo))
+    cols = matmul(swapaxes(reshape(w, (groups, o // groups, cg * kh * kw)), -1, -2), gm)
+    cols = reshape(cols, (n, groups * cg, kh, kw, ho, wo))
+    return _fold(cols, shape=x.shape, **_conv_geometry(w, p))
 
 
 def _conv_vjp_w(g: Tensor, y: Tensor, x: Tensor, w: Tensor, **p: Any) -> Tensor:
-    groups, (cg, kh, kw) = p["groups"], w.shape[1:]
-    win = _unfold(x, **_conv_geometry(x, w, p))
-    n, _, ho, wo = win.shape[:4]
-    win = reshape(win, (n, groups, cg, ho, wo, kh, kw))
-    cols = reshape(transpose(win, (1, 0, 3, 4, 2, 5, 6)), (groups, n * ho * wo, cg * kh * kw))
-    dw = matmul(swapaxes(_grouped_g(g, groups), -1, -2), cols)
-    return reshape(dw, w.shape)
+    groups, (o, cg, kh, kw) = p["groups"], w.shape
+    n, _, ho, wo = g.shape
+    cols = reshape(_unfold(x, **_conv_geometry(w, p)), (n, groups, cg * kh * kw, ho * wo))
+    gm = reshape(g, (n, groups, o // groups, ho * wo))
+    return reshape(_sum(matmul(gm, swapaxes(cols, -1, -2)), axis=(0,), keepdims=False),
+                   w.shape)
 
 
 _conv2d = prim("conv2d", _conv2d_np, vjp=(_conv_vjp_x, _conv_vjp_w),
                jvp=(lambda t, y, x, w, **p: _conv2d(t, w, **p),
                     lambda t, y, x, w, **p: _conv2d(x, t, **p)))
+
+
+def _max_pool_np(x: np.ndarray, kernel: tuple, stride: tuple) -> np.ndarray:
+    out = (_out_size(x.shape[2], kernel[0], stride[0], 1),
+           _out_size(x.shape[3], kernel[1], stride[1], 1))
+    y = None
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            view = x[_window(a, b, out, stride, (1, 1))]
+            y = view.copy() if y is None else np.maximum(y, view, out=y)
+    return y
+
+
+def _tiles_exactly(x: Tensor, y: Tensor, kernel: tuple, stride: tuple) -> bool:
+    return tuple(stride) == tuple(kernel) and x.shape[2:] == (
+        y.shape[2] * kernel[0], y.shape[3] * kernel[1])
+
+
+def _max_pool_weights(y: Tensor, x: Tensor, kernel: tuple, stride: tuple) -> Tensor:
+    """Share of each input element in its window's max: 1/(number of tied maxima) or 0.
+
+    Laid out as (N, C, Ho, kh, Wo, kw) when the windows tile the image exactly (a reshape
+    of x's own layout), else as unfold's (N, C, kh, kw, Ho, Wo).
+    """
+    yd, xd = y.data, x.data
+    n, c, ho, wo = yd.shape
+    (kh, kw) = kernel
+    tiled = _tiles_exactly(x, y, kernel, stride)
+    if tiled:
+        weights = (xd.reshape(n, c, ho, kh, wo, kw) == yd[:, :, :, None, :, None]).astype(
+            xd.dtype)
+        slots = [weights[:, :, :, a, :, b] for a in range(kh) for b in range(kw)]
+    else:
+        weights = np.empty((n, c, kh, kw, ho, wo), dtype=xd.dtype)
+        for a in range(kh):
+            for b in range(kw):
+                np.equal(xd[_window(a, b, (ho, wo), stride, (1, 1))], yd,
+                         out=weights[:, :, a, b], casting="unsafe")
+        slots = [weights[:, :, a, b] for a in range(kh) for b in range(kw)]
+    counts = np.add.reduce(slots) if len(slots) > 1 else slots[0]  # adds k*k slices
+    if counts.max(initial=0) > 1:
+        weights /= counts[:, :, :, None, :, None] if tiled else counts[:, :, None, None]
+    return _const(weights)
+
+
+def _max_pool_vjp(g: Tensor, y: Tensor, x: Tensor, kernel: tuple, stride: tuple) -> Tensor:
+    n, c, ho, wo = g.shape
+    weights = _max_pool_weights(y, x, kernel, stride)
+    if _tiles_exactly(x, y, kernel, stride):  # no folding: scale the upsampled cotangent
+        return reshape(reshape(g, (n, c, ho, 1, wo, 1)) * weights, x.shape)
+    return _fold(reshape(g, (n, c, 1, 1, ho, wo)) * weights, shape=x.shape, kernel=kernel,
+                 stride=stride, dilation=(1, 1), padding=((0, 0), (0, 0)))
+
+
+def _max_pool_jvp(t: Tensor, y: Tensor, x: Tensor, kernel: tuple, stride: tuple) -> Tensor:
+    weights = _max_pool_weights(y, x, kernel, stride)
+    if _tiles_exactly(x, y, kernel, stride):
+        n, c, ho, wo = y.shape
+        return _sum(reshape(t, (n, c, ho, kernel[0], wo, kernel[1])) * weights, axis=(3, 5),
+                    keepdims=False)
+    win = _unfold(t, kernel=kernel, stride=stride, dilation=(1, 1), padding=((0, 0), (0, 0)))
+    return _sum(win * weights, axis=(2, 3), keepdims=False)
+
+
+# Max over k×k windows; ties share the gradient. Gradchecked against max(unfold(x)).
+max_pool2d_ = prim("max_pool2d", _max_pool_np, vjp=_max_pool_vjp, jvp=_max_pool_jvp)
 
 
 def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
@@ -1174,9 +1240,9 @@ def conv_transpose2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride:
         raise ShapeError(f"conv_transpose2d: output size {tuple(out_hw)} is not positive")
     c_out = weight.shape[1] * groups
     pad = ((ph, ph + oph), (pw, pw + opw))
-    cols_shape = (n, c_out, *out_hw)
+    out_shape = (n, c_out, *out_hw)
     # conv2d's input gradient with a weight of layout (O=C_in, C_out/groups, kh, kw):
-    y = _conv_vjp_x(x, None, _make(np.empty(cols_shape, x.dtype)), weight, stride=stride,
+    y = _conv_vjp_x(x, None, _make(np.empty(out_shape, x.dtype)), weight, stride=stride,
                     dilation=dilation, padding=pad, groups=int(groups))
     if bias is not None:
         y = y + reshape(bias, (1, -1, 1, 1))
@@ -1185,7 +1251,7 @@ def conv_transpose2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride:
 
 def unfold(x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
            dilation: Any = 1) -> Tensor:
-    """Every sliding window as a view: (N, C, H, W) -> (N, C, Ho, Wo, kh, kw)."""
+    """Every sliding window as a view: (N, C, H, W) -> (N, C, kh, kw, Ho, Wo)."""
     x = lift(x)
     if x.ndim != 4:
         raise ShapeError(f"unfold: expected (N, C, H, W), got {x.shape}")

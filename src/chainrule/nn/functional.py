@@ -254,14 +254,14 @@ def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -
     k, s, (ph, pw) = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
     if ph or pw:
         x = ops.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=-np.inf)
-    return ops.max(ops.unfold(x, k, s), axis=(4, 5))
+    return ops.max_pool2d_(x, kernel=k, stride=s)
 
 
 def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
     """Mean over k×k windows (zero padding is counted, as PyTorch's default)."""
     x = ops.lift(x)
     k, s, p = _pool_args(x, kernel_size, stride, padding, "avg_pool2d")
-    return ops.mean(ops.unfold(x, k, s, p), axis=(4, 5))
+    return ops.mean(ops.unfold(x, k, s, p), axis=(2, 3))
 
 
 def max_pool1d(x: Any, kernel_size: int, stride: int | None = None, padding: int = 0) -> Tensor:
