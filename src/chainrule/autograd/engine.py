@@ -92,6 +92,10 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
     for r, s in zip(roots, seeds):
         prev = grads.get(id(r))
         grads[id(r)] = s if prev is None else prev + s
+    # Cotangent buffers this loop allocated and nobody else has seen: when no graph and no
+    # forward tangent records the arithmetic, further contributions go in in place.
+    owned: set[int] = set()
+    in_place = not create_graph and not state.fw_level  # nothing records the arithmetic
     kept: dict[int, Tensor] = {}
     saved_mode = state.grad_enabled
     state.grad_enabled = create_graph
@@ -100,6 +104,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
             g = grads.pop(id(node), None)
             if g is None:
                 continue
+            owned.discard(id(g))
             if keep is not None and id(node) in keep:
                 kept[id(node)] = g
             parents = node._parents
@@ -111,6 +116,10 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
             for i, p in enumerate(parents):
                 if not p._rg or (needed is not None and id(p) not in needed):
                     continue
+                if op.accumulate is not None and in_place:
+                    buf = _owned_buffer(grads, owned, p)
+                    op.accumulate(buf.data, g.data, **params)
+                    continue
                 rule = op.vjps[i]
                 if rule is None:
                     raise NotImplementedError(f"no vjp rule for primitive '{op.name}' "
@@ -120,13 +129,34 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
                     continue
                 gi = _fit(gi, p)
                 prev = grads.get(id(p))
-                grads[id(p)] = gi if prev is None else prev + gi
+                if prev is None:
+                    grads[id(p)] = gi
+                elif id(prev) in owned:
+                    np.add(prev.data, gi.data, out=prev.data)
+                else:
+                    grads[id(p)] = prev + gi
+                    if in_place:
+                        owned.add(id(grads[id(p)]))
             if not retain_graph:
                 node._parents = FREED
                 node._params = None
     finally:
         state.grad_enabled = saved_mode
     return kept
+
+
+def _owned_buffer(grads: dict[int, Tensor], owned: set[int], p: Tensor) -> Tensor:
+    """p's cotangent as a buffer this loop owns (zeros, plus what was there before)."""
+    prev = grads.get(id(p))
+    if prev is not None and id(prev) in owned:
+        return prev
+    data = np.zeros_like(p.data)
+    if prev is not None:
+        data += prev.data
+    buf = _make(data)
+    grads[id(p)] = buf
+    owned.add(id(buf))
+    return buf
 
 
 def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,

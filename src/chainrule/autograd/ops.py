@@ -38,15 +38,19 @@ class ShapeError(ValueError):
 class Primitive:
     """One row of the rule table. Calling it applies the op to tensors."""
 
-    __slots__ = ("name", "forward", "vjps", "jvps", "differentiable")
+    __slots__ = ("name", "forward", "vjps", "jvps", "differentiable", "accumulate")
 
     def __init__(self, name: str, forward: Any, vjp: Any, jvp: Any,
-                 differentiable: bool = True) -> None:
+                 differentiable: bool = True, accumulate: Any = None) -> None:
         self.name = name
         self.forward = forward
         self.vjps = vjp if isinstance(vjp, (tuple, _Each)) else (vjp,)
         self.jvps = jvp if isinstance(jvp, (tuple, _Each)) else (jvp,)
         self.differentiable = differentiable
+        # Optional shortcut for a one-argument linear op whose vjp scatters into zeros
+        # (indexing): ``accumulate(buffer, g, **params)`` adds the cotangent in place.
+        # Used only when no graph of the gradient is recorded; the vjp stays the rule.
+        self.accumulate = accumulate
 
     def __call__(self, *args: Tensor, **params: Any) -> Tensor:
         """Run forward on tensors; record the node when gradients are wanted."""
@@ -258,8 +262,10 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
 
 
 def _sigmoid_np(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-x) as exp(-log(1 + e^-x)): logaddexp never overflows."""
-    return np.exp(-np.logaddexp(x.dtype.type(0), -x))
+    """1/(1 + e^-x) for x >= 0 and e^x/(1 + e^x) below: exp never overflows."""
+    e = np.exp(-np.abs(x))
+    r = 1 / (1 + e)
+    return np.where(x >= 0, r, e * r)
 
 
 def _erf_np(x: np.ndarray) -> np.ndarray:
@@ -874,18 +880,23 @@ def _is_basic(key: tuple) -> bool:
                for k in key)
 
 
+def _add_at(buf: np.ndarray, g: np.ndarray, key: tuple) -> None:
+    """buf[key] += g, with repeated advanced indices adding up."""
+    if _is_basic(key):
+        buf[key] += g
+    else:
+        np.add.at(buf, key, g)
+
+
 def _scatter_np(g: np.ndarray, key: tuple, shape: tuple) -> np.ndarray:
     out = np.zeros(shape, dtype=g.dtype)
-    if _is_basic(key):
-        out[key] = g
-    else:
-        np.add.at(out, key, g)
+    _add_at(out, g, key)
     return out
 
 
-_getitem = prim("getitem", lambda x, key: x[key],
-                vjp=lambda g, y, x, key: _scatter(g, key=key, shape=x.shape),
-                jvp=lambda t, y, x, key: _getitem(t, key=key))
+_getitem = Primitive("getitem", lambda x, key: x[key],
+                     vjp=lambda g, y, x, key: _scatter(g, key=key, shape=x.shape),
+                     jvp=lambda t, y, x, key: _getitem(t, key=key), accumulate=_add_at)
 # The transpose of indexing: add the values into a zero tensor at ``key``.
 _scatter = prim("scatter_add", _scatter_np,
                 vjp=lambda g, y, x, key, shape: _getitem(g, key=key),

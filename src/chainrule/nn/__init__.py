@@ -48,4 +48,5 @@ from .losses import (
     max_norm_,
 )
 from .module import Module, Parameter
+from .recurrent import GRU, LSTM, RNN, Embedding, GRUCell, LSTMCell, RNNCell
 from .summary import ModelSummary

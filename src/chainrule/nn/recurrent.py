@@ -1,0 +1,370 @@
+"""Recurrent layers: RNN, GRU and LSTM cells and sequence layers, and Embedding.
+
+Gate equations (weights laid out as PyTorch's, so weights can be copied across):
+
+RNN   h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
+GRU   r = σ(W_ir x + b_ir + W_hr h + b_hr)          rows 0:H   of weight_ih / weight_hh
+      z = σ(W_iz x + b_iz + W_hz h + b_hz)          rows H:2H
+      n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))  rows 2H:3H
+      h' = (1 − z) ⊙ n + z ⊙ h
+LSTM  i, f, g, o = σ, σ, tanh, σ of (W_ih x + b_ih + W_hh h + b_hh)   rows in that order
+      c' = f ⊙ c + i ⊙ g;   h' = o ⊙ tanh(c')
+
+A layer projects the inputs of all time steps at once (x @ W_ih^T + b_ih + b_hh, one
+matrix multiply), then each step does ONE matrix multiply for all gates, h @ W_hh^T (4H
+wide for an LSTM). Backward is backpropagation through time by the engine and mirrors
+that: per step one matmul for the cotangent of h and one for W_hh; W_ih's gradient is one
+matmul over the whole sequence.
+
+Sequences are (batch, time, features) with ``batch_first=True`` (the default). Padded
+steps are masked: the state is carried through them unchanged and their outputs are 0, so
+padding changes neither the result nor the gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..autograd import ops
+from ..autograd.ops import ShapeError
+from ..autograd.tensor import Tensor, get_default_dtype
+from ..random import get_rng
+from . import functional as F
+from .module import Module, Parameter
+
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+class _Cell(Module):
+    kind = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        name = type(self).__name__
+        for what, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name}: {what} must be a positive integer, got {v!r}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        rows = _GATES[self.kind] * hidden_size
+        bound = 1.0 / math.sqrt(hidden_size)  # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H))
+        dt = get_default_dtype()
+
+        def uniform(*shape: int) -> Parameter:
+            return Parameter(get_rng().uniform(-bound, bound, shape).astype(dt))
+
+        self.weight_ih = uniform(rows, input_size)
+        self.weight_hh = uniform(rows, hidden_size)
+        self.bias_ih = uniform(rows) if bias else None
+        self.bias_hh = uniform(rows) if bias else None
+
+    def project(self, x: Tensor) -> Tensor:
+        """W_ih x + b_ih + b_hh for inputs (..., input_size): all time steps at once."""
+        b = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return ops.linear(x, self.weight_ih, b)
+
+    def recur(self, h: Tensor) -> Tensor:
+        """W_hh h: the one matrix multiply of a step."""
+        return ops.linear(h, self.weight_hh)
+
+    def check_input(self, x: Tensor) -> None:
+        if x.ndim != 2 or x.shape[-1] != self.input_size:
+            raise ShapeError(f"{self!r}: expected input (batch, {self.input_size}), got shape "
+                             f"{x.shape}")
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class RNNCell(_Cell):
+    """One step of an Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh)."""
+
+    kind = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh") -> None:
+        super().__init__(input_size, hidden_size, bias)
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
+                             f"{nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+
+    def step(self, xw: Tensor, h: Tensor) -> Tensor:
+        pre = xw + self.recur(h)
+        return ops.tanh(pre) if self.nonlinearity == "tanh" else ops.relu(pre)
+
+    def forward(self, x: Any, h: Any = None) -> Tensor:
+        x = ops.lift(x)
+        self.check_input(x)
+        h = _zeros_state(x, self.hidden_size) if h is None else ops.lift(h)
+        return self.step(self.project(x), h)
+
+
+class GRUCell(_Cell):
+    """One GRU step (PyTorch's gate layout r, z, n)."""
+
+    kind = "gru"
+
+    def project(self, x: Tensor) -> Tensor:
+        # n's recurrent part (with b_hn) is gated by r, so b_hh stays with W_hh h
+        return ops.linear(x, self.weight_ih, self.bias_ih)
+
+    def recur(self, h: Tensor) -> Tensor:
+        return ops.linear(h, self.weight_hh, self.bias_hh)
+
+    def step(self, xw: Tensor, h: Tensor) -> Tensor:
+        hw = self.recur(h)
+        H = self.hidden_size
+        rz = ops.sigmoid(xw[:, :2 * H] + hw[:, :2 * H])
+        r, z = rz[:, :H], rz[:, H:]
+        n = ops.tanh(xw[:, 2 * H:] + r * hw[:, 2 * H:])
+        return n + z * (h - n)
+
+    def forward(self, x: Any, h: Any = None) -> Tensor:
+        x = ops.lift(x)
+        self.check_input(x)
+        h = _zeros_state(x, self.hidden_size) if h is None else ops.lift(h)
+        return self.step(self.project(x), h)
+
+
+class LSTMCell(_Cell):
+    """One LSTM step (PyTorch's gate layout i, f, g, o); state is (h, c)."""
+
+    kind = "lstm"
+
+    def step(self, xw: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        gates = xw + self.recur(h)
+        H = self.hidden_size
+        ifo = ops.sigmoid(ops.concatenate([gates[:, :2 * H], gates[:, 3 * H:]], axis=-1))
+        i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
+        g = ops.tanh(gates[:, 2 * H:3 * H])
+        c = f * c + i * g
+        return o * ops.tanh(c), c
+
+    def forward(self, x: Any, state: Any = None) -> tuple[Tensor, Tensor]:
+        x = ops.lift(x)
+        self.check_input(x)
+        if state is None:
+            z = _zeros_state(x, self.hidden_size)
+            state = (z, z)
+        return self.step(self.project(x), (ops.lift(state[0]), ops.lift(state[1])))
+
+
+def _zeros_state(x: Tensor, hidden: int) -> Tensor:
+    return Tensor(np.zeros((x.shape[0], hidden), dtype=x.dtype))
+
+
+_CELLS = {"rnn": RNNCell, "gru": GRUCell, "lstm": LSTMCell}
+
+
+class _Recurrent(Module):
+    kind = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, return_sequences: bool = True,
+                 return_state: bool = False, **cell_kw: Any) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
+            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.batch_first, self.dropout, self.bidirectional = batch_first, dropout, bidirectional
+        self.return_sequences, self.return_state = return_sequences, return_state
+        dirs = 2 if bidirectional else 1
+        cells = []
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else hidden_size * dirs
+            for d in range(dirs):
+                cell = _CELLS[self.kind](width, hidden_size, bias, **cell_kw)
+                setattr(self, f"cell_l{layer}" + ("_reverse" if d else ""), cell)
+                cells.append(cell)
+        self._cells = cells
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
+                + (", bidirectional=True" if self.bidirectional else ""))
+
+    # ------------------------------------------------------------------ inputs
+    def _mask(self, x: Tensor, mask: Any, lengths: Any) -> np.ndarray | None:
+        b, t = x.shape[:2]
+        if mask is not None and lengths is not None:
+            raise ValueError(f"{self!r}: give mask or lengths, not both")
+        if lengths is not None:
+            lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+            if lengths.shape != (b,) or lengths.dtype.kind not in "iu":
+                raise ShapeError(f"{self!r}: lengths must be {b} integers (one per sequence), "
+                                 f"got {lengths.dtype} of shape {lengths.shape}")
+            if lengths.min(initial=1) < 1 or lengths.max(initial=0) > t:
+                raise ValueError(f"{self!r}: lengths must lie in [1, {t}] (the time axis has "
+                                 f"{t} steps), got range [{lengths.min()}, {lengths.max()}]")
+            return np.arange(t)[None, :] < lengths[:, None]
+        if mask is None:
+            return None
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask.shape != (b, t):
+            raise ShapeError(f"{self!r}: mask must have shape (batch, time) = {(b, t)}, got "
+                             f"{mask.shape}")
+        return mask.astype(bool)
+
+    def _check(self, x: Tensor) -> None:
+        if x.ndim != 3 or x.shape[-1] != self.input_size:
+            layout = "(batch, time, features)" if self.batch_first else \
+                "(time, batch, features)"
+            raise ShapeError(f"{self!r}: expected input {layout} with {self.input_size} "
+                             f"features, got shape {x.shape}")
+
+    # ------------------------------------------------------------------ the loop
+    def _run_direction(self, cell: _Cell, x: Tensor, state: Any, mask: np.ndarray | None,
+                       reverse: bool) -> tuple[list[Tensor], Any]:
+        """Steps of one layer in one direction; x: (batch, time, features)."""
+        xw = cell.project(x)  # every step's input projection in one matrix multiply
+        t_steps = x.shape[1]
+        order = range(t_steps - 1, -1, -1) if reverse else range(t_steps)
+        outs: list[Tensor | None] = [None] * t_steps
+        for t in order:
+            new = cell.step(xw[:, t], state)
+            if mask is not None:
+                keep = mask[:, t:t + 1]
+                if not keep.all():
+                    new = _carry(new, state, keep)
+            state = new
+            h = state[0] if isinstance(state, tuple) else state
+            outs[t] = h if mask is None or mask[:, t].all() else ops.where(
+                mask[:, t:t + 1], h, 0.0)
+        return outs, state
+
+    def forward(self, x: Any, initial_state: Any = None, mask: Any = None,
+                lengths: Any = None) -> Any:
+        """Run the sequence. ``initial_state``: h0 of shape (layers*dirs, batch, hidden)
+        (for an LSTM a pair (h0, c0)); ``mask`` (batch, time) booleans or ``lengths``
+        (batch,) integers mark the valid steps of right-padded sequences.
+
+        Returns the outputs (batch, time, dirs*hidden) — or only the last one (batch,
+        dirs*hidden) with ``return_sequences=False`` — and with ``return_state=True`` also
+        the final state(s), shaped like ``initial_state``.
+        """
+        x = ops.lift(x)
+        self._check(x)
+        if not self.batch_first:
+            x = ops.swapaxes(x, 0, 1)
+        valid = self._mask(x, mask, lengths)
+        states = self._initial(x, initial_state)
+        dirs = 2 if self.bidirectional else 1
+        finals = []
+        seq = x
+        for layer in range(self.num_layers):
+            seqs = []
+            for d in range(dirs):
+                cell = self._cells[layer * dirs + d]
+                outs, final = self._run_direction(cell, seq, states[layer * dirs + d],
+                                                  valid, reverse=bool(d))
+                seqs.append(ops.stack(outs, axis=1))
+                finals.append(final)
+            seq = seqs[0] if dirs == 1 else ops.concatenate(seqs, axis=-1)
+            if self.dropout and layer < self.num_layers - 1:
+                seq = F.dropout(seq, self.dropout, self.training)
+        out = seq if self.return_sequences else self._last(seq, valid, dirs)
+        if self.return_sequences and not self.batch_first:
+            out = ops.swapaxes(out, 0, 1)
+        if not self.return_state:
+            return out
+        return out, self._stack_states(finals)
+
+    def _last(self, seq: Tensor, valid: np.ndarray | None, dirs: int) -> Tensor:
+        """The output at each sequence's last valid step (the reverse direction's at t=0)."""
+        b, t = seq.shape[:2]
+        last = np.full(b, t - 1) if valid is None else valid.sum(axis=1) - 1
+        fwd = seq[np.arange(b), last]
+        if dirs == 1:
+            return fwd
+        h = self.hidden_size
+        return ops.concatenate([fwd[:, :h], seq[:, 0, h:]], axis=-1)
+
+    def _initial(self, x: Tensor, initial_state: Any) -> list[Any]:
+        n = self.num_layers * (2 if self.bidirectional else 1)
+        b, h = x.shape[0], self.hidden_size
+        zeros = Tensor(np.zeros((b, h), dtype=x.dtype))
+        if initial_state is None:
+            return [(zeros, zeros) if self.kind == "lstm" else zeros for _ in range(n)]
+        parts = initial_state if self.kind == "lstm" else (initial_state,)
+        if self.kind == "lstm" and (not isinstance(parts, (tuple, list)) or len(parts) != 2):
+            raise ValueError(f"{self!r}: an LSTM's initial_state is a pair (h0, c0)")
+        parts = [ops.lift(p) for p in parts]
+        for p in parts:
+            if p.shape != (n, b, h):
+                raise ShapeError(f"{self!r}: initial state must have shape (layers*dirs, "
+                                 f"batch, hidden) = {(n, b, h)}, got {p.shape}")
+        if self.kind == "lstm":
+            return [(parts[0][k], parts[1][k]) for k in range(n)]
+        return [parts[0][k] for k in range(n)]
+
+    def _stack_states(self, finals: list[Any]) -> Any:
+        if self.kind == "lstm":
+            return (ops.stack([f[0] for f in finals]), ops.stack([f[1] for f in finals]))
+        return ops.stack(finals)
+
+
+def _carry(new: Any, old: Any, keep: np.ndarray) -> Any:
+    """The new state where ``keep`` (batch, 1) is true, else the old one (padded steps)."""
+    if isinstance(new, tuple):
+        return tuple(ops.where(keep, n, o) for n, o in zip(new, old))
+    return ops.where(keep, new, old)
+
+
+class RNN(_Recurrent):
+    """Elman RNN layer(s) over (batch, time, features); see the module docstring."""
+
+    kind = "rnn"
+
+
+class GRU(_Recurrent):
+    """GRU layer(s) over (batch, time, features); see the module docstring."""
+
+    kind = "gru"
+
+
+class LSTM(_Recurrent):
+    """LSTM layer(s) over (batch, time, features); see the module docstring."""
+
+    kind = "lstm"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices (...) -> vectors (..., embedding_dim).
+
+    The gradient adds up over repeated indices; ``padding_idx`` rows get no gradient.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int,
+                 padding_idx: int | None = None) -> None:
+        super().__init__()
+        if num_embeddings < 1 or embedding_dim < 1:
+            raise ValueError("Embedding: num_embeddings and embedding_dim must be positive")
+
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = padding_idx
+        w = get_rng().standard_normal((num_embeddings, embedding_dim))
+        if padding_idx is not None:
+            w[padding_idx] = 0
+        self.weight = Parameter(w.astype(get_default_dtype()))
+
+    def forward(self, idx: Any) -> Tensor:
+        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"{self!r}: indices must be integers, got {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            raise IndexError(f"{self!r}: indices must lie in [0, {self.num_embeddings}), got "
+                             f"range [{idx.min()}, {idx.max()}]")
+        out = self.weight[idx]
+        if self.padding_idx is not None:
+            out = out * Tensor((idx != self.padding_idx)[..., None].astype(out.dtype))
+        return out
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
