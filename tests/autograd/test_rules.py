@@ -44,6 +44,7 @@ CASES = {
     "matmul_vec_vec": (lambda a, b: a @ b, [r(4), r(4)]),
     "linear": (lambda x, w, b: cr.linear(x, w, b), [r(5, 3), r(4, 3), r(4)]),
     "linear_3d": (lambda x, w, b: cr.linear(x, w, b), [r(2, 5, 3), r(4, 3), r(4)]),
+    "linear_nobias": (lambda x, w: cr.linear(x, w), [r(2, 5, 3), r(4, 3)]),
     "exp": (cr.exp, [r(2, 3)]),
     "log": (cr.log, [pos(2, 3)]),
     "log1p": (cr.log1p, [pos(3)]),
@@ -130,7 +131,7 @@ def test_second_order(name):
 
 def test_every_primitive_is_covered():
     covered_by = {
-        "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "exp", "log", "log1p",
+        "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "linear_nobias", "exp", "log", "log1p",
         "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "leaky_relu", "elu",
         "softplus", "erf", "abs", "sign", "clip", "maximum", "minimum", "where", "sum", "mean",
         "max", "min", "prod", "logsumexp", "safe_sqrt", "softmax", "log_softmax",

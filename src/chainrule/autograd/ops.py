@@ -424,7 +424,7 @@ def _linear_np(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return y + b
 
 
-def _linear_vjp_w(g: Tensor, y: Tensor, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+def _linear_vjp_w(g: Tensor, y: Tensor, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
     if x.ndim != 2:
         g, x = reshape(g, (-1, g.shape[-1])), reshape(x, (-1, x.shape[-1]))
     return matmul(transpose(g), x)
@@ -437,6 +437,14 @@ linear_ = prim("linear", _linear_np,
                     lambda t, y, x, w, b: t))
 
 
+# The same without a bias: its weight cotangent comes out in the weight's own layout.
+linear_nobias = prim("linear_nobias", lambda x, w: x @ w.T,
+                     vjp=(lambda g, y, x, w: matmul(g, w),
+                          lambda g, y, x, w: _linear_vjp_w(g, y, x, w, None)),
+                     jvp=(lambda t, y, x, w: matmul(t, transpose(w)),
+                          lambda t, y, x, w: matmul(x, transpose(t))))
+
+
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias`` as one fused node. x: (..., in), weight: (out, in), bias: (out,)."""
     x = lift(x)
@@ -444,7 +452,7 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ShapeError(f"linear: input of shape {x.shape} does not fit a weight of shape "
                          f"{weight.shape} (expected last input dim {weight.shape[-1]})")
     if bias is None:
-        return matmul(x, transpose(weight))
+        return linear_nobias(x, weight)
     return linear_(x, weight, bias)
 
 

@@ -56,7 +56,7 @@ class _ConvNd(Module):
 
     def _check(self, x: Tensor, rank: int, layout: str) -> None:
         if x.ndim != rank or x.shape[1] != self.in_channels:
-            raise ShapeError(f"{self!r}: expected input {layout} with C = {self.in_channels}, "
+            raise ShapeError(f"{self.label()}: expected input {layout} with C = {self.in_channels}, "
                              f"got shape {x.shape}")
 
     def _conv(self, x: Tensor) -> Tensor:
@@ -64,7 +64,7 @@ class _ConvNd(Module):
             return F.conv2d(x, self.weight, self.bias, self.stride, self.padding,
                             self.dilation, self.groups)
         except ShapeError as e:
-            raise ShapeError(f"{self!r}: {e}") from None
+            raise ShapeError(f"{self.label()}: {e}") from None
 
     def extra_repr(self) -> str:
         k = self.kernel_size[1:] if self.dims == 1 else self.kernel_size
@@ -128,7 +128,7 @@ class ConvTranspose2d(Module):
     def forward(self, x: Any) -> Tensor:
         x = ops.lift(x)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ShapeError(f"{self!r}: expected input (N, C, H, W) with C = "
+            raise ShapeError(f"{self.label()}: expected input (N, C, H, W) with C = "
                              f"{self.in_channels}, got shape {x.shape}")
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding, self.dilation, self.groups)
@@ -154,7 +154,7 @@ class _Pool2d(Module):
         try:
             return fn(x, self.kernel_size, self.stride, self.padding)
         except ShapeError as e:
-            raise ShapeError(f"{self!r}: {e}") from None
+            raise ShapeError(f"{self.label()}: {e}") from None
 
 
 class MaxPool2d(_Pool2d):
@@ -185,7 +185,7 @@ class MaxPool1d(Module):
         try:
             return F.max_pool1d(x, self.kernel_size, self.stride, self.padding)
         except ShapeError as e:
-            raise ShapeError(f"{self!r}: {e}") from None
+            raise ShapeError(f"{self.label()}: {e}") from None
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"

@@ -180,6 +180,10 @@ class Module:
     def extra_repr(self) -> str:
         return ""
 
+    def label(self) -> str:
+        """One line naming the layer and its configuration, for messages."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
         if self._modules:

@@ -71,7 +71,7 @@ class _Cell(Module):
 
     def check_input(self, x: Tensor) -> None:
         if x.ndim != 2 or x.shape[-1] != self.input_size:
-            raise ShapeError(f"{self!r}: expected input (batch, {self.input_size}), got shape "
+            raise ShapeError(f"{self.label()}: expected input (batch, {self.input_size}), got shape "
                              f"{x.shape}")
 
     def extra_repr(self) -> str:
@@ -194,21 +194,21 @@ class _Recurrent(Module):
     def _mask(self, x: Tensor, mask: Any, lengths: Any) -> np.ndarray | None:
         b, t = x.shape[:2]
         if mask is not None and lengths is not None:
-            raise ValueError(f"{self!r}: give mask or lengths, not both")
+            raise ValueError(f"{self.label()}: give mask or lengths, not both")
         if lengths is not None:
             lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
             if lengths.shape != (b,) or lengths.dtype.kind not in "iu":
-                raise ShapeError(f"{self!r}: lengths must be {b} integers (one per sequence), "
+                raise ShapeError(f"{self.label()}: lengths must be {b} integers (one per sequence), "
                                  f"got {lengths.dtype} of shape {lengths.shape}")
             if lengths.min(initial=1) < 1 or lengths.max(initial=0) > t:
-                raise ValueError(f"{self!r}: lengths must lie in [1, {t}] (the time axis has "
+                raise ValueError(f"{self.label()}: lengths must lie in [1, {t}] (the time axis has "
                                  f"{t} steps), got range [{lengths.min()}, {lengths.max()}]")
             return np.arange(t)[None, :] < lengths[:, None]
         if mask is None:
             return None
         mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         if mask.shape != (b, t):
-            raise ShapeError(f"{self!r}: mask must have shape (batch, time) = {(b, t)}, got "
+            raise ShapeError(f"{self.label()}: mask must have shape (batch, time) = {(b, t)}, got "
                              f"{mask.shape}")
         return mask.astype(bool)
 
@@ -216,7 +216,7 @@ class _Recurrent(Module):
         if x.ndim != 3 or x.shape[-1] != self.input_size:
             layout = "(batch, time, features)" if self.batch_first else \
                 "(time, batch, features)"
-            raise ShapeError(f"{self!r}: expected input {layout} with {self.input_size} "
+            raise ShapeError(f"{self.label()}: expected input {layout} with {self.input_size} "
                              f"features, got shape {x.shape}")
 
     # ------------------------------------------------------------------ the loop
@@ -294,11 +294,11 @@ class _Recurrent(Module):
             return [(zeros, zeros) if self.kind == "lstm" else zeros for _ in range(n)]
         parts = initial_state if self.kind == "lstm" else (initial_state,)
         if self.kind == "lstm" and (not isinstance(parts, (tuple, list)) or len(parts) != 2):
-            raise ValueError(f"{self!r}: an LSTM's initial_state is a pair (h0, c0)")
+            raise ValueError(f"{self.label()}: an LSTM's initial_state is a pair (h0, c0)")
         parts = [ops.lift(p) for p in parts]
         for p in parts:
             if p.shape != (n, b, h):
-                raise ShapeError(f"{self!r}: initial state must have shape (layers*dirs, "
+                raise ShapeError(f"{self.label()}: initial state must have shape (layers*dirs, "
                                  f"batch, hidden) = {(n, b, h)}, got {p.shape}")
         if self.kind == "lstm":
             return [(parts[0][k], parts[1][k]) for k in range(n)]
@@ -357,9 +357,9 @@ class Embedding(Module):
     def forward(self, idx: Any) -> Tensor:
         idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
         if idx.dtype.kind not in "iu":
-            raise TypeError(f"{self!r}: indices must be integers, got {idx.dtype}")
+            raise TypeError(f"{self.label()}: indices must be integers, got {idx.dtype}")
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(f"{self!r}: indices must lie in [0, {self.num_embeddings}), got "
+            raise IndexError(f"{self.label()}: indices must lie in [0, {self.num_embeddings}), got "
                              f"range [{idx.min()}, {idx.max()}]")
         out = self.weight[idx]
         if self.padding_idx is not None:
