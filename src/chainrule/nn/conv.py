@@ -56,7 +56,8 @@ class _ConvNd(Module):
 
     def _check(self, x: Tensor, rank: int, layout: str) -> None:
         if x.ndim != rank or x.shape[1] != self.in_channels:
-            raise ShapeError(f"{self.label()}: expected input {layout} with C = {self.in_channels}, "
+            raise ShapeError(f"{self.label()}: expected input {layout} with C = "
+                             f"{self.in_channels}, "
                              f"got shape {x.shape}")
 
     def _conv(self, x: Tensor) -> Tensor:

@@ -71,7 +71,8 @@ class _Cell(Module):
 
     def check_input(self, x: Tensor) -> None:
         if x.ndim != 2 or x.shape[-1] != self.input_size:
-            raise ShapeError(f"{self.label()}: expected input (batch, {self.input_size}), got shape "
+            raise ShapeError(f"{self.label()}: expected input (batch, {self.input_size}), got "
+                             f"shape "
                              f"{x.shape}")
 
     def extra_repr(self) -> str:
@@ -198,7 +199,8 @@ class _Recurrent(Module):
         if lengths is not None:
             lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
             if lengths.shape != (b,) or lengths.dtype.kind not in "iu":
-                raise ShapeError(f"{self.label()}: lengths must be {b} integers (one per sequence), "
+                raise ShapeError(f"{self.label()}: lengths must be {b} integers (one per "
+                                 f"sequence), "
                                  f"got {lengths.dtype} of shape {lengths.shape}")
             if lengths.min(initial=1) < 1 or lengths.max(initial=0) > t:
                 raise ValueError(f"{self.label()}: lengths must lie in [1, {t}] (the time axis has "
