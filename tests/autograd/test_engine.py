@@ -348,3 +348,9 @@ def test_gradcheck_reports_input_and_element():
                           jvp=lambda t, y, x: t)
     with pytest.raises(cr.GradcheckError, match="jvp check failed"):
         cr.gradcheck(lambda x: wrong_jvp(x), [np.array([0.3, 1.2])])
+
+
+def test_primitives_accept_numbers_and_arrays():
+    assert cr.exp(np.array([0.0])).data.tolist() == [1.0]
+    assert cr.sigmoid(0.0).item() == 0.5
+    assert cr.tanh([0.0]).dtype == np.float32

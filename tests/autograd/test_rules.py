@@ -45,6 +45,7 @@ CASES = {
     "linear": (lambda x, w, b: cr.linear(x, w, b), [r(5, 3), r(4, 3), r(4)]),
     "linear_3d": (lambda x, w, b: cr.linear(x, w, b), [r(2, 5, 3), r(4, 3), r(4)]),
     "linear_nobias": (lambda x, w: cr.linear(x, w), [r(2, 5, 3), r(4, 3)]),
+    "lstm_gates": (lambda z: ops.lstm_gates(z), [r(3, 8)]),
     "exp": (cr.exp, [r(2, 3)]),
     "log": (cr.log, [pos(2, 3)]),
     "log1p": (cr.log1p, [pos(3)]),
@@ -139,9 +140,18 @@ def test_every_primitive_is_covered():
         "softmax_cross_entropy", "reshape", "transpose", "broadcast_to", "sum_to", "flip",
         "cast", "pad", "concatenate", "getitem", "scatter_add", "einsum", "alias",
         "conv2d", "unfold", "fold", "max_pool2d",  # gradchecked in tests/nn/test_conv.py
+        "lstm_gates",
     }
     differentiable = {n for n, p in ops.PRIMITIVES.items() if p.differentiable}
     assert differentiable == covered_by
+
+
+def test_fused_lstm_gates_match_their_composite():
+    z = r(3, 8)
+    fused = ops.lstm_gates(cr.tensor(z)).data
+    composite = np.concatenate([cr.sigmoid(z[:, :4]).data, cr.tanh(z[:, 4:6]).data,
+                                cr.sigmoid(z[:, 6:]).data], axis=1)
+    np.testing.assert_allclose(fused, composite, rtol=1e-14)
 
 
 def test_alias_and_jvp_of_outer_reverse():

@@ -54,6 +54,10 @@ class Primitive:
 
     def __call__(self, *args: Tensor, **params: Any) -> Tensor:
         """Run forward on tensors; record the node when gradients are wanted."""
+        for a in args:
+            if not isinstance(a, Tensor):  # numbers and arrays become constants
+                args = tuple(lift(b) for b in args)
+                break
         try:
             out = self.forward(*[a.data for a in args], **params)
         except ValueError as e:
@@ -1278,6 +1282,31 @@ def unfold(x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
     s, d = _pair(stride, "stride", "unfold"), _pair(dilation, "dilation", "unfold")
     pad = conv_padding(padding, x.shape[2:], k, s, d, "unfold")
     return _unfold(x, kernel=k, stride=s, dilation=d, padding=pad)
+
+
+# --------------------------------------------------------------------------- recurrent gates
+
+
+def _lstm_gates_np(z: np.ndarray) -> np.ndarray:
+    """sigmoid on the i, f, o quarters of the last axis, tanh on g (PyTorch's i, f, g, o)."""
+    h = z.shape[-1] // 4
+    out = _sigmoid_np(z)
+    out[..., 2 * h:3 * h] = np.tanh(z[..., 2 * h:3 * h])
+    return out
+
+
+def _lstm_gates_slope(y: Tensor) -> Tensor:
+    """Derivative from the output: y(1 - y) for the sigmoid quarters, 1 - y^2 for tanh."""
+    h = y.shape[-1] // 4
+    is_tanh = np.zeros(y.shape[-1], dtype=bool)
+    is_tanh[2 * h:3 * h] = True
+    return where(is_tanh, 1 - y * y, y * (1 - y))
+
+
+# The four LSTM gate nonlinearities in one pass (checked against sigmoid/tanh of slices).
+lstm_gates = prim("lstm_gates", _lstm_gates_np,
+                  vjp=lambda g, y, z: g * _lstm_gates_slope(y),
+                  jvp=lambda t, y, z: t * _lstm_gates_slope(y))
 
 
 # --------------------------------------------------------------------------- not differentiable

@@ -137,11 +137,9 @@ class LSTMCell(_Cell):
 
     def step(self, xw: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         h, c = state
-        gates = xw + self.recur(h)
+        act = ops.lstm_gates(xw + self.recur(h))  # σ(i), σ(f), tanh(g), σ(o) in one op
         H = self.hidden_size
-        ifo = ops.sigmoid(ops.concatenate([gates[:, :2 * H], gates[:, 3 * H:]], axis=-1))
-        i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
-        g = ops.tanh(gates[:, 2 * H:3 * H])
+        i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
         c = f * c + i * g
         return o * ops.tanh(c), c
 
