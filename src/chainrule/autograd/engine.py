@@ -23,14 +23,15 @@ class GraphReleasedError(RuntimeError):
     """Backward went through a graph whose saved tensors were already released."""
 
 
-def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+def toposort(roots: Sequence[Tensor], constants: bool = False) -> list[Tensor]:
     """Tensors that require grad, reachable from ``roots``, parents before children.
 
+    With ``constants=True`` every tensor of the graph is listed (for drawing it).
     Iterative depth-first search, so a chain of any length is fine.
     """
     order: list[Tensor] = []
     seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r._rg]
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r._rg or constants]
     while stack:
         node, done = stack.pop()
         if done:
@@ -48,7 +49,7 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
                 f"retain_graph=True to the first backward if you need to go through it again.")
         if parents:
             for p in parents:
-                if p._rg and id(p) not in seen:
+                if (p._rg or constants) and id(p) not in seen:
                     stack.append((p, False))
     return order
 

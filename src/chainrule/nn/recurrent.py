@@ -75,6 +75,13 @@ class _Cell(Module):
                              f"shape "
                              f"{x.shape}")
 
+    def forward(self, x: Any, h: Any = None) -> Tensor:
+        """One step: x (batch, input_size), h (batch, hidden_size) or None for zeros."""
+        x = ops.lift(x)
+        self.check_input(x)
+        h = _zeros_state(x, self.hidden_size) if h is None else ops.lift(h)
+        return self.step(self.project(x), h)
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
 
@@ -96,12 +103,6 @@ class RNNCell(_Cell):
         pre = xw + self.recur(h)
         return ops.tanh(pre) if self.nonlinearity == "tanh" else ops.relu(pre)
 
-    def forward(self, x: Any, h: Any = None) -> Tensor:
-        x = ops.lift(x)
-        self.check_input(x)
-        h = _zeros_state(x, self.hidden_size) if h is None else ops.lift(h)
-        return self.step(self.project(x), h)
-
 
 class GRUCell(_Cell):
     """One GRU step (PyTorch's gate layout r, z, n)."""
@@ -122,12 +123,6 @@ class GRUCell(_Cell):
         r, z = rz[:, :H], rz[:, H:]
         n = ops.tanh(xw[:, 2 * H:] + r * hw[:, 2 * H:])
         return n + z * (h - n)
-
-    def forward(self, x: Any, h: Any = None) -> Tensor:
-        x = ops.lift(x)
-        self.check_input(x)
-        h = _zeros_state(x, self.hidden_size) if h is None else ops.lift(h)
-        return self.step(self.project(x), h)
 
 
 class LSTMCell(_Cell):

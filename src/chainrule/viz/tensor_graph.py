@@ -13,33 +13,11 @@ from typing import Any
 import numpy as np
 
 from ..autograd import engine
-from ..autograd.tensor import FREED, Tensor
+from ..autograd.tensor import Tensor
 from .graph import GraphNode, format_value, register_adapter
 
 _SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "neg": "neg",
             "matmul": "@"}
-
-
-def _walk(root: Tensor) -> list[Tensor]:
-    """Every tensor in root's graph, constants included, inputs before their users."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        if node._parents is FREED:
-            raise RuntimeError("draw_graph: this graph was released by backward(); draw it "
-                               "before calling backward, or call backward(retain_graph=True)")
-        for p in node._parents or ():
-            stack.append((p, False))
-    return order
 
 
 def _value(t: Tensor) -> Any:
@@ -50,7 +28,12 @@ def graph_of_tensor(root: Tensor, values: Any = None, grads: Any = None) -> list
     """Graph nodes of ``root``'s computation; ``grads=False`` leaves gradients out."""
     if not isinstance(root, Tensor):
         raise TypeError(f"graph_of_tensor takes a Tensor, got {type(root).__name__}")
-    order = _walk(root)
+    try:
+        order = engine.toposort([root], constants=True)
+    except engine.GraphReleasedError:
+        raise RuntimeError("draw_graph: this graph was released by backward(); draw it "
+                           "before calling backward, or call backward(retain_graph=True)"
+                           ) from None
     ids = {id(t): f"t{k}" for k, t in enumerate(order)}
     grad_of: dict[int, Any] = {}
     if grads is not False and root.requires_grad:
