@@ -154,3 +154,34 @@ def test_bad_input_names_layer_and_shapes():
         nn.LSTMCell(3, 4)(np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match="hidden_size"):
         nn.GRU(3, 0)
+
+
+def test_fused_lstm_scan_matches_the_cell_loop_and_gradchecks(float64):
+    from chainrule.autograd import ops
+
+    fused = nn.LSTM(3, 4, num_layers=2, bidirectional=True, return_state=True)
+    loop = nn.LSTM(3, 4, num_layers=2, bidirectional=True, return_state=True, fused=False)
+    loop.load_state_dict(fused.state_dict())
+    x = rng.standard_normal((2, 5, 3))
+    lengths = [5, 3]
+    outs = []
+    for layer in (fused, loop):
+        xt = cr.tensor(x, requires_grad=True)
+        y, (h, c) = layer(xt, lengths=lengths)
+        (y.sum() + (h * c).sum()).backward()
+        outs.append((y.data, h.data, c.data, xt.grad.data,
+                     layer._cells[1].weight_hh.grad.data))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    xw, h0, c0, w = (rng.standard_normal(s) for s in ((2, 4, 12), (2, 3), (2, 3), (12, 3)))
+    mask = np.array([[True] * 4, [True, True, False, False]])
+    assert cr.gradcheck(lambda *a: ops.lstm_scan(*a, mask=mask), [xw, h0, c0, w])
+
+
+def test_fused_lstm_refuses_second_order_clearly(float64):
+    layer = nn.LSTM(2, 3)
+    x = cr.tensor(rng.standard_normal((1, 3, 2)), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="fused=False"):
+        cr.autograd.engine.grad([layer(x).sum()], [x], create_graph=True)
+    slow = nn.LSTM(2, 3, fused=False)
+    assert cr.gradgradcheck(lambda x: slow(x), [rng.standard_normal((1, 3, 2))], atol=1e-4)

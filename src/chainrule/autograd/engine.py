@@ -114,6 +114,8 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
                     on_leaf(node, g)
                 continue
             op, params = node._op, node._params
+            joint = op.vjps if isinstance(op.vjps, ops.Joint) else None
+            cts = None
             for i, p in enumerate(parents):
                 if not p._rg or (needed is not None and id(p) not in needed):
                     continue
@@ -121,11 +123,16 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
                     buf = _owned_buffer(grads, owned, p)
                     op.accumulate(buf.data, g.data, **params)
                     continue
-                rule = op.vjps[i]
-                if rule is None:
-                    raise NotImplementedError(f"no vjp rule for primitive '{op.name}' "
-                                              f"(argument {i})")
-                gi = rule(g, node, *parents, **params)
+                if joint is not None:  # one computation gives every argument's cotangent
+                    if cts is None:
+                        cts = joint.rule(g, node, *parents, **params)
+                    gi = cts[i]
+                else:
+                    rule = op.vjps[i]
+                    if rule is None:
+                        raise NotImplementedError(f"no vjp rule for primitive '{op.name}' "
+                                                  f"(argument {i})")
+                    gi = rule(g, node, *parents, **params)
                 if gi is None:
                     continue
                 gi = _fit(gi, p)

@@ -44,7 +44,7 @@ class Primitive:
                  differentiable: bool = True, accumulate: Any = None) -> None:
         self.name = name
         self.forward = forward
-        self.vjps = vjp if isinstance(vjp, (tuple, _Each)) else (vjp,)
+        self.vjps = vjp if isinstance(vjp, (tuple, _Each, Joint)) else (vjp,)
         self.jvps = jvp if isinstance(jvp, (tuple, _Each)) else (jvp,)
         self.differentiable = differentiable
         # Optional shortcut for a one-argument linear op whose vjp scatters into zeros
@@ -93,6 +93,17 @@ class _Each:
     def __getitem__(self, i: int) -> Any:
         rule = self.rule
         return lambda *a, **k: rule(i, *a, **k)
+
+
+class Joint:
+    """Cotangents of all arguments from one computation: ``rule(g, y, *xs, **params)``
+    returns a tuple with one cotangent (or None) per argument. For primitives such as a
+    whole recurrent scan, where the arguments' cotangents come out of one backward loop."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
 
 
 def prim(name: str, forward: Any, vjp: Any = None, jvp: Any = None) -> Primitive:
@@ -1307,6 +1318,138 @@ def _lstm_gates_slope(y: Tensor) -> Tensor:
 lstm_gates = prim("lstm_gates", _lstm_gates_np,
                   vjp=lambda g, y, z: g * _lstm_gates_slope(y),
                   jvp=lambda t, y, z: t * _lstm_gates_slope(y))
+
+
+# --------------------------------------------------------------------------- LSTM scan
+#
+# A whole LSTM layer's time loop as one primitive, for speed: the forward loop and
+# backpropagation through time run in NumPy with one matrix multiply per step, and the
+# recurrent weight's gradient is ONE matrix multiply over all steps. Its output is
+# (batch, time, 6H) = [h_t, c_t, gate activations] so backward needs no recomputation.
+# Its rules are first-order only (they compute in NumPy): for second derivatives use
+# LSTMCell, which is composed of differentiable primitives. The scan is checked against
+# that composite in tests/nn/test_recurrent.py.
+
+
+def _scan_split(act: np.ndarray) -> tuple:
+    h = act.shape[-1] // 4
+    return act[..., :h], act[..., h:2 * h], act[..., 2 * h:3 * h], act[..., 3 * h:]
+
+
+def _lstm_scan_np(xw: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: np.ndarray,
+                  mask: np.ndarray | None) -> np.ndarray:
+    b, t_steps, four_h = xw.shape
+    hid = four_h // 4
+    out = np.empty((b, t_steps, 6 * hid), dtype=np.result_type(xw, h0, c0, w))
+    h, c, wt = h0, c0, w.T
+    for t in range(t_steps):
+        act = _lstm_gates_np(xw[:, t] + h @ wt)
+        i, f, g, o = _scan_split(act)
+        c_new = f * c + i * g
+        h_new = o * np.tanh(c_new)
+        if mask is not None and not mask[:, t].all():  # padded rows: state carried, act 0
+            keep = mask[:, t, None]
+            c_new, h_new, act = np.where(keep, c_new, c), np.where(keep, h_new, h), act * keep
+        out[:, t, :hid], out[:, t, hid:2 * hid], out[:, t, 2 * hid:] = h_new, c_new, act
+        h, c = h_new, c_new
+    return out
+
+
+_FIRST_ORDER = ("the fused LSTM layer (lstm_scan) has first-order derivatives only; for "
+                "higher ones use LSTM(..., fused=False), built from differentiable LSTMCell "
+                "steps")
+
+
+def _refuse(*_: Any, **__: Any) -> None:
+    raise NotImplementedError(_FIRST_ORDER)
+
+
+# Marks a tangent computed outside the graph: differentiating it raises instead of
+# silently treating it as a constant.
+_first_order = Primitive("first_order_only", lambda v, *xs: v, vjp=_Each(_refuse),
+                         jvp=_Each(_refuse))
+
+
+def _no_second_order() -> None:
+    """Refuse a backward whose result would itself be differentiated."""
+    if state.grad_enabled or (state.fw_level and not state.fw_paused):
+        raise NotImplementedError(_FIRST_ORDER)
+
+
+def _lstm_scan_vjp(g: Tensor, y: Tensor, xw: Tensor, h0: Tensor, c0: Tensor, w: Tensor,
+                   mask: np.ndarray | None) -> tuple:
+    _no_second_order()
+    out, gd, wd = y.data, g.data, w.data
+    b, t_steps, _ = xw.shape
+    hid = wd.shape[1]
+    hs, cs, acts = out[..., :hid], out[..., hid:2 * hid], out[..., 2 * hid:]
+    dxw = np.empty(xw.shape, dtype=out.dtype)
+    dh, dc = np.zeros_like(h0.data), np.zeros_like(c0.data)
+    for t in range(t_steps - 1, -1, -1):
+        dh = dh + gd[:, t, :hid]
+        dc = dc + gd[:, t, hid:2 * hid]
+        i, f, gg, o = _scan_split(acts[:, t])
+        c_prev = cs[:, t - 1] if t else c0.data
+        tc = np.tanh(cs[:, t])
+        dct = dc + dh * o * (1 - tc * tc)
+        dact = np.concatenate([dct * gg, dct * c_prev, dct * i, dh * tc], axis=-1)
+        dact += gd[:, t, 2 * hid:]
+        slope = acts[:, t] * (1 - acts[:, t])
+        slope[:, 2 * hid:3 * hid] = 1 - gg * gg
+        dgates = dact * slope
+        if mask is not None and not mask[:, t].all():
+            keep = mask[:, t, None]
+            dgates *= keep
+            dh = np.where(keep, dgates @ wd, dh)
+            dc = np.where(keep, dct * f, dc)
+        else:
+            dh = dgates @ wd
+            dc = dct * f
+        dxw[:, t] = dgates
+    h_prev = np.concatenate([h0.data[:, None], hs[:, :-1]], axis=1)
+    dw = dxw.reshape(-1, 4 * hid).T @ h_prev.reshape(-1, hid)  # one matmul for all steps
+    return _const(dxw), _const(dh), _const(dc), _const(dw)
+
+
+def _lstm_scan_jvp(k: int, tan: Tensor, y: Tensor, xw: Tensor, h0: Tensor, c0: Tensor,
+                   w: Tensor, mask: np.ndarray | None) -> Tensor:
+    """Tangent of the scan for a tangent on argument k (0 xw, 1 h0, 2 c0, 3 w)."""
+    out, wd, td = y.data, w.data, tan.data
+    b, t_steps, four_h = xw.shape
+    hid = four_h // 4
+    hs, cs, acts = out[..., :hid], out[..., hid:2 * hid], out[..., 2 * hid:]
+    dout = np.empty_like(out)
+    dh = td if k == 1 else np.zeros_like(h0.data)
+    dc = td if k == 2 else np.zeros_like(c0.data)
+    for t in range(t_steps):
+        h_prev = hs[:, t - 1] if t else h0.data
+        c_prev = cs[:, t - 1] if t else c0.data
+        dgates = dh @ wd.T
+        if k == 0:
+            dgates = dgates + td[:, t]
+        elif k == 3:
+            dgates = dgates + h_prev @ td.T
+        i, f, gg, o = _scan_split(acts[:, t])
+        slope = acts[:, t] * (1 - acts[:, t])
+        slope[:, 2 * hid:3 * hid] = 1 - gg * gg
+        dact = dgates * slope
+        di, df, dg, do = _scan_split(dact)
+        dc_new = df * c_prev + f * dc + di * gg + i * dg
+        tc = np.tanh(cs[:, t])
+        dh_new = do * tc + o * (1 - tc * tc) * dc_new
+        if mask is not None and not mask[:, t].all():
+            keep = mask[:, t, None]
+            dc_new, dh_new = np.where(keep, dc_new, dc), np.where(keep, dh_new, dh)
+            dact = dact * keep
+        dout[:, t, :hid], dout[:, t, hid:2 * hid], dout[:, t, 2 * hid:] = dh_new, dc_new, dact
+        dh, dc = dh_new, dc_new
+    if state.grad_enabled and any(t._rg for t in (tan, xw, h0, c0, w)):
+        return _first_order(_const(dout), tan, xw, h0, c0, w)
+    return _const(dout)
+
+
+lstm_scan = Primitive("lstm_scan", _lstm_scan_np, vjp=Joint(_lstm_scan_vjp),
+                      jvp=_Each(_lstm_scan_jvp))
 
 
 # --------------------------------------------------------------------------- not differentiable

@@ -216,9 +216,12 @@ class _Recurrent(Module):
 
     # ------------------------------------------------------------------ the loop
     def _run_direction(self, cell: _Cell, x: Tensor, state: Any, mask: np.ndarray | None,
-                       reverse: bool) -> tuple[list[Tensor], Any]:
-        """Steps of one layer in one direction; x: (batch, time, features)."""
+                       reverse: bool) -> tuple[Tensor, Any]:
+        """One layer in one direction; x: (batch, time, features) -> (batch, time, hidden)
+        with zeros at padded steps, and the final state."""
         xw = cell.project(x)  # every step's input projection in one matrix multiply
+        if self.kind == "lstm" and self.fused:
+            return self._scan(cell, xw, state, mask, reverse)
         t_steps = x.shape[1]
         order = range(t_steps - 1, -1, -1) if reverse else range(t_steps)
         outs: list[Tensor | None] = [None] * t_steps
@@ -232,7 +235,24 @@ class _Recurrent(Module):
             h = state[0] if isinstance(state, tuple) else state
             outs[t] = h if mask is None or mask[:, t].all() else ops.where(
                 mask[:, t:t + 1], h, 0.0)
-        return outs, state
+        return ops.stack(outs, axis=1), state
+
+    def _scan(self, cell: _Cell, xw: Tensor, state: tuple, mask: np.ndarray | None,
+              reverse: bool) -> tuple[Tensor, tuple]:
+        """The fused LSTM loop (``ops.lstm_scan``): first-order derivatives only."""
+        hid = self.hidden_size
+        if reverse:
+            xw = ops.flip(xw, 1)
+            mask = None if mask is None else mask[:, ::-1]
+        y = ops.lstm_scan(xw, state[0], state[1], cell.weight_hh, mask=mask)
+        final = (y[:, -1, :hid], y[:, -1, hid:2 * hid])
+        seq = y[:, :, :hid]
+        if reverse:
+            seq = ops.flip(seq, 1)
+            mask = None if mask is None else mask[:, ::-1]
+        if mask is not None and not mask.all():
+            seq = ops.where(mask[:, :, None], seq, 0.0)
+        return seq, final
 
     def forward(self, x: Any, initial_state: Any = None, mask: Any = None,
                 lengths: Any = None) -> Any:
@@ -257,9 +277,9 @@ class _Recurrent(Module):
             seqs = []
             for d in range(dirs):
                 cell = self._cells[layer * dirs + d]
-                outs, final = self._run_direction(cell, seq, states[layer * dirs + d],
-                                                  valid, reverse=bool(d))
-                seqs.append(ops.stack(outs, axis=1))
+                out_seq, final = self._run_direction(cell, seq, states[layer * dirs + d],
+                                                     valid, reverse=bool(d))
+                seqs.append(out_seq)
                 finals.append(final)
             seq = seqs[0] if dirs == 1 else ops.concatenate(seqs, axis=-1)
             if self.dropout and layer < self.num_layers - 1:
@@ -325,9 +345,18 @@ class GRU(_Recurrent):
 
 
 class LSTM(_Recurrent):
-    """LSTM layer(s) over (batch, time, features); see the module docstring."""
+    """LSTM layer(s) over (batch, time, features); see the module docstring.
+
+    ``fused=True`` (the default) runs each layer's time loop as one primitive
+    (``ops.lstm_scan``) with first-order derivatives; ``fused=False`` builds it from
+    LSTMCell steps, differentiable to any order but slower.
+    """
 
     kind = "lstm"
+
+    def __init__(self, *args: Any, fused: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fused = fused
 
 
 class Embedding(Module):
