@@ -1,0 +1,207 @@
+"""Deep belief nets: greedily stacked RBMs with a label-joined top RBM.
+
+``DBN([784, 256, 256], n_labels=10, top_hidden=512)`` is trained in two stages
+(Hinton, Osindero & Teh 2006, the set-up of Hands-On ML's appendix):
+
+1. greedy layer-wise pretraining, unsupervised: RBM_1 learns 784 → 256 on the images, RBM_2
+   learns 256 → 256 on RBM_1's hidden probabilities, ...;
+2. the top RBM joins ``n_labels`` one-hot label units to the last feature layer h_L and learns
+   the joint (h_L, y) → top_hidden on the (few) labelled examples.
+
+Classification goes up to h_L and back down to the label units. Going "down" exactly means
+the conditional of the top RBM over the one-hot label vectors,
+
+    P(y = k | h_L) = exp(-F(h_L, e_k)) / Σ_j exp(-F(h_L, e_j)),
+
+F the top RBM's free energy. Generation clamps a label unit, runs Gibbs sampling in the top
+RBM, then propagates down through the lower RBMs with P(v | h). :meth:`DBN.to_mlp` turns the
+feature layers into a ``chainrule.nn`` MLP (Linear + Sigmoid, weights copied) with a new
+softmax output layer, for backprop fine-tuning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .rbm import RBM
+
+
+class DBN:
+    """A deep belief net.
+
+    Args:
+        layer_sizes: [n_visible, h_1, ..., h_L] of the stacked feature RBMs (length ≥ 2).
+        n_labels: label units joined to h_L in the top RBM (0: no top RBM).
+        top_hidden: hidden units of the top RBM.
+        rbm_kwargs: passed to every :class:`RBM` (learning_rate, momentum, batch_size, ...).
+        seed: seed for all layers.
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], n_labels: int = 10, top_hidden: int = 512,
+                 seed: int | None = None, **rbm_kwargs: Any) -> None:
+        sizes = list(layer_sizes)
+        if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
+                                 or s <= 0 for s in sizes):
+            raise ValueError(f"DBN: layer_sizes must be >= 2 positive integers, got {sizes!r}")
+        if n_labels < 0:
+            raise ValueError(f"DBN: n_labels must be >= 0, got {n_labels!r}")
+        self.layer_sizes, self.n_labels = sizes, int(n_labels)
+        ss = np.random.SeedSequence(seed)
+        seeds = [int(s.generate_state(1)[0]) for s in ss.spawn(len(sizes))]
+        self.rbms = [RBM(sizes[i], sizes[i + 1], seed=seeds[i], **rbm_kwargs)
+                     for i in range(len(sizes) - 1)]
+        self.top = RBM(sizes[-1] + n_labels, top_hidden, seed=seeds[-1], **rbm_kwargs) \
+            if n_labels else None
+
+    # ------------------------------------------------------------------ passes
+    def up(self, x: np.ndarray) -> np.ndarray:
+        """Propagate probabilities up the feature layers: h_L ≈ P(h_L | v)."""
+        h = self.rbms[0]._check(x)
+        for r in self.rbms:
+            h = r.hidden_probs(h)
+        return h
+
+    def down(self, h: np.ndarray) -> np.ndarray:
+        """Propagate probabilities down from h_L to the visible layer."""
+        for r in reversed(self.rbms):
+            h = r.visible_probs(h)
+        return h
+
+    # ------------------------------------------------------------------ training
+    def pretrain(self, x: np.ndarray, epochs: int = 5, verbose: bool = False) -> DBN:
+        """Greedy layer-wise unsupervised training of the feature RBMs on ``x``."""
+        h = self.rbms[0]._check(x, "x")
+        for i, r in enumerate(self.rbms):
+            r.fit(h, epochs=epochs, init_visible_bias=(i == 0))
+            h = r.hidden_probs(h)
+            if verbose:
+                print(f"DBN: layer {i + 1} trained ({r.n_visible} -> {r.n_hidden})")
+        return self
+
+    def _joint(self, h: np.ndarray, y: np.ndarray) -> np.ndarray:
+        onehot = np.zeros((len(y), self.n_labels), h.dtype)
+        onehot[np.arange(len(y)), y] = 1
+        return np.hstack([h, onehot])
+
+    def _check_labels(self, y: object, n: int) -> np.ndarray:
+        y = np.asarray(y)
+        if self.top is None:
+            raise ValueError("DBN: built with n_labels=0, no label units")
+        if y.shape != (n,) or y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= self.n_labels:
+            raise ValueError(f"DBN: labels must be {n} integers in [0, {self.n_labels})")
+        return y.astype(np.int64)
+
+    def fit_top(self, x: np.ndarray, y: np.ndarray, epochs: int = 50) -> DBN:
+        """Train the label-joined top RBM on labelled examples (x, y)."""
+        h = self.up(x)
+        y = self._check_labels(y, len(h))
+        self.top.fit(self._joint(h, y), epochs=epochs)  # type: ignore[union-attr]
+        return self
+
+    def fit(self, x_unlabelled: np.ndarray, x_labelled: np.ndarray, y_labelled: np.ndarray,
+            epochs: int = 5, top_epochs: int = 50) -> DBN:
+        """Semi-supervised training: :meth:`pretrain` on all images, then :meth:`fit_top`."""
+        self.pretrain(x_unlabelled, epochs)
+        return self.fit_top(x_labelled, y_labelled, top_epochs)
+
+    # ------------------------------------------------------------------ using it
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """P(y | x) from the top RBM: softmax over k of -F(h_L(x), e_k)."""
+        if self.top is None:
+            raise ValueError("DBN: built with n_labels=0, no label units")
+        h = self.up(x)
+        f = np.stack([self.top.free_energy(self._joint(h, np.full(len(h), k)))
+                      for k in range(self.n_labels)], axis=1)
+        z = -f - (-f).max(1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(1, keepdims=True)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The most probable label of each input."""
+        return self.predict_proba(x).argmax(1)
+
+    def generate(self, label: int, n: int = 1, gibbs_steps: int = 200) -> np.ndarray:
+        """Images of class ``label``: clamp that label unit, Gibbs-sample the top RBM, then
+        run down through the feature layers. Returns (n, n_visible) probabilities."""
+        if self.top is None or not 0 <= label < self.n_labels:
+            raise ValueError(f"DBN.generate: label must be in [0, {self.n_labels})")
+        top, nl = self.top, self.n_labels
+        rng, dt = top.rng, top.dtype
+        y = np.zeros((n, nl), dt)
+        y[:, label] = 1
+        v = np.hstack([(rng.random((n, top.n_visible - nl)) < 0.5).astype(dt), y])
+        for _ in range(gibbs_steps):
+            h = (rng.random((n, top.n_hidden), dtype=dt) < top.hidden_probs(v)).astype(dt)
+            p = top.visible_probs(h)
+            v = (rng.random(p.shape, dtype=dt) < p).astype(dt)
+            v[:, -nl:] = y                                  # keep the label clamped
+        return self.down(top.visible_probs(top.hidden_probs(v))[:, :-nl])
+
+    def to_mlp(self, n_outputs: int | None = None) -> Any:
+        """A ``chainrule.nn.Sequential`` MLP (Linear + Sigmoid per feature RBM, weights and
+        hidden biases copied) ending in a fresh Linear(h_L, n_outputs) layer of logits."""
+        from .. import nn
+
+        layers: list[Any] = []
+        for r in self.rbms:
+            lin = nn.Linear(r.n_visible, r.n_hidden)
+            lin.weight.data[...] = r.W.T
+            lin.bias.data[...] = r.b
+            layers += [lin, nn.Sigmoid()]
+        layers.append(nn.Linear(self.layer_sizes[-1], n_outputs or self.n_labels or 10))
+        return nn.Sequential(*layers)
+
+
+def _train_mlp(model: Any, x: np.ndarray, y: np.ndarray, epochs: int, lr: float,
+               seed: int) -> Any:
+    from .. import nn, optim
+    from ..train import Trainer
+
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=lr))
+    trainer.fit((x, y), epochs=epochs, batch_size=32, seed=seed, verbose=False)
+    return trainer
+
+
+def semi_supervised_experiment(data_dir: str | None = None, n_unlabelled: int = 20000,
+                               label_fraction: float = 0.01, hidden: Sequence[int] = (256, 256),
+                               top_hidden: int = 512, epochs: int = 5, top_epochs: int = 100,
+                               mlp_epochs: int = 60, seed: int = 0,
+                               n_test: int = 10000) -> dict[str, Any]:
+    """MNIST with ``label_fraction`` of the 60,000 training labels.
+
+    The DBN pretrains on ``n_unlabelled`` training images (no labels), its top RBM learns
+    from the labelled ones only; it is scored by its generative classifier (up, then down to
+    the labels) and after backprop fine-tuning (:meth:`DBN.to_mlp`, same labelled data).
+    The baseline is an MLP of the same shape (ReLU, Adam) trained on the same labels.
+    """
+    from .. import nn
+    from .. import random as crandom
+    from ..data import load_mnist
+
+    (xtr, ytr), (xte, yte) = load_mnist(data_dir, flatten=True, download=False)
+    xte, yte = xte[:n_test], yte[:n_test]
+    rng = np.random.default_rng(seed)
+    n_lab = int(round(label_fraction * len(xtr)))
+    lab = rng.choice(len(xtr), n_lab, replace=False)
+    xl, yl = xtr[lab], ytr[lab]
+    xu = xtr[rng.choice(len(xtr), n_unlabelled, replace=False)]
+    dbn = DBN([784, *hidden], n_labels=10, top_hidden=top_hidden, seed=seed)
+    dbn.fit(xu, xl, yl, epochs=epochs, top_epochs=top_epochs)
+    acc_gen = float((dbn.predict(xte) == yte).mean())
+    crandom.manual_seed(seed)
+    mlp = dbn.to_mlp(10)
+    t = _train_mlp(mlp, xl, yl, mlp_epochs, 1e-3, seed)
+    acc_ft = float((t.predict(xte).argmax(1) == yte).mean())
+    crandom.manual_seed(seed)
+    layers: list[Any] = []
+    sizes = [784, *hidden]
+    for i in range(len(hidden)):
+        layers += [nn.Linear(sizes[i], sizes[i + 1], init="he_normal"), nn.ReLU()]
+    base = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
+    tb = _train_mlp(base, xl, yl, mlp_epochs, 1e-3, seed)
+    acc_mlp = float((tb.predict(xte).argmax(1) == yte).mean())
+    return {"n_labels": n_lab, "acc_dbn_generative": acc_gen, "acc_dbn_finetuned": acc_ft,
+            "acc_mlp": acc_mlp, "dbn": dbn}

@@ -1,0 +1,116 @@
+"""Pictures of the classic models (matplotlib, Agg backend, imported lazily)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def image_grid(images: np.ndarray, path: str | Path, shape: tuple[int, int] = (28, 28),
+               ncols: int = 10, title: str | None = None, labels: Sequence[str] | None = None,
+               cmap: str = "gray") -> Path:
+    """Save images (n, h*w) as a grid of tiles."""
+    plt = _plt()
+    imgs = np.asarray(images).reshape(-1, *shape)
+    n = len(imgs)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.9, nrows * 0.9 + 0.3),
+                             squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(imgs[i], cmap=cmap, interpolation="nearest")
+            if labels is not None:
+                ax.set_title(labels[i], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_capacity(curves: Mapping[int, Mapping[str, np.ndarray]], path: str | Path) -> Path:
+    """Recall success versus load P/N, one line per N, with the 0.138 N theory line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for n, r in curves.items():
+        ax.plot(r["load"], r["success"], marker="o", ms=3, label=f"N = {n}")
+    ax.axvline(0.138, color="k", ls="--", lw=1, label="theory 0.138")
+    ax.set_xlabel("load α = P / N")
+    ax.set_ylabel("fraction recalled (overlap ≥ 0.95)")
+    ax.set_title("Hopfield capacity (Hebb rule)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_trajectory(trajectories: Sequence[np.ndarray], path: str | Path,
+                    shape: tuple[int, int] = (28, 28), max_steps: int = 6) -> Path:
+    """Rows = examples, columns = recall iterations (start ... final)."""
+    plt = _plt()
+    rows = len(trajectories)
+    cols = min(max_steps, max(len(t) for t in trajectories))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.0, rows * 1.0), squeeze=False)
+    for r, traj in enumerate(trajectories):
+        idx = np.unique(np.linspace(0, len(traj) - 1, cols).round().astype(int))
+        for c, ax in enumerate(axes[r]):
+            ax.axis("off")
+            if c < len(idx):
+                ax.imshow(np.asarray(traj[idx[c]]).reshape(shape), cmap="gray")
+                if r == 0:
+                    ax.set_title("start" if idx[c] == 0 else f"sweep {idx[c]}", fontsize=7)
+    return _save(fig, path)
+
+
+def plot_distribution(target: Mapping[tuple[int, ...], float],
+                      model: Mapping[tuple[int, ...], float], path: str | Path) -> Path:
+    """Bar chart of a target and a model distribution over binary vectors."""
+    plt = _plt()
+    keys = sorted(set(target) | set(model))
+    x = np.arange(len(keys))
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(x - 0.2, [target.get(k, 0) for k in keys], 0.4, label="target")
+    ax.bar(x + 0.2, [model.get(k, 0) for k in keys], 0.4, label="model samples")
+    ax.set_xticks(x, ["".join(map(str, k)) for k in keys])
+    ax.set_ylabel("probability")
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_som(weights: np.ndarray, u_matrix: np.ndarray, path: str | Path,
+             image_shape: tuple[int, int] | None = None) -> Path:
+    """The map (colours, or each unit's weight image) next to its U-matrix."""
+    plt = _plt()
+    rows, cols, dim = weights.shape
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4.5))
+    if image_shape is None:
+        a1.imshow(np.clip(weights, 0, 1), interpolation="nearest")
+    else:
+        h, w = image_shape
+        big = weights.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
+        a1.imshow(big, cmap="gray")
+    a1.set_title("map")
+    a1.axis("off")
+    im = a2.imshow(u_matrix, cmap="viridis")
+    a2.set_title("U-matrix")
+    a2.axis("off")
+    fig.colorbar(im, ax=a2, fraction=0.046)
+    return _save(fig, path)

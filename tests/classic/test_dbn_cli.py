@@ -1,0 +1,78 @@
+import argparse
+import os
+
+import numpy as np
+import pytest
+
+from chainrule.classic import DBN
+from chainrule.cli_classic import add_classic_parser, run_classic
+
+DATA = "/work/shared/data"
+
+
+def _toy(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    protos = (rng.random((3, 30)) < 0.5).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    x = np.where(rng.random((n, 30)) < 0.05, 1 - protos[y], protos[y])
+    return x.astype(np.float32), y
+
+
+def test_dbn_classifies_and_generates():
+    x, y = _toy()
+    dbn = DBN([30, 16], n_labels=3, top_hidden=32, seed=0)
+    dbn.fit(x, x[:60], y[:60], epochs=10, top_epochs=100)
+    assert np.mean(dbn.predict(x) == y) > 0.9
+    p = dbn.predict_proba(x[:5])
+    assert np.allclose(p.sum(1), 1)
+    g = dbn.generate(1, n=20, gibbs_steps=50)
+    protos = np.stack([x[y == k].mean(0) > 0.5 for k in range(3)])
+    nearest = ((g > 0.5)[:, None] != protos[None]).sum(-1).argmin(1)
+    assert np.mean(nearest == 1) > 0.7
+    mlp = dbn.to_mlp()
+    from chainrule import Tensor
+    assert mlp(Tensor(x[:4])).shape == (4, 3)
+
+
+def test_dbn_bad_input():
+    with pytest.raises(ValueError):
+        DBN([784])
+    with pytest.raises(ValueError):
+        DBN([784, 0])
+    dbn = DBN([30, 16], n_labels=3, seed=0)
+    with pytest.raises(ValueError, match="labels"):
+        dbn.fit_top(np.zeros((4, 30)), np.array([0, 1, 2, 3]))
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser()
+    add_classic_parser(p.add_subparsers(dest="command"))
+    return p.parse_args(argv)
+
+
+@pytest.mark.parametrize("model", ["boltzmann", "hopfield"])
+def test_cli_quick(model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    args = _parse(["classic", model, "--quick", "--out", str(tmp_path), "--data-dir", DATA])
+    assert run_classic(args) == 0
+    assert list(tmp_path.glob("classic_*.png"))
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["rbm", "som", "dbn"])
+def test_cli_quick_slow(model, tmp_path):
+    pytest.importorskip("matplotlib")
+    if not os.path.exists(DATA + "/mnist"):
+        pytest.skip("needs MNIST")
+    args = _parse(["classic", model, "--quick", "--out", str(tmp_path), "--data-dir", DATA])
+    assert run_classic(args) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(DATA + "/mnist"), reason="needs MNIST")
+def test_dbn_beats_mlp_with_1_percent_labels():
+    from chainrule.classic.dbn import semi_supervised_experiment
+
+    r = semi_supervised_experiment(DATA, seed=0)
+    assert max(r["acc_dbn_generative"], r["acc_dbn_finetuned"]) > r["acc_mlp"]
