@@ -64,6 +64,7 @@ from _common import (  # noqa: E402
 )
 
 cr = import_chainrule()
+import chainrule.nn.functional as crF  # noqa: E402
 
 SEED = 0
 CHAIN_LENGTH = 100
@@ -249,8 +250,8 @@ def chainrule_mlp() -> MLPRunner:
     def step() -> Any:
         x, y = batches[k[0] % N_BATCHES]
         k[0] += 1
-        h = cr.relu(cr.linear(x, w1, b1))
-        logits = cr.linear(h, w2, b2)
+        h = cr.relu(crF.linear(x, w1, b1))
+        logits = crF.linear(h, w2, b2)
         loss = cr.softmax_cross_entropy(logits, y).mean()
         loss.backward()
         for p, buf in zip(params, bufs):
@@ -518,7 +519,7 @@ def dtype_audit() -> None:
     w1, b1, w2, b2 = (cr.tensor(p, requires_grad=True) for p in init)
     ops.apply = spy
     try:
-        loss = cr.softmax_cross_entropy(cr.linear(cr.relu(cr.linear(x, w1, b1)), w2, b2),
+        loss = cr.softmax_cross_entropy(crF.linear(cr.relu(crF.linear(x, w1, b1)), w2, b2),
                                         y).mean()
         phase[0] = "backward"
         loss.backward()

@@ -11,6 +11,7 @@ forward mode on tensors), neural networks built on it, and pictures of what happ
 tensor(6.)
 """
 
+from . import linear  # linear regression by the normal equation and gradient descent
 from .autograd import (
     GradcheckError,
     GradientTape,
@@ -64,7 +65,6 @@ from .autograd.ops import (
     leaky_relu,
     less,
     less_equal,
-    linear,
     log,
     log1p,
     log_sigmoid,

@@ -60,12 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="the textbook function differentiated every way (default)")
     from .cli_classic import add_classic_parser, run_classic
+    from .cli_descent import add_descent_parser, run_descent
     from .cli_diff import add_diff_parser, run_diff
     from .train.cli_train import add_train_parser, run_train
 
     add_diff_parser(sub)
     add_train_parser(sub)
     add_classic_parser(sub)
+    add_descent_parser(sub)
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         return demo()
@@ -75,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_diff(args)
     if args.command == "classic":
         return run_classic(args)
+    if args.command == "descent":
+        return run_descent(args)
     parser.error(f"unknown command {args.command!r}")  # exits with status 2
     return 2
 

@@ -27,6 +27,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 import chainrule as cr  # noqa: E402
+import chainrule.nn.functional as crF  # noqa: E402
 from chainrule.autograd import engine  # noqa: E402
 
 RTOL, ATOL = 1e-7, 1e-10
@@ -213,8 +214,8 @@ for sa, sb in MATMUL_SHAPES:
     case(f"matmul_op{sa}@{sb}", lambda a, b: a @ b, lambda a, b: a @ b, sa, sb)
 
 for sx in [(4,), (3, 4), (2, 3, 4)]:
-    case(f"linear_bias{sx}", cr.linear, F.linear, sx, (5, 4), (5,))
-    case(f"linear_nobias{sx}", lambda x, w: cr.linear(x, w), F.linear, sx, (5, 4))
+    case(f"linear_bias{sx}", crF.linear, F.linear, sx, (5, 4), (5,))
+    case(f"linear_nobias{sx}", lambda x, w: crF.linear(x, w), F.linear, sx, (5, 4))
 
 # --------------------------------------------------------------------------- elementwise
 

@@ -33,7 +33,7 @@ class Tied(nn.Module):
         self.dec.weight = self.enc.weight  # same Parameter twice
 
     def forward(self, x):
-        return cr.linear(cr.linear(x, self.enc.weight, self.enc.bias), self.enc.weight.T)
+        return F.linear(F.linear(x, self.enc.weight, self.enc.bias), self.enc.weight.T)
 
 
 def test_registration_and_shared_parameters():

@@ -1,6 +1,13 @@
 """Visual tools. :mod:`chainrule.viz.graph`: computation-graph drawings (DOT / SVG / PNG)
-with forward values and gradients."""
+with forward values and gradients. :mod:`chainrule.viz.descent`: gradient-descent paths on
+loss surfaces (batch / stochastic / mini-batch, and the chainrule.optim optimizers)."""
 
+from chainrule.viz.descent import (
+    compare_optimizers,
+    optimize_surface,
+    plot_descent_paths,
+    plot_optimizer_paths,
+)
 from chainrule.viz.graph import (
     GraphDrawing,
     GraphNode,
@@ -16,9 +23,13 @@ __all__ = [
     "GraphDrawing",
     "GraphNode",
     "GraphvizNotFoundError",
+    "compare_optimizers",
     "draw_graph",
     "graph_of_expr",
     "graph_of_tensor",
+    "optimize_surface",
+    "plot_descent_paths",
+    "plot_optimizer_paths",
     "register_adapter",
     "to_dot",
 ]
