@@ -1299,10 +1299,17 @@ def unfold(x: Any, kernel_size: Any, stride: Any = 1, padding: Any = 0,
 
 
 def _lstm_gates_np(z: np.ndarray) -> np.ndarray:
-    """sigmoid on the i, f, o quarters of the last axis, tanh on g (PyTorch's i, f, g, o)."""
+    """sigmoid on the i, f, o quarters of the last axis, tanh on g (PyTorch's i, f, g, o).
+
+    One tanh pass for all four: sigmoid(x) = 0.5 tanh(x/2) + 0.5 (overflow-free; its
+    absolute error is at the dtype's rounding level, which is what gates need).
+    """
     h = z.shape[-1] // 4
-    out = _sigmoid_np(z)
-    out[..., 2 * h:3 * h] = np.tanh(z[..., 2 * h:3 * h])
+    half = np.full(z.shape[-1], 0.5, dtype=z.dtype)
+    half[2 * h:3 * h] = 1
+    out = np.tanh(z * half)
+    out *= half
+    out += 1 - half
     return out
 
 
@@ -1383,29 +1390,32 @@ def _lstm_scan_vjp(g: Tensor, y: Tensor, xw: Tensor, h0: Tensor, c0: Tensor, w: 
     b, t_steps, _ = xw.shape
     hid = wd.shape[1]
     hs, cs, acts = out[..., :hid], out[..., hid:2 * hid], out[..., 2 * hid:]
+    i_all, f_all, g_all, o_all = _scan_split(acts)
+    tc_all = np.tanh(cs)
+    otc_all = o_all * (1 - tc_all * tc_all)  # d h / d c at every step
+    slope = acts * (1 - acts)  # d act / d gates: sigmoid quarters ...
+    slope[..., 2 * hid:3 * hid] = 1 - g_all * g_all  # ... and tanh for g
+    c_prev_all = np.concatenate([c0.data[:, None], cs[:, :-1]], axis=1)
     dxw = np.empty(xw.shape, dtype=out.dtype)
     dh, dc = np.zeros_like(h0.data), np.zeros_like(c0.data)
     for t in range(t_steps - 1, -1, -1):
         dh = dh + gd[:, t, :hid]
-        dc = dc + gd[:, t, hid:2 * hid]
-        i, f, gg, o = _scan_split(acts[:, t])
-        c_prev = cs[:, t - 1] if t else c0.data
-        tc = np.tanh(cs[:, t])
-        dct = dc + dh * o * (1 - tc * tc)
-        dact = np.concatenate([dct * gg, dct * c_prev, dct * i, dh * tc], axis=-1)
-        dact += gd[:, t, 2 * hid:]
-        slope = acts[:, t] * (1 - acts[:, t])
-        slope[:, 2 * hid:3 * hid] = 1 - gg * gg
-        dgates = dact * slope
+        dct = dc + gd[:, t, hid:2 * hid] + dh * otc_all[:, t]
+        dg = dxw[:, t]  # filled in place: the gates' cotangent of this step
+        np.multiply(dct, g_all[:, t], out=dg[:, :hid])
+        np.multiply(dct, c_prev_all[:, t], out=dg[:, hid:2 * hid])
+        np.multiply(dct, i_all[:, t], out=dg[:, 2 * hid:3 * hid])
+        np.multiply(dh, tc_all[:, t], out=dg[:, 3 * hid:])
+        dg += gd[:, t, 2 * hid:]
+        dg *= slope[:, t]
         if mask is not None and not mask[:, t].all():
             keep = mask[:, t, None]
-            dgates *= keep
-            dh = np.where(keep, dgates @ wd, dh)
-            dc = np.where(keep, dct * f, dc)
+            dg *= keep
+            dh = np.where(keep, dg @ wd, dh)
+            dc = np.where(keep, dct * f_all[:, t], dc + gd[:, t, hid:2 * hid])
         else:
-            dh = dgates @ wd
-            dc = dct * f
-        dxw[:, t] = dgates
+            dh = dg @ wd
+            dc = dct * f_all[:, t]
     h_prev = np.concatenate([h0.data[:, None], hs[:, :-1]], axis=1)
     dw = dxw.reshape(-1, 4 * hid).T @ h_prev.reshape(-1, hid)  # one matmul for all steps
     return _const(dxw), _const(dh), _const(dc), _const(dw)
