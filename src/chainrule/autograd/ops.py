@@ -1347,17 +1347,31 @@ def _lstm_scan_np(xw: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: np.ndarray,
                   mask: np.ndarray | None) -> np.ndarray:
     b, t_steps, four_h = xw.shape
     hid = four_h // 4
-    out = np.empty((b, t_steps, 6 * hid), dtype=np.result_type(xw, h0, c0, w))
+    dtype = np.result_type(xw, h0, c0, w)
+    out = np.empty((b, t_steps, 6 * hid), dtype=dtype)
+    half = np.full(four_h, 0.5, dtype=dtype)  # gates as in _lstm_gates_np, in place
+    half[2 * hid:3 * hid] = 1
+    shift = 1 - half
     h, c, wt = h0, c0, w.T
     for t in range(t_steps):
-        act = _lstm_gates_np(xw[:, t] + h @ wt)
+        act = out[:, t, 2 * hid:]
+        np.matmul(h, wt, out=act)
+        act += xw[:, t]
+        act *= half
+        np.tanh(act, out=act)
+        act *= half
+        act += shift
         i, f, g, o = _scan_split(act)
-        c_new = f * c + i * g
-        h_new = o * np.tanh(c_new)
+        c_new, h_new = out[:, t, hid:2 * hid], out[:, t, :hid]
+        np.multiply(f, c, out=c_new)
+        c_new += i * g
+        np.tanh(c_new, out=h_new)
+        h_new *= o
         if mask is not None and not mask[:, t].all():  # padded rows: state carried, act 0
             keep = mask[:, t, None]
-            c_new, h_new, act = np.where(keep, c_new, c), np.where(keep, h_new, h), act * keep
-        out[:, t, :hid], out[:, t, hid:2 * hid], out[:, t, 2 * hid:] = h_new, c_new, act
+            c_new[...] = np.where(keep, c_new, c)
+            h_new[...] = np.where(keep, h_new, h)
+            act *= keep
         h, c = h_new, c_new
     return out
 
