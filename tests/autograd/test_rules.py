@@ -57,6 +57,7 @@ CASES = {
     "tan": (cr.tan, [r(3, low=-1.0, high=1.0)]),
     "tanh": (cr.tanh, [r(2, 3)]),
     "sigmoid": (cr.sigmoid, [r(2, 3, low=-5, high=5)]),
+    "sigmoid_large": (cr.sigmoid, [r(20, 30, low=-5, high=5)]),  # the other code path
     "relu": (cr.relu, [away(2, 3)]),
     "leaky_relu": (lambda x: cr.leaky_relu(x, slope=0.2), [away(3, 2)]),
     "elu": (cr.elu, [away(2, 3)]),
@@ -141,7 +142,7 @@ def test_every_primitive_is_covered():
         "softmax_cross_entropy", "reshape", "transpose", "broadcast_to", "sum_to", "flip",
         "cast", "pad", "concatenate", "getitem", "scatter_add", "einsum", "alias",
         "conv2d", "unfold", "fold", "max_pool2d",  # gradchecked in tests/nn/test_conv.py
-        "lstm_gates", "lstm_scan",  # lstm_scan: first order, tests/nn/test_recurrent.py
+        "lstm_gates", "lstm_scan", "sigmoid_slope",  # lstm_scan: first order, tests/nn/test_recurrent.py
         "first_order_only",  # refuses to be differentiated (test_recurrent.py)
     }
     differentiable = {n for n, p in ops.PRIMITIVES.items() if p.differentiable}
