@@ -142,7 +142,8 @@ def test_every_primitive_is_covered():
         "softmax_cross_entropy", "reshape", "transpose", "broadcast_to", "sum_to", "flip",
         "cast", "pad", "concatenate", "getitem", "scatter_add", "einsum", "alias",
         "conv2d", "unfold", "fold", "max_pool2d",  # gradchecked in tests/nn/test_conv.py
-        "lstm_gates", "lstm_scan", "sigmoid_slope",  # lstm_scan: first order, tests/nn/test_recurrent.py
+        "lstm_gates", "sigmoid_slope",
+        "lstm_scan",  # first order only: tests/nn/test_recurrent.py
         "first_order_only",  # refuses to be differentiated (test_recurrent.py)
     }
     differentiable = {n for n, p in ops.PRIMITIVES.items() if p.differentiable}
