@@ -62,12 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .cli_classic import add_classic_parser, run_classic
     from .cli_descent import add_descent_parser, run_descent
     from .cli_diff import add_diff_parser, run_diff
+    from .cli_generate import add_generate_parser, run_generate
     from .train.cli_train import add_train_parser, run_train
 
     add_diff_parser(sub)
     add_train_parser(sub)
     add_classic_parser(sub)
     add_descent_parser(sub)
+    add_generate_parser(sub)
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         return demo()
@@ -79,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_classic(args)
     if args.command == "descent":
         return run_descent(args)
+    if args.command == "generate":
+        return run_generate(args)
     parser.error(f"unknown command {args.command!r}")  # exits with status 2
     return 2
 

@@ -1,7 +1,8 @@
 """A small model factory: ``build_model("mlp", input_shape=(8, 8), num_classes=10)``.
 
 Builders are registered by name in :data:`MODELS` (``name -> builder(input_shape,
-num_classes, **kw) -> Module``); add ``"cnn"``, ``"char-lstm"``... there as they arrive.
+num_classes, **kw) -> Module``): ``"mlp"`` and ``"cnn"`` (a LeNet-style convolutional
+network for small grey or colour images); add ``"char-lstm"``... there as they arrive.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import nn
+from .autograd import ops
+from .autograd.ops import ShapeError
+from .autograd.tensor import Tensor
 
-__all__ = ["MODELS", "build_model", "mlp"]
+__all__ = ["MODELS", "Reshape", "build_model", "cnn", "image_shape", "mlp"]
 
 ShapeLike = int | Sequence[int]
 
@@ -61,8 +65,94 @@ def mlp(input_shape: ShapeLike, num_classes: int, hidden: Sequence[int] = (256,)
     return nn.Sequential(*layers)
 
 
+class Reshape(nn.Module):
+    """(N, ...) -> (N, *shape): e.g. flat 784-vectors or (28, 28) arrays to (1, 28, 28)
+    images. Each example must have exactly ``prod(shape)`` values."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = tuple(int(d) for d in shape)
+
+    def forward(self, x: Any) -> Tensor:
+        x = ops.lift(x)
+        if x.ndim < 1 or math.prod(x.shape[1:]) != math.prod(self.shape):
+            raise ShapeError(f"{self!r}: expected (N, ...) with {math.prod(self.shape)} values "
+                             f"per example, got shape {x.shape}")
+        return ops.reshape(x, (x.shape[0], *self.shape))
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+def image_shape(input_shape: ShapeLike, model: str = "cnn") -> tuple[int, int, int]:
+    """(C, H, W) for a per-example ``input_shape``: (C, H, W) is kept, (H, W) is one
+    channel, and a flat (D,) is read as a square one-channel image when D is a square
+    (784 -> (1, 28, 28), the bundled digits' 64 -> (1, 8, 8)).
+
+    Raises:
+        ValueError: a flat size that is not a square, or a rank above 3.
+    """
+    shape = _shape(input_shape)
+    if len(shape) == 1:
+        side = math.isqrt(shape[0])
+        if side * side != shape[0]:
+            raise ValueError(f"{model}: cannot read a flat input of {shape[0]} features as a "
+                             f"square image; give input_shape as (H, W) or (C, H, W)")
+        return (1, side, side)
+    if len(shape) == 2:
+        return (1, *shape)
+    if len(shape) == 3:
+        return shape  # type: ignore[return-value]
+    raise ValueError(f"{model}: expected input_shape (H, W), (C, H, W) or a flat square "
+                     f"(H*W,), got {input_shape!r}")
+
+
+def cnn(input_shape: ShapeLike, num_classes: int, channels: Sequence[int] = (32, 64),
+        hidden: int = 128, dropout: float = 0.5, kernel_size: int = 3) -> nn.Sequential:
+    """LeNet-style CNN: per entry of ``channels``, Conv2d(k×k, "same" padding) -> ReLU ->
+    MaxPool2d(2); then Flatten -> Dense(hidden) -> ReLU -> Dropout -> Dense(num_classes).
+    Outputs logits of shape (N, num_classes).
+
+    The default on (1, 28, 28) MNIST images: Conv 1→32 3×3, pool to 14×14, Conv 32→64
+    3×3, pool to 7×7, Dense 3136→128, Dense 128→10 (421,642 parameters). Inputs may be
+    (N, C, H, W), (N, H, W) or flat (N, H*W) for square images: a :class:`Reshape` layer
+    in front makes them (N, C, H, W) (see :func:`image_shape`); the bundled 8×8 digits
+    work too (8×8 -> 4×4 -> 2×2).
+
+    Raises:
+        ValueError: an input_shape that is not an image, or images too small for the
+            poolings (each 2×2 pooling halves H and W, rounding down; at least 1×1 must
+            remain).
+    """
+    c, h, w = image_shape(input_shape, "cnn")
+    if not channels:
+        raise ValueError("cnn: channels must name at least one convolution layer")
+    k = _positive("cnn: kernel_size", kernel_size)
+    if k % 2 == 0:
+        raise ValueError(f"cnn: kernel_size must be odd (for 'same' padding), got {k}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"cnn: dropout must be in [0, 1), got {dropout}")
+    scale = 2 ** len(channels)
+    if h < scale or w < scale:
+        raise ValueError(f"cnn: input images of {h}×{w} are too small for {len(channels)} "
+                         f"max-poolings of 2×2 (need at least {scale}×{scale})")
+    layers: list[nn.Module] = []
+    if _shape(input_shape) != (c, h, w):
+        layers.append(Reshape(c, h, w))
+    for i, out in enumerate(channels):
+        out = _positive(f"cnn: channels[{i}]", out)
+        layers += [nn.Conv2d(c, out, k, padding=k // 2), nn.ReLU(), nn.MaxPool2d(2)]
+        c, h, w = out, h // 2, w // 2
+    hidden = _positive("cnn: hidden", hidden)
+    layers += [nn.Flatten(), nn.Dense(c * h * w, hidden), nn.ReLU()]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Dense(hidden, _positive("num_classes", num_classes)))
+    return nn.Sequential(*layers)
+
+
 #: Model builders by name: ``builder(input_shape, num_classes, **kw) -> Module``.
-MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": mlp}
+MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "cnn": cnn}
 
 
 def build_model(name: str, input_shape: ShapeLike, num_classes: int, **kw: Any) -> nn.Module:
@@ -70,10 +160,12 @@ def build_model(name: str, input_shape: ShapeLike, num_classes: int, **kw: Any) 
 
     ``input_shape`` excludes the batch axis (e.g. ``(28, 28)`` or ``64``); the model
     outputs ``num_classes`` logits per sample. Extra keywords go to the builder (for
-    "mlp": ``hidden``, ``dropout``, ``activation``).
+    "mlp": ``hidden``, ``dropout``, ``activation``; for "cnn": ``channels``, ``hidden``,
+    ``dropout``, ``kernel_size``).
 
     Raises:
-        ValueError: ``name`` is not registered (the message lists the known names).
+        ValueError: ``name`` is not registered (the message lists the known names), or the
+            builder rejects ``input_shape`` (e.g. "cnn" on inputs that are not images).
     """
     try:
         builder = MODELS[name]

@@ -105,7 +105,7 @@ def _bad_data_dir(tmp_path: Path) -> list[str]:
 
 
 BAD_INPUTS = {
-    "unknown model": (["--model", "resnet"], "unknown model 'resnet'; known: mlp"),
+    "unknown model": (["--model", "resnet"], "unknown model 'resnet'; known: cnn, mlp"),
     "unknown dataset": (["--dataset", "cifar"], "unknown dataset 'cifar'"),
     "unknown optimizer": (["--optimizer", "lbfgs"], "unknown optimizer 'lbfgs'"),
     "zero epochs": (["--epochs", "0"], "--epochs must be a positive integer, got 0"),

@@ -124,7 +124,7 @@ def test_build_mlp() -> None:
 
 def test_unknown_model_lists_known_names() -> None:
     assert "mlp" in MODELS
-    with pytest.raises(ValueError, match="unknown model 'resnet'; known models: mlp"):
+    with pytest.raises(ValueError, match="unknown model 'resnet'; known models: cnn, mlp"):
         build_model("resnet", 4, 2)
     with pytest.raises(ValueError, match="input_shape"):
         build_model("mlp", (0, 3), 2)

@@ -2,6 +2,10 @@
 
     chainrule train                                   # MLP on the bundled 8x8 digits
     chainrule train --model mlp --dataset mnist --epochs 10 --data-dir ~/data
+    chainrule train --model cnn --dataset mnist --epochs 5 --batch-size 64 --data-dir ~/data
+
+Models come from :data:`chainrule.models.MODELS` ("mlp", "cnn"); "cnn" reads the
+images as (1, H, W), so it works on MNIST (28x28) and on the bundled digits (8x8).
 
 It trains with progress, prints the final validation and test accuracy, and writes into
 the output folder (``--out``, default ``runs/<model>-<dataset>``): ``model.npz`` (model
@@ -16,8 +20,8 @@ Wiring into the main command::
     if args.command == "train":
         return run_train(args)
 
-Bad input (unknown model or dataset, missing data, epochs/lr/batch size <= 0) prints one
-line to stderr and returns exit code 2.
+Bad input (unknown model or dataset, missing data, epochs/lr/batch size <= 0, a model that
+does not fit the dataset's input shape) prints one line to stderr and returns exit code 2.
 """
 
 from __future__ import annotations
@@ -160,10 +164,10 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "train", help="train a model on a dataset (default: an MLP on the bundled digits)",
         description="Train a model, show progress, print validation and test accuracy, and "
                     "write model.npz, history.csv and a plot of the curves to --out.")
-    p.add_argument("--model", default="mlp", help=f"model name ({', '.join(sorted(MODELS))}; "
-                   "default mlp)")
+    p.add_argument("--model", default="mlp", help=f"model name ({', '.join(sorted(MODELS))}, "
+                   "char-lstm; default mlp)")
     p.add_argument("--dataset", default="digits",
-                   help=f"{', '.join(DATASETS)} (default digits, bundled)")
+                   help=f"{', '.join(DATASETS)}, shakespeare (default digits, bundled)")
     p.add_argument("--epochs", type=int, default=20, help="passes over the data (default 20)")
     p.add_argument("--batch-size", type=int, default=32, help="samples per batch (default 32)")
     p.add_argument("--optimizer", default="adam", help="sgd or adam (default adam)")
@@ -179,6 +183,10 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="share of the training data held out for validation (default 0.1)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="char-lstm only: wall-time budget (default 20 when no --steps)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="char-lstm only: optimizer-step budget")
     p.set_defaults(func=run_train)
     return p
 
@@ -240,9 +248,17 @@ def _report(seconds: float, results: dict[str, float], out: Path, plot: Path) ->
     print(f"wrote {out}/: model.npz, history.csv, {plot.name} ({how})")
 
 
-def _train(args: argparse.Namespace, data: Splits, out: Path) -> int:
+def _model(args: argparse.Namespace, data: Splits) -> nn.Module:
+    """The model, built right after seeding; a shape it cannot take is a UsageError."""
     manual_seed(args.seed)
-    model = build_model(args.model, data.input_shape, data.num_classes)
+    try:
+        return build_model(args.model, data.input_shape, data.num_classes)
+    except ValueError as exc:
+        raise UsageError(f"model {args.model!r} does not fit {args.dataset} (inputs of shape "
+                         f"{data.input_shape}): {exc}") from None
+
+
+def _train(args: argparse.Namespace, data: Splits, out: Path, model: nn.Module) -> int:
     make, default_lr = OPTIMIZERS[args.optimizer]
     lr = default_lr if args.lr is None else args.lr
     trainer = Trainer(model, nn.CrossEntropyLoss(), make(model.parameters(), lr, args.momentum))
@@ -267,15 +283,20 @@ def _train(args: argparse.Namespace, data: Splits, out: Path) -> int:
 def run_train(args: argparse.Namespace) -> int:
     """Run ``chainrule train`` with parsed ``args``; return the exit code (0, 2 on bad
     input, 130 when interrupted)."""
+    if args.model == "char-lstm" or args.dataset == "shakespeare":
+        from ..cli_generate import run_charlm_train  # the character LSTM has its own loop
+
+        return run_charlm_train(args)
     try:
         _check_args(args)
         data = _load(args)
+        model = _model(args, data)
         out = _out_dir(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     try:
-        return _train(args, data, out)
+        return _train(args, data, out, model)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
