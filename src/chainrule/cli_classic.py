@@ -126,7 +126,7 @@ def _dbn(args: argparse.Namespace, out: Path) -> None:
     dbn = r.pop("dbn")
     print(f"MNIST with {r['n_labels']} labels (1 %): DBN generative {r['acc_dbn_generative']:.4f}"
           f", DBN fine-tuned {r['acc_dbn_finetuned']:.4f}, MLP {r['acc_mlp']:.4f}")
-    imgs = np.concatenate([dbn.generate(k, 2, gibbs_steps=200) for k in range(10)])
+    imgs = np.concatenate([dbn.generate(k, 2, gibbs_steps=20) for k in range(10)])
     labels = [str(k) for k in range(10) for _ in range(2)]
     print(f"wrote {image_grid(imgs, out / 'classic_dbn_generated.png', labels=labels)}")
 

@@ -76,3 +76,21 @@ def test_dbn_beats_mlp_with_1_percent_labels():
 
     r = semi_supervised_experiment(DATA, seed=0)
     assert max(r["acc_dbn_generative"], r["acc_dbn_finetuned"]) > r["acc_mlp"]
+
+
+def test_dbn_generate_matches_class_on_digits():
+    from chainrule.data import load_digits
+
+    x, y = load_digits()
+    x = (x > 8).astype(np.float32)
+    dbn = DBN([64, 64], n_labels=10, top_hidden=128, seed=0)
+    lab = np.random.default_rng(0).choice(len(x), 300, replace=False)
+    dbn.fit(x, x[lab], y[lab], epochs=10, top_epochs=100)
+    means = np.stack([x[y == k].mean(0) for k in range(10)])
+    hits = 0
+    for k in range(10):
+        g = dbn.generate(k, n=10, gibbs_steps=50)
+        assert g.shape == (10, 64) and np.all((g >= 0) & (g <= 1))
+        corr = np.corrcoef(np.vstack([g, means]))[:10, 10:]    # (samples, class means)
+        hits += np.mean(corr.argmax(1) == k) >= 0.5
+    assert hits >= 8

@@ -14,7 +14,8 @@ the conditional of the top RBM over the one-hot label vectors,
     P(y = k | h_L) = exp(-F(h_L, e_k)) / Σ_j exp(-F(h_L, e_j)),
 
 F the top RBM's free energy. Generation clamps a label unit, runs Gibbs sampling in the top
-RBM, then propagates down through the lower RBMs with P(v | h). :meth:`DBN.to_mlp` turns the
+RBM (started at the class-conditional mean of h_L), then propagates down through the lower
+RBMs with P(v | h). :meth:`DBN.to_mlp` turns the
 feature layers into a ``chainrule.nn`` MLP (Linear + Sigmoid, weights copied) with a new
 softmax output layer, for backprop fine-tuning.
 """
@@ -99,6 +100,11 @@ class DBN:
         h = self.up(x)
         y = self._check_labels(y, len(h))
         self.top.fit(self._joint(h, y), epochs=epochs)  # type: ignore[union-attr]
+        # class-conditional mean of h_L: the starting state of :meth:`generate`'s chain
+        means = np.full((self.n_labels, h.shape[1]), 0.5, h.dtype)
+        for k in np.unique(y):
+            means[k] = h[y == k].mean(0)
+        self.class_features_ = means
         return self
 
     def fit(self, x_unlabelled: np.ndarray, x_labelled: np.ndarray, y_labelled: np.ndarray,
@@ -124,19 +130,29 @@ class DBN:
         return self.predict_proba(x).argmax(1)
 
     def generate(self, label: int, n: int = 1, gibbs_steps: int = 200) -> np.ndarray:
-        """Images of class ``label``: clamp that label unit, Gibbs-sample the top RBM, then
-        run down through the feature layers. Returns (n, n_visible) probabilities."""
+        """Images of class ``label``: clamp that label unit, run alternating Gibbs sampling in
+        the top RBM, then run down through the feature layers. Returns (n, n_visible)
+        probabilities.
+
+        The chain starts at the class-conditional mean of h_L over the labelled examples seen
+        by :meth:`fit_top` (0.5 if the class was absent), not at random noise: with a top RBM
+        trained on few labels, a chain started from noise mostly stays in a label-agnostic,
+        near-blank mode. The top hidden units are sampled; the h_L units are kept as
+        probabilities (mean field), as in training (``sample_visible=False``), and the final
+        down pass uses probabilities throughout. Fewer steps stay closer to the class mean.
+        """
         if self.top is None or not 0 <= label < self.n_labels:
             raise ValueError(f"DBN.generate: label must be in [0, {self.n_labels})")
         top, nl = self.top, self.n_labels
         rng, dt = top.rng, top.dtype
         y = np.zeros((n, nl), dt)
         y[:, label] = 1
-        v = np.hstack([(rng.random((n, top.n_visible - nl)) < 0.5).astype(dt), y])
+        means = getattr(self, "class_features_", None)
+        start = means[label] if means is not None else np.full(top.n_visible - nl, 0.5)
+        v = np.hstack([np.tile(start.astype(dt), (n, 1)), y])
         for _ in range(gibbs_steps):
             h = (rng.random((n, top.n_hidden), dtype=dt) < top.hidden_probs(v)).astype(dt)
-            p = top.visible_probs(h)
-            v = (rng.random(p.shape, dtype=dt) < p).astype(dt)
+            v = top.visible_probs(h)
             v[:, -nl:] = y                                  # keep the label clamped
         return self.down(top.visible_probs(top.hidden_probs(v))[:, :-nl])
 
