@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .mode import state
+from .mode import set_grad_enabled, state
 from .tensor import FREED, Tensor, _make, _to_array
 
 
@@ -187,7 +187,7 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
         if leaf.grad is None:
             leaf.grad = g if create_graph else _make(g.data)
         else:
-            with _grad_mode(create_graph):
+            with set_grad_enabled(create_graph):
                 leaf.grad = leaf.grad + g
 
     _run(roots, seeds, order, None, retain_graph or create_graph, create_graph,
@@ -195,20 +195,6 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
     for node in order:  # leaves reached with a zero gradient show zeros, as in PyTorch
         if node._op is None and node.grad is None:
             node.grad = _make(np.zeros_like(node.data))
-
-
-class _grad_mode:
-    __slots__ = ("flag", "saved")
-
-    def __init__(self, flag: bool) -> None:
-        self.flag = flag
-
-    def __enter__(self) -> None:
-        self.saved = state.grad_enabled
-        state.grad_enabled = self.flag
-
-    def __exit__(self, *exc: object) -> None:
-        state.grad_enabled = self.saved
 
 
 def grad(outputs: Sequence[Tensor], inputs: Sequence[Tensor],

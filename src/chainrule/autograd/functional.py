@@ -24,7 +24,6 @@ from .mode import state
 from .tensor import Tensor, _make, _to_array, get_default_dtype
 
 _levels = itertools.count(1)
-_reverse_depth = 0  # functional reverse transforms currently running
 
 
 def _float_tensor(x: Any) -> Tensor:
@@ -61,7 +60,6 @@ def _outer_interest(order: list[Tensor], fresh: set[int]) -> bool:
 
 def _reverse(f: Callable, args: tuple, nums: tuple[int, ...]) -> tuple[Tensor, list, bool]:
     """Run ``f`` with the chosen arguments as differentiable inputs."""
-    global _reverse_depth
     args = list(args)
     fresh: set[int] = set()
     outer = False
@@ -73,14 +71,12 @@ def _reverse(f: Callable, args: tuple, nums: tuple[int, ...]) -> tuple[Tensor, l
             fresh.add(id(args[i]))
         else:
             outer = True
-    _reverse_depth += 1
     saved = state.grad_enabled
     state.grad_enabled = True
     try:
         out = f(*args)
     finally:
         state.grad_enabled = saved
-        _reverse_depth -= 1
     out = _float_tensor(out) if not isinstance(out, Tensor) else out
     order = engine.toposort([out])
     create = outer or _outer_interest(order, fresh) or _tape_recording()

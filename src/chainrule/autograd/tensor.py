@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from .mode import state
-
 _default_dtype: type[np.floating] = np.float32
 
 # Sentinel stored in ``_parents`` once backward has released a node's inputs.
@@ -436,11 +434,6 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 def as_tensor(x: Any) -> Tensor:
     """``x`` itself when it is a Tensor, else a new constant tensor."""
     return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def is_tracing() -> bool:
-    """True while operations record a graph (grad enabled) or push tangents."""
-    return state.grad_enabled or (state.fw_level != 0 and not state.fw_paused)
 
 
 from . import ops as _ops  # noqa: E402  (operators resolve at call time)
