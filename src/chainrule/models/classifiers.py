@@ -12,10 +12,10 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import nn
-from .autograd import ops
-from .autograd.ops import ShapeError
-from .autograd.tensor import Tensor
+from .. import nn
+from ..autograd import ops
+from ..autograd.ops import ShapeError
+from ..autograd.tensor import Tensor
 
 __all__ = ["MODELS", "Reshape", "build_model", "cnn", "image_shape", "mlp"]
 
