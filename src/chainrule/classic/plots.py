@@ -29,23 +29,14 @@ def _save(fig: Any, path: str | Path) -> Path:
 def image_grid(images: np.ndarray, path: str | Path, shape: tuple[int, int] = (28, 28),
                ncols: int = 10, title: str | None = None, labels: Sequence[str] | None = None,
                cmap: str = "gray") -> Path:
-    """Save images (n, h*w) as a grid of tiles."""
-    plt = _plt()
+    """Save images (n, h*w), reshaped to ``shape``, as a grid of tiles, one label each.
+
+    Delegates to :func:`chainrule.viz.images.image_grid` (the one grid routine).
+    """
+    from chainrule.viz.images import image_grid as grid
+
     imgs = np.asarray(images).reshape(-1, *shape)
-    n = len(imgs)
-    ncols = min(ncols, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.9, nrows * 0.9 + 0.3),
-                             squeeze=False)
-    for i, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(imgs[i], cmap=cmap, interpolation="nearest")
-            if labels is not None:
-                ax.set_title(labels[i], fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return grid(imgs, path, ncols=ncols, titles=labels, cmap=cmap, title=title)
 
 
 def plot_capacity(curves: Mapping[int, Mapping[str, np.ndarray]], path: str | Path) -> Path:

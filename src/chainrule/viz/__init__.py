@@ -1,6 +1,8 @@
 """Visual tools. :mod:`chainrule.viz.graph`: computation-graph drawings (DOT / SVG / PNG)
 with forward values and gradients. :mod:`chainrule.viz.descent`: gradient-descent paths on
-loss surfaces (batch / stochastic / mini-batch, and the chainrule.optim optimizers)."""
+loss surfaces (batch / stochastic / mini-batch, and the chainrule.optim optimizers).
+:mod:`chainrule.viz.images`: image grids, reconstructions, 2-D codings, latent
+interpolations and latent-space grids."""
 
 from chainrule.viz.descent import (
     compare_optimizers,
@@ -17,6 +19,16 @@ from chainrule.viz.graph import (
     register_adapter,
     to_dot,
 )
+from chainrule.viz.images import (
+    image_grid,
+    interpolate,
+    latent_grid,
+    plot_codings,
+    plot_interpolation,
+    plot_latent_grid,
+    plot_reconstructions,
+    reduce_to_2d,
+)
 from chainrule.viz.tensor_graph import graph_of_tensor
 
 __all__ = [
@@ -27,9 +39,17 @@ __all__ = [
     "draw_graph",
     "graph_of_expr",
     "graph_of_tensor",
+    "image_grid",
+    "interpolate",
+    "latent_grid",
     "optimize_surface",
+    "plot_codings",
     "plot_descent_paths",
+    "plot_interpolation",
+    "plot_latent_grid",
     "plot_optimizer_paths",
+    "plot_reconstructions",
+    "reduce_to_2d",
     "register_adapter",
     "to_dot",
 ]
