@@ -30,15 +30,22 @@ def _error(msg: str) -> int:
 # --------------------------------------------------------------------------- generate
 def add_generate_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``generate`` command to ``sub`` (from ``parser.add_subparsers()``)."""
-    p = sub.add_parser("generate", help="sample text from a char-lstm checkpoint",
+    p = sub.add_parser("generate", help="sample text (char-lstm) or images (vae, gan, dcgan) "
+                       "from a checkpoint",
                        description="Sample characters from a model trained with "
-                                   "`chainrule train --model char-lstm`.")
+                                   "`chainrule train --model char-lstm`, or a grid of images "
+                                   "from one trained with --model vae, gan or dcgan.")
     p.add_argument("--checkpoint", required=True, help="model.npz written by the training run")
     p.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
     p.add_argument("--temperature", type=float, default=0.8,
                    help="softmax temperature > 0; lower is more conservative (default 0.8)")
     p.add_argument("--prompt", default="\n", help="text to start from (default a newline)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--n", type=int, default=64, help="images: how many (default 64)")
+    p.add_argument("--label", type=int, default=None,
+                   help="images from a conditional GAN: the class to draw (default all)")
+    p.add_argument("--out", default="samples.png", help="images: picture to write "
+                   "(default samples.png)")
     p.set_defaults(func=run_generate)
     return p
 
@@ -53,6 +60,8 @@ def run_generate(args: argparse.Namespace) -> int:
         return _error("--prompt must have at least one character")
     if not Path(args.checkpoint).is_file():
         return _error(f"checkpoint {args.checkpoint} not found")
+    if _holds_images(args.checkpoint):
+        return _generate_images(args)
     try:
         model, vocab, _ = load_checkpoint(args.checkpoint)
     except (DataError, ValueError, KeyError) as exc:
@@ -64,6 +73,32 @@ def run_generate(args: argparse.Namespace) -> int:
     text = sample(model, vocab, args.length, prompt=args.prompt,
                   temperature=args.temperature, seed=args.seed)
     print(args.prompt + text)
+    return 0
+
+
+def _holds_images(path: str) -> bool:
+    """True for checkpoints written by ``chainrule train --model vae|gan|...``."""
+    from .io import load
+    from .train.cli_train import GENERATIVE_NAMES
+
+    try:
+        config = load(path).get("config")
+    except (DataError, ValueError, OSError):
+        return False  # reported by the char-lstm loader
+    return isinstance(config, dict) and config.get("model") in GENERATIVE_NAMES
+
+
+def _generate_images(args: argparse.Namespace) -> int:
+    from .train.cli_generative import sample_checkpoint
+
+    if args.n <= 0:
+        return _error(f"--n must be a positive integer, got {args.n}")
+    try:
+        path = sample_checkpoint(args.checkpoint, args.n, args.out, seed=args.seed,
+                                 label=args.label)
+    except (DataError, ValueError, KeyError) as exc:
+        return _error(f"cannot sample from {args.checkpoint}: {' '.join(str(exc).split())}")
+    print(f"wrote {path} ({args.n} images)")
     return 0
 
 

@@ -149,7 +149,7 @@ def test_missing_default_data_dir_from_the_environment(tmp_path, monkeypatch, ca
 
 
 def test_data_is_split_the_same_way_whatever_the_seed() -> None:
-    a = cli_train._digits(parse("--seed", "1"))
-    b = cli_train._digits(parse("--seed", "2"))
+    a = cli_train._load(parse("--seed", "1"))
+    b = cli_train._load(parse("--seed", "2"))
     assert np.array_equal(a.test[0], b.test[0]) and np.array_equal(a.val[1], b.val[1])
     assert abs(float(a.train[0].mean())) < 1e-4 and a.train[0].dtype == np.float32

@@ -141,7 +141,7 @@ def test_a_model_that_does_not_fit_the_data_is_a_usage_error(tmp_path, monkeypat
     def tiny_images(args):  # a dataset of 3x3 images: too small for two poolings
         rng = np.random.default_rng(0)
         x, y = rng.random((40, 3, 3), dtype=np.float32), np.arange(40) % 2
-        return cli_train._standardized((x[:30], y[:30]), None, (x[30:], y[30:]))
+        return (x[:30], y[:30]), None, (x[30:], y[30:])
 
     monkeypatch.setitem(cli_train.DATASETS, "tiny", tiny_images)
     monkeypatch.chdir(tmp_path)

@@ -21,6 +21,7 @@ from .layers import (
     Dense,
     Dropout,
     Flatten,
+    GaussianNoise,
     Identity,
     LayerNorm,
     LeakyReLU,
@@ -34,6 +35,7 @@ from .layers import (
     Softplus,
     Swish,
     Tanh,
+    TiedLinear,
     mc_dropout,
 )
 from .losses import (

@@ -1,4 +1,5 @@
-"""Layers: Linear, Sequential, Flatten, dropout, normalisation and activation layers."""
+"""Layers: Linear (and its tied transpose), Sequential, Flatten, dropout and Gaussian noise,
+normalisation and activation layers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from ..autograd import ops
 from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor, get_default_dtype
+from ..random import get_rng
 from . import functional as F
 from . import init as initializers
 from .module import Module, Parameter
@@ -83,6 +85,41 @@ class Linear(Module):
 Dense = Linear
 
 
+class TiedLinear(Module):
+    """The transpose of a ``Linear`` layer, sharing its weight: y = x W + b.
+
+    x: (..., linear.out_features) -> (..., linear.in_features). ``weight`` is the very
+    same Parameter object as ``linear.weight`` (shape (out, in) of the tied layer), so a
+    tied autoencoder's decoder adds only its own bias and the gradients of both uses add
+    up in one ``.grad``. ``model.parameters()`` lists the shared weight once, under the
+    name of whichever layer is met first (the encoder's in an autoencoder), and so does
+    ``state_dict()``; ``load_state_dict`` writes in place, so the tie survives loading.
+    Re-assigning ``linear.weight`` to a new Parameter breaks the tie.
+    """
+
+    def __init__(self, linear: Linear, bias: bool = True) -> None:
+        super().__init__()
+        if not isinstance(linear, Linear):
+            raise TypeError(f"TiedLinear: expected the Linear layer to tie to, got "
+                            f"{type(linear).__name__}")
+        self.in_features, self.out_features = linear.out_features, linear.in_features
+        self.weight = linear.weight
+        dt = linear.weight.dtype
+        self.bias = Parameter(np.zeros(self.out_features, dtype=dt)) if bias else None
+
+    def forward(self, x: Any) -> Tensor:
+        x = ops.lift(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ShapeError(f"{self.label()}: expected input (..., {self.in_features}), got "
+                             f"{x.shape}")
+        y = ops.matmul(x, self.weight)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, "
+                f"tied weight {tuple(self.weight.shape)}")
+
+
 class Flatten(Module):
     """Flatten axes start_axis..end_axis (by default all but the batch axis)."""
 
@@ -116,6 +153,30 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class GaussianNoise(Module):
+    """Adds N(0, stddev²) noise in training mode only (Keras' ``GaussianNoise``); the
+    identity in evaluation. Any shape; noise comes from ``chainrule.random.get_rng()``.
+    A regulariser, and the corruption of a denoising autoencoder."""
+
+    def __init__(self, stddev: float) -> None:
+        super().__init__()
+        if not np.isfinite(stddev) or stddev < 0:
+            raise ValueError(f"GaussianNoise: stddev must be a finite number >= 0, got "
+                             f"{stddev!r}")
+        self.stddev = float(stddev)
+
+    def forward(self, x: Any) -> Tensor:
+        x = ops.lift(x)
+        if not self.training or self.stddev == 0.0:
+            return x
+        dt = x.dtype if x.dtype.kind == "f" else get_default_dtype()
+        noise = get_rng().normal(0.0, self.stddev, x.shape).astype(dt)
+        return x + Tensor(noise)
+
+    def extra_repr(self) -> str:
+        return f"stddev={self.stddev}"
 
 
 class AlphaDropout(Dropout):

@@ -84,10 +84,13 @@ class ModelSummary:
         return "\n".join(lines)
 
 
-def _own_counts(m: Module) -> tuple[int, int]:
-    total = sum(p.data.size for p in m._parameters.values() if p is not None)
-    trainable = sum(p.data.size for p in m._parameters.values()
-                    if p is not None and p.requires_grad)
+def _own_counts(m: Module, counted: set[int]) -> tuple[int, int]:
+    """Parameter counts of ``m``'s own tensors; a parameter shared with a layer listed
+    earlier (tied weights) is counted there only, so the rows add up to the total."""
+    params = [p for p in m._parameters.values() if p is not None and id(p) not in counted]
+    counted.update(id(p) for p in params)
+    total = sum(p.data.size for p in params)
+    trainable = sum(p.data.size for p in params if p.requires_grad)
     total += sum(b.size for b in m._buffers.values() if b is not None)
     return int(total), int(trainable)
 
@@ -97,12 +100,13 @@ def summarize(model: Module, input_shape: tuple[int, ...], batch_size: int = 1,
     """Run one forward pass on zeros and record each leaf layer's output."""
     names = {id(m): n for n, m in model.named_modules()}
     rows: list[LayerRow] = []
+    counted: set[int] = set()
 
     def record(mod: Module, args: Any, out: Any) -> None:
         if mod._modules:  # containers: their children are listed instead
             return
         shape = out.shape if isinstance(out, Tensor) else np.shape(out)
-        total, trainable = _own_counts(mod)
+        total, trainable = _own_counts(mod, counted)
         per_example = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
         rows.append(LayerRow(names.get(id(mod), "?") or type(mod).__name__.lower(),
                              type(mod).__name__, tuple(shape), total, trainable, per_example))

@@ -56,6 +56,8 @@ __all__ = ["DATASETS", "OPTIMIZERS", "add_train_parser", "run_train"]
 
 PROG = "chainrule train"
 SPLIT_SEED = 0  # the train/val/test split never depends on --seed
+#: Representation-learning models, trained by :mod:`.cli_generative`.
+GENERATIVE_NAMES = ("autoencoder", "conv-autoencoder", "vae", "gan", "dcgan")
 DIGITS_TEST_FRACTION = 0.2
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -108,15 +110,18 @@ def _standardized(train: Arrays, val: Arrays | None, test: Arrays) -> Splits:
                   tuple(x.shape[1:]), num_classes, mean, std)
 
 
-def _digits(args: argparse.Namespace) -> Splits:
+RawSplits = tuple[Arrays, Arrays | None, Arrays]  # train, val (or None), test; unscaled
+
+
+def _digits(args: argparse.Namespace) -> RawSplits:
     x, y = load_digits()
     rng = np.random.default_rng(SPLIT_SEED)
     rest, test = _hold_out(x, y, DIGITS_TEST_FRACTION, rng)
     train, val = _hold_out(*rest, args.val_fraction, rng)
-    return _standardized(train, _nonempty(val), test)
+    return train, _nonempty(val), test
 
 
-def _idx_dataset(loader: Any, args: argparse.Namespace) -> Splits:
+def _idx_dataset(loader: Any, args: argparse.Namespace) -> RawSplits:
     if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
         raise UsageError(f"data directory {args.data_dir} does not exist")
     root = get_data_dir(args.data_dir)
@@ -125,10 +130,11 @@ def _idx_dataset(loader: Any, args: argparse.Namespace) -> Splits:
                          f"{ENV_VAR} (or add --download)")
     (x, y), test = loader(args.data_dir, download=args.download)
     train, val = _hold_out(x, y, args.val_fraction, np.random.default_rng(SPLIT_SEED))
-    return _standardized(train, _nonempty(val), test)
+    return train, _nonempty(val), test
 
 
-#: Dataset loaders by name: ``loader(args) -> Splits``.
+#: Dataset readers by name: ``reader(args) -> (train, val or None, test)`` as read from
+#: disk (unscaled); the split never depends on ``--seed``.
 DATASETS: dict[str, Any] = {
     "digits": _digits,
     "mnist": lambda args: _idx_dataset(load_mnist, args),
@@ -136,8 +142,9 @@ DATASETS: dict[str, Any] = {
 }
 
 
-def _load(args: argparse.Namespace) -> Splits:
-    """The dataset's splits; data problems become one-line UsageErrors."""
+def load_splits(args: argparse.Namespace) -> RawSplits:
+    """The dataset's unscaled (train, val or None, test) splits; data problems become
+    one-line UsageErrors."""
     try:
         return DATASETS[args.dataset](args)
     except DataFileNotFoundError as exc:
@@ -147,6 +154,10 @@ def _load(args: argparse.Namespace) -> Splits:
                          f"--data-dir DIR, set {ENV_VAR}, or add --download") from None
     except DataError as exc:
         raise UsageError(" ".join(str(exc).split())) from None
+
+
+def _load(args: argparse.Namespace) -> Splits:
+    return _standardized(*load_splits(args))
 
 
 # --------------------------------------------------------------------------- arguments
@@ -165,7 +176,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Train a model, show progress, print validation and test accuracy, and "
                     "write model.npz, history.csv and a plot of the curves to --out.")
     p.add_argument("--model", default="mlp", help=f"model name ({', '.join(sorted(MODELS))}, "
-                   "char-lstm; default mlp)")
+                   f"{', '.join(GENERATIVE_NAMES)}, char-lstm; default mlp)")
     p.add_argument("--dataset", default="digits",
                    help=f"{', '.join(DATASETS)}, shakespeare (default digits, bundled)")
     p.add_argument("--epochs", type=int, default=20, help="passes over the data (default 20)")
@@ -187,6 +198,12 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="char-lstm only: wall-time budget (default 20 when no --steps)")
     p.add_argument("--steps", type=int, default=None,
                    help="char-lstm only: optimizer-step budget")
+    p.add_argument("--latent-size", type=int, default=None,
+                   help="autoencoders, vae, gans: size of the codings / latent space")
+    p.add_argument("--conditional", action="store_true",
+                   help="gan, dcgan: condition generator and discriminator on the class")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="gan, dcgan: one-sided label smoothing s (real targets 1 - s)")
     p.set_defaults(func=run_train)
     return p
 
@@ -194,7 +211,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _check_args(args: argparse.Namespace) -> None:
     """Raise UsageError (one line) for an unknown name or a bad hyperparameter."""
     if args.model not in MODELS:
-        raise UsageError(f"unknown model {args.model!r}; known: {', '.join(sorted(MODELS))}")
+        known = [*sorted(MODELS), *GENERATIVE_NAMES, "char-lstm"]
+        raise UsageError(f"unknown model {args.model!r}; known: {', '.join(known)}")
     if args.dataset not in DATASETS:
         raise UsageError(f"unknown dataset {args.dataset!r}; known: {', '.join(DATASETS)}")
     if args.optimizer not in OPTIMIZERS:
@@ -287,6 +305,8 @@ def run_train(args: argparse.Namespace) -> int:
         from ..cli_generate import run_charlm_train  # the character LSTM has its own loop
 
         return run_charlm_train(args)
+    if args.model in GENERATIVE_NAMES:
+        return _run_generative(args)
     try:
         _check_args(args)
         data = _load(args)
@@ -297,6 +317,27 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     try:
         return _train(args, data, out, model)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_generative(args: argparse.Namespace) -> int:
+    """Autoencoders, the VAE and the GANs (see :mod:`.cli_generative`)."""
+    from . import cli_generative as gen  # imported on demand: pictures need matplotlib
+
+    try:
+        if args.dataset not in DATASETS:
+            raise UsageError(f"unknown dataset {args.dataset!r}; known: {', '.join(DATASETS)}")
+        if args.optimizer not in OPTIMIZERS:
+            raise UsageError(f"unknown optimizer {args.optimizer!r}; known: "
+                             f"{', '.join(OPTIMIZERS)}")
+        gen.check_args(args)
+        splits = load_splits(args)
+        return gen.run_generative(args, splits, _out_dir(args))
+    except (UsageError, gen.UsageError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,378 @@
+"""``chainrule train`` for the representation-learning models, and ``chainrule generate``
+for images.
+
+    chainrule train --model autoencoder --dataset mnist --epochs 10 --data-dir ~/data
+    chainrule train --model conv-autoencoder --dataset fashion-mnist --epochs 5
+    chainrule train --model vae --dataset mnist --latent-size 2
+    chainrule train --model gan --dataset mnist --conditional --epochs 20
+    chainrule train --model dcgan --dataset fashion-mnist --label-smoothing 0.1
+    chainrule generate --checkpoint runs/vae-mnist/model.npz --n 64 --out samples.png
+
+Models (:data:`GENERATIVE`): ``autoencoder`` (stacked dense, Hands-On ML's 784-100-30),
+``conv-autoencoder`` (strided convolutions, ``ConvTranspose2d`` decoder), ``vae`` (dense
+variational autoencoder), ``gan`` (dense GAN) and ``dcgan`` (DCGAN-style). They train on
+the images only (labels are used for the pictures, and by ``--conditional`` GANs):
+autoencoders and the VAE see pixels in [0, 1] (sigmoid outputs), GANs in [-1, 1] (tanh).
+
+The output folder gets ``model.npz`` (weights, optimizer state, the configuration that
+rebuilds the model, and the test results), ``history.csv``, ``curves.png`` and the
+pictures: ``reconstructions.png``, ``codings.png`` (2-D codings coloured by class; t-SNE
+when scikit-learn is installed, else PCA), ``interpolation.png``, ``samples.png`` (VAE,
+GANs), ``latent_grid.png`` (VAE with a 2-D latent space) and ``samples/epoch_NNN.png``
+(GANs: the same latent points every epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import io, nn, optim
+from ..models import (
+    GAN,
+    SampleGrid,
+    conv_autoencoder,
+    dcgan_discriminator,
+    dcgan_generator,
+    dense_autoencoder,
+    dense_discriminator,
+    dense_generator,
+    dense_vae,
+)
+from ..models.classifiers import image_shape
+from ..random import manual_seed
+from ..viz import images as pictures
+from .callbacks import CSVLogger
+from .history import plot_history
+from .trainer import Trainer
+
+__all__ = ["GENERATIVE", "build_generative", "check_args", "load_generative", "run_generative",
+           "sample_checkpoint"]
+
+PROG = "chainrule train"
+GAN_RESULTS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")  # printed after training
+CODINGS_POINTS = 2000  # test images drawn in codings.png (t-SNE time grows with this)
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Images:
+    """Image splits (N, C, H, W) scaled to ``value_range``, with their labels."""
+
+    train: np.ndarray
+    train_labels: np.ndarray
+    val: np.ndarray | None
+    test: np.ndarray
+    test_labels: np.ndarray
+    shape: tuple[int, int, int]
+    num_classes: int
+    value_range: tuple[float, float]
+
+
+def _images(splits: Any, value_range: tuple[float, float]) -> Images:
+    """Raw (train, val, test) pairs -> images in ``value_range``: every pixel is divided by
+    the training set's maximum (1 for MNIST, 16 for the bundled digits)."""
+    train, val, test = splits
+    shape = image_shape(train[0].shape[1:], "images")
+    top = float(train[0].max()) or 1.0
+    lo, hi = value_range
+
+    def scale(x: np.ndarray) -> np.ndarray:
+        x = np.clip(np.asarray(x, np.float32) / top, 0.0, 1.0)
+        return (lo + (hi - lo) * x).reshape(len(x), *shape).astype(np.float32)
+
+    num_classes = int(max(train[1].max(), test[1].max())) + 1
+    return Images(scale(train[0]), np.asarray(train[1]), None if val is None else scale(val[0]),
+                  scale(test[0]), np.asarray(test[1]), shape, num_classes, value_range)
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass
+class Spec:
+    """How one model name is built, scaled and trained."""
+
+    kind: str  # "autoencoder", "vae" or "gan"
+    value_range: tuple[float, float]
+    default_latent: int
+    build: Callable[[tuple[int, int, int], int, int], Any]  # (shape, latent, classes)
+
+
+GENERATIVE: dict[str, Spec] = {
+    "autoencoder": Spec("autoencoder", (0.0, 1.0), 30,
+                        lambda shape, latent, k: dense_autoencoder(shape, code_size=latent)),
+    "conv-autoencoder": Spec("autoencoder", (0.0, 1.0), 0,
+                             lambda shape, latent, k: conv_autoencoder(
+                                 shape, code_size=latent or None)),
+    "vae": Spec("vae", (0.0, 1.0), 10,
+                lambda shape, latent, k: dense_vae(shape, latent_size=latent)),
+    "gan": Spec("gan", (-1.0, 1.0), 30,
+                lambda shape, latent, k: (
+                    dense_generator(latent, shape, num_classes=k),
+                    dense_discriminator(shape, num_classes=k))),
+    "dcgan": Spec("gan", (-1.0, 1.0), 100,
+                  lambda shape, latent, k: (
+                      dcgan_generator(latent, shape, num_classes=k),
+                      dcgan_discriminator(shape, num_classes=k))),
+}
+
+
+def build_generative(config: dict[str, Any]) -> Any:
+    """Rebuild a model from the ``config`` saved in its checkpoint: a Module for the
+    autoencoders and the VAE, a :class:`~chainrule.models.GAN` for the GANs."""
+    spec = GENERATIVE[config["model"]]
+    shape = tuple(int(d) for d in config["image_shape"])
+    latent, classes = int(config["latent_size"]), int(config.get("conditional_classes", 0))
+    built = spec.build(shape, latent, classes)  # type: ignore[arg-type]
+    if spec.kind != "gan":
+        return built
+    gen, disc = built
+    return GAN(gen, disc, latent_size=latent, num_classes=classes,
+               label_smoothing=float(config.get("label_smoothing", 0.0)))
+
+
+# --------------------------------------------------------------------------- training
+
+
+def check_args(args: argparse.Namespace) -> int:
+    """Validate the arguments of a generative run (before any data is read); return the
+    latent size. Raises UsageError with one line."""
+    spec = GENERATIVE[args.model]
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got "
+                             f"{getattr(args, name)}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr must be a positive number, got {args.lr}")
+    if not 0 <= args.val_fraction < 1:
+        raise UsageError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    if not 0 <= args.label_smoothing < 1:
+        raise UsageError(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
+    if spec.kind != "gan" and (args.conditional or args.label_smoothing):
+        raise UsageError("--conditional and --label-smoothing are for --model gan or dcgan")
+    latent = spec.default_latent if args.latent_size is None else args.latent_size
+    if args.latent_size is not None and args.latent_size <= 0:
+        raise UsageError(f"--latent-size must be a positive integer, got {args.latent_size}")
+    return latent
+
+
+def _optimizer(args: argparse.Namespace, params: list[Any]) -> Any:
+    lr = 1e-3 if args.lr is None else args.lr
+    if args.optimizer == "sgd":
+        return optim.SGD(params, lr=lr, momentum=args.momentum)
+    if args.optimizer == "adam":
+        return optim.Adam(params, lr=lr)
+    raise UsageError(f"unknown optimizer {args.optimizer!r}; known: sgd, adam")
+
+
+def _fit_reconstruction(args: argparse.Namespace, model: nn.Module, data: Images, kind: str,
+                        out: Path) -> tuple[Any, Any, float]:
+    """Train an autoencoder (MSE) or a VAE (BCE on logits + its KL term)."""
+    if kind == "vae":
+        loss: Any = nn.BCEWithLogitsLoss()
+        regularizer = lambda m: m.regularization()  # noqa: E731 - the KL term, scaled
+    else:
+        loss, regularizer = nn.MSELoss(), lambda m: m.regularization()
+    optimizer = _optimizer(args, model.parameters())
+    trainer = Trainer(model, loss, optimizer, metrics=(), regularizer=regularizer)
+    start = time.perf_counter()
+    history = trainer.fit((data.train, data.train),
+                          val=None if data.val is None else (data.val, data.val),
+                          epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                          verbose=not args.quiet, callbacks=[CSVLogger(out / "history.csv")])
+    return history, optimizer, time.perf_counter() - start
+
+
+def _reconstruction_results(model: Any, data: Images, kind: str) -> dict[str, float]:
+    recon = model.reconstruct(data.test)
+    results = {"test_mse": float(np.mean((recon - data.test) ** 2))}
+    if kind == "vae":
+        results["test_negative_elbo"] = float(model.negative_elbo(data.test))
+    return results
+
+
+def _codes(model: Any, x: np.ndarray, kind: str) -> np.ndarray:
+    out = model.encode(x)
+    return np.asarray(out[0] if kind == "vae" else out)  # a VAE's codings are its means
+
+
+def _draw_reconstruction_pictures(model: Any, data: Images, kind: str, out: Path,
+                                  latent: int, seed: int) -> list[str]:
+    written = []
+    n = min(10, len(data.test))
+    pictures.plot_reconstructions(data.test[:n], model.reconstruct(data.test[:n]),
+                                  out / "reconstructions.png", value_range=data.value_range)
+    written.append("reconstructions.png")
+    m = min(CODINGS_POINTS, len(data.test))
+    pictures.plot_codings(_codes(model, data.test[:m], kind), data.test_labels[:m],
+                          out / "codings.png", seed=seed)
+    written.append("codings.png")
+    decode = model.decode
+    codes = _codes(model, data.test[:8], kind)
+    pairs = [(codes[i], codes[i + 1]) for i in range(0, min(8, len(codes)) - 1, 2)]
+    pictures.plot_interpolation(decode, pairs, out / "interpolation.png",
+                                value_range=data.value_range)
+    written.append("interpolation.png")
+    if kind == "vae":
+        pictures.image_grid(model.generate(64, seed=seed), out / "samples.png", ncols=8,
+                            value_range=data.value_range)
+        written.append("samples.png")
+        if latent == 2:
+            pictures.plot_latent_grid(model.decode, out / "latent_grid.png")
+            written.append("latent_grid.png")
+    return written
+
+
+def _fit_gan(args: argparse.Namespace, gan: Any, data: Images,
+             out: Path) -> tuple[dict[str, list[float]], float, list[str]]:
+    labels = data.train_labels if gan.num_classes else None
+    grid = SampleGrid(out / "samples" / "epoch_{epoch:03d}.png", n=64, seed=args.seed)
+    start = time.perf_counter()
+    history = gan.fit(data.train, labels, epochs=args.epochs, batch_size=args.batch_size,
+                      seed=args.seed, callbacks=[grid], verbose=not args.quiet)
+    seconds = time.perf_counter() - start
+    rows = _history_rows(history)
+    _write_csv(rows, out / "history.csv")
+    n = 10 * (gan.num_classes or 8)
+    lab = np.repeat(np.arange(gan.num_classes), 10) if gan.num_classes else None
+    pictures.image_grid(gan.sample(n, labels=lab, seed=args.seed), out / "samples.png",
+                        ncols=10, value_range=data.value_range)
+    rng = np.random.default_rng(args.seed)
+    z = rng.standard_normal((8, gan.latent_size)).astype(np.float32)
+    pairs = [(z[i], z[i + 1]) for i in range(0, 8, 2)]
+    label = 0 if gan.num_classes else None
+
+    def decode(zs: np.ndarray) -> np.ndarray:
+        return gan.generate(zs, labels=None if label is None else np.full(len(zs), label))
+
+    pictures.plot_interpolation(decode, pairs, out / "interpolation.png", method="slerp",
+                                value_range=data.value_range)
+    return {k: [r[k] for r in rows] for k in rows[-1]}, seconds, \
+        ["samples.png", "interpolation.png", f"samples/ ({len(rows)} grids)"]
+
+
+def _history_rows(history: Any) -> list[dict[str, float]]:
+    if isinstance(history, list):
+        return [{k: float(v) for k, v in row.items()} for row in history]
+    data = getattr(history, "history", history)
+    keys = list(data)
+    return [{k: float(data[k][i]) for k in keys} for i in range(len(data[keys[0]]))]
+
+
+def _write_csv(rows: list[dict[str, float]], path: Path) -> None:
+    logger = CSVLogger(path)
+    logger.on_train_begin()
+    for epoch, row in enumerate(rows):
+        logger.on_epoch_end(epoch, row)
+    logger.on_train_end()
+
+
+def run_generative(args: argparse.Namespace, splits: Any, out: Path) -> int:
+    """Train ``args.model`` (a name in :data:`GENERATIVE`) on the raw ``splits`` and write
+    the checkpoint and pictures into ``out``. Raises UsageError on bad arguments."""
+    spec = GENERATIVE[args.model]
+    latent = check_args(args)
+    data = _images(splits, spec.value_range)
+    classes = data.num_classes if args.conditional else 0
+    config: dict[str, Any] = {
+        "model": args.model, "dataset": args.dataset, "image_shape": list(data.shape),
+        "latent_size": latent, "conditional_classes": classes,
+        "label_smoothing": args.label_smoothing, "value_range": list(data.value_range),
+        "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
+        "epochs": args.epochs, "seed": args.seed}
+    manual_seed(args.seed)
+    try:
+        model = build_generative(config)
+    except ValueError as exc:
+        raise UsageError(f"model {args.model!r} does not fit {args.dataset} (images of shape "
+                         f"{data.shape}): {exc}") from None
+    sizes = "/".join(str(len(s)) for s in (data.train, data.val, data.test) if s is not None)
+    code = getattr(model, "code_shape", None) or (latent,)
+    print(f"{PROG}: {args.model} on {args.dataset} (train/{'val/' if data.val is not None else ''}"
+          f"test {sizes}), codings {'×'.join(map(str, code))}, batch {args.batch_size}, "
+          f"{args.epochs} epoch"
+          f"{'s' if args.epochs != 1 else ''}, seed {args.seed}", flush=True)
+    if spec.kind == "gan":
+        history, seconds, written = _fit_gan(args, model, data, out)
+        results = {k: history[k][-1] for k in GAN_RESULTS if k in history}
+        io.save({"generator": dict(model.generator.state_dict()),
+                 "discriminator": dict(model.discriminator.state_dict()),
+                 "config": config, "results": results}, out / "model.npz")
+    else:
+        hist, optimizer, seconds = _fit_reconstruction(args, model, data, spec.kind, out)
+        history = hist.history
+        results = _reconstruction_results(model, data, spec.kind)
+        written = _draw_reconstruction_pictures(model, data, spec.kind, out, latent, args.seed)
+        io.save({"model": dict(model.state_dict()), "optimizer": optimizer.state_dict(),
+                 "config": config, "results": results}, out / "model.npz")
+    curves = plot_history(history, out / "curves")
+    print(f"trained in {seconds:.1f} s")
+    for key, value in results.items():
+        print(f"{key.replace('_', ' ')}: {value:.4f}")
+    print(f"wrote {out}/: model.npz, history.csv, {curves.name}, {', '.join(written)}")
+    return 0
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def load_generative(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Rebuild the model saved at ``path`` by ``chainrule train --model vae|gan|...``.
+
+    Raises:
+        ValueError: the file is not such a checkpoint, or its weights do not fit the
+            architecture its configuration describes (the message names what differs).
+    """
+    data = io.load(path)
+    config = data.get("config")
+    if not isinstance(config, dict) or config.get("model") not in GENERATIVE:
+        raise ValueError(f"{path} is not a checkpoint of one of {', '.join(GENERATIVE)}")
+    model = build_generative(config)
+    try:
+        if GENERATIVE[config["model"]].kind == "gan":
+            model.generator.load_state_dict(data["generator"])
+            model.discriminator.load_state_dict(data["discriminator"])
+        else:
+            model.load_state_dict(data["model"])
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"{path}: the weights do not fit a {config['model']} with "
+                         f"{config['image_shape']} images and latent size "
+                         f"{config['latent_size']}: {' '.join(str(exc).split())}") from None
+    return model, config
+
+
+def sample_checkpoint(path: str | Path, n: int, out: str | Path, seed: int = 0,
+                      label: int | None = None) -> Path:
+    """Draw ``n`` images from a VAE or GAN checkpoint into the grid picture ``out``."""
+    model, config = load_generative(path)
+    kind = GENERATIVE[config["model"]].kind
+    if kind == "autoencoder":
+        raise ValueError(f"{path} holds a plain autoencoder, which reconstructs but has no "
+                         "prior to sample from; train --model vae, gan or dcgan")
+    classes = int(config.get("conditional_classes", 0))
+    if label is not None and (not classes or not 0 <= label < classes):
+        raise ValueError(f"--label {label} does not fit: the model is "
+                         + (f"conditional on {classes} classes" if classes
+                            else "not conditional"))
+    if kind == "vae":
+        images = model.generate(n, seed=seed)
+    else:
+        labels = None if not classes else (np.full(n, label) if label is not None
+                                           else np.arange(n) % classes)
+        images = model.sample(n, labels=labels, seed=seed)
+    lo, hi = config.get("value_range", (0.0, 1.0))
+    return pictures.image_grid(images, out, ncols=min(n, 10), value_range=(lo, hi))
