@@ -219,7 +219,7 @@ def test_pca_is_deterministic_and_needs_no_sklearn(monkeypatch):
     np.testing.assert_array_equal(V.reduce_to_2d(codes, method="pca"), ref)
     # "auto" falls back to PCA without scikit-learn; "tsne" says what to install
     np.testing.assert_array_equal(V.reduce_to_2d(codes, method="auto"), ref)
-    with pytest.raises(ImportError, match="pip install scikit-learn"):
+    with pytest.raises(ImportError, match=r"pip install .chainrule\[tsne\]."):
         V.reduce_to_2d(codes, method="tsne")
 
 

@@ -8,6 +8,12 @@
   :func:`kl_sparsity`.
 * Variational autoencoders (:mod:`.vae`): :class:`VAE`, :func:`dense_vae`,
   :func:`conv_vae`.
+* GANs (:mod:`.gan`): :class:`GAN` (the alternating training loop, label smoothing,
+  conditioning), :func:`dense_generator` / :func:`dense_discriminator`,
+  :func:`dcgan_generator` / :func:`dcgan_discriminator`, the per-epoch :class:`SampleGrid`.
+
+``chainrule train --model autoencoder|conv-autoencoder|vae|gan|dcgan`` trains them from
+the command line; docs/representation.md has the results on MNIST and Fashion-MNIST.
 """
 
 from .autoencoders import (

@@ -303,7 +303,7 @@ def _tsne_class() -> Any:
     try:
         from sklearn.manifold import TSNE
     except ImportError:
-        raise ImportError("method='tsne' needs scikit-learn: pip install scikit-learn "
+        raise ImportError("method='tsne' needs scikit-learn: pip install 'chainrule[tsne]' "
                           "(or use method='pca')") from None
     return TSNE
 
