@@ -28,19 +28,19 @@ any ``codes -> scalar Tensor``. It enters the loss through
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import nn
-from ..autograd import no_grad, ops
+from ..autograd import ops
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..nn import init as initializers
+from ..nn.module import evaluating
 from .classifiers import Reshape, ShapeLike, _positive, _shape, image_shape
 
 __all__ = ["Autoencoder", "KLSparsity", "L1Sparsity", "conv_autoencoder", "dense_autoencoder",
@@ -150,19 +150,6 @@ def _sparsity(where: str, spec: SparsityLike) -> Callable[[Tensor], Tensor] | No
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[None]:
-    """Evaluation mode without recording a graph; each module's mode is restored after."""
-    saved = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        for m, mode in saved:
-            object.__setattr__(m, "training", mode)
 
 
 def model_dtype(model: nn.Module) -> np.dtype:

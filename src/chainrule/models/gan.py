@@ -52,6 +52,7 @@ from ..autograd import no_grad, ops
 from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..nn import functional as F
+from ..nn.module import evaluating
 from ..random import get_rng, manual_seed
 from .classifiers import Reshape
 from .classifiers import image_shape as _image_shape
@@ -414,19 +415,6 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
             p.requires_grad = flag
 
 
-@contextlib.contextmanager
-def _eval_mode(*modules: nn.Module) -> Iterator[None]:
-    saved = [(m, m.training) for module in modules for m in module.modules()]
-    for module in modules:
-        module.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        for m, mode in saved:
-            object.__setattr__(m, "training", mode)
-
-
 def _bce(logits: Tensor, target: float | np.ndarray) -> Tensor:
     y = np.broadcast_to(np.asarray(target, dtype=logits.dtype), logits.shape)
     return F.binary_cross_entropy_with_logits(logits, Tensor(np.ascontiguousarray(y)))
@@ -702,7 +690,7 @@ class GAN:
         y = self._labels(labels, n)
         z = self._latent(n, z)
         outs = []
-        with _eval_mode(self.generator):
+        with evaluating(self.generator):
             for i in range(0, n, batch_size):
                 part = None if y is None else y[i:i + batch_size]
                 outs.append(self._g(z[i:i + batch_size], part).data.copy())
@@ -713,7 +701,7 @@ class GAN:
         in evaluation mode without a graph."""
         data = self._real(x)
         y = self._labels(labels, len(data))
-        with _eval_mode(self.discriminator):
+        with evaluating(self.discriminator):
             return _sigmoid(self._d(data, y).data.astype(np.float64))
 
     # ----------------------------------------------------------------- state

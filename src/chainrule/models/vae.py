@@ -34,6 +34,7 @@ import numpy as np
 from .. import nn
 from ..autograd import ops
 from ..autograd.tensor import Tensor
+from ..nn.module import evaluating
 from ..random import get_rng
 from .autoencoders import (
     _ACTIVATIONS,
@@ -42,7 +43,6 @@ from .autoencoders import (
     _input_shape,
     _layers,
     _sizes,
-    evaluating,
     map_batches,
     model_dtype,
 )

@@ -49,6 +49,6 @@ from .losses import (
     l2_penalty,
     max_norm_,
 )
-from .module import Module, Parameter
+from .module import Module, Parameter, evaluating
 from .recurrent import GRU, LSTM, RNN, Embedding, GRUCell, LSTMCell, RNNCell
 from .summary import ModelSummary

@@ -8,12 +8,14 @@ batch norm; ``state_dict()``/``load_state_dict()`` move the numbers in and out.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from ..autograd.mode import no_grad
 from ..autograd.tensor import Tensor, _to_array
 
 
@@ -210,3 +212,18 @@ class Module:
 
 
 ModelSummary = Any  # defined in summary.py; alias kept for type hints
+
+
+@contextlib.contextmanager
+def evaluating(*modules: Module) -> Iterator[None]:
+    """Evaluation mode (``eval()``) without recording a graph, for inference inside a
+    training loop; every submodule's own mode is restored afterwards."""
+    saved = [(m, m.training) for module in modules for m in module.modules()]
+    for module in modules:
+        module.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        for m, mode in saved:
+            object.__setattr__(m, "training", mode)

@@ -22,7 +22,6 @@ Data (``train``, ``val``, ``evaluate``'s ``data``) may be an ``(x, y)`` tuple of
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..data import ArrayDataset, DataLoader, Dataset
+from ..nn.module import evaluating
 from ..random import get_rng, manual_seed
 from .callbacks import Callback, CallbackList, Logs
 from .history import History
@@ -93,19 +92,6 @@ def _split_batch(batch: Any) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(batch, tuple | list) or len(batch) < 2:
         raise ValueError("each batch must be a tuple (x, y, ...); the data has no targets")
     return batch[0], batch[1]
-
-
-@contextlib.contextmanager
-def _eval_mode(model: Any) -> Iterator[None]:
-    """Evaluation mode and no graph recording; each module's mode is restored after."""
-    saved = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        for m, mode in saved:
-            object.__setattr__(m, "training", mode)
 
 
 def _first(batch: Any) -> Any:
@@ -271,7 +257,7 @@ class Trainer:
     # ----------------------------------------------------------------- evaluate / predict
     def _evaluate_loader(self, loader: DataLoader, prefix: str = "") -> dict[str, float]:
         tracker = MetricTracker(self.metrics, prefix)
-        with _eval_mode(self.model):
+        with evaluating(self.model):
             for batch in loader:
                 x, y = _split_batch(batch)
                 out = self.model(self._input(x))
@@ -299,7 +285,7 @@ class Trainer:
         batches = _input_batches(x, _check_positive_int("batch_size", batch_size))
         outs = []
         self._prepare()
-        with _eval_mode(self.model):
+        with evaluating(self.model):
             for xb in batches:
                 outs.append(_as_numpy(self.model(self._input(xb))).copy())
         if not outs:
