@@ -193,6 +193,30 @@ def test_saved_tensors_are_released_after_backward():
     assert ref() is None  # ... and backward releases it
 
 
+def test_backward_frees_intermediates_as_it_goes():
+    """A tensor is freed once its own rule and its children's have run, not at the end of
+    the walk: what a training step holds shrinks as backward moves to the input."""
+    from chainrule.autograd import ops
+
+    alive = []
+
+    def probe_vjp(g, y, x):  # runs last: the walk has left every later tensor behind
+        gc.collect()
+        alive.append([ref() is not None for ref in refs])
+        return g
+
+    probe = ops.prim("probe", lambda x: x.copy(), vjp=probe_vjp)
+    x = cr.tensor(np.ones(1000), requires_grad=True)
+    a = cr.exp(probe(x))
+    b = cr.sin(a)
+    refs = [weakref.ref(a), weakref.ref(b)]
+    loss = (b * b).sum()
+    del a, b
+    loss.backward()
+    assert alive == [[False, False]]
+    np.testing.assert_allclose(x.grad.data, 2 * np.sin(np.e) * np.cos(np.e) * np.e)
+
+
 def test_second_backward_raises_a_clear_error():
     x = cr.tensor(2.0, requires_grad=True)
     y = cr.exp(x) * 2

@@ -141,7 +141,7 @@ def test_every_primitive_is_covered():
         "max", "min", "prod", "logsumexp", "safe_sqrt", "softmax", "log_softmax",
         "softmax_cross_entropy", "reshape", "transpose", "broadcast_to", "sum_to", "flip",
         "cast", "pad", "concatenate", "getitem", "scatter_add", "einsum", "alias",
-        "conv2d", "unfold", "fold", "max_pool2d",  # gradchecked in tests/nn/test_conv.py
+        "conv2d", "conv2d_bias", "unfold", "fold", "max_pool2d",  # tests/nn/test_conv.py
         "lstm_gates", "sigmoid_slope",
         "lstm_scan",  # first order only: tests/nn/test_recurrent.py
         "first_order_only",  # refuses to be differentiated (test_recurrent.py)

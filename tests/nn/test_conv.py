@@ -197,11 +197,11 @@ def test_batchnorm2d_matches_torch():
     np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), rtol=1e-5)
 
 
-@pytest.mark.parametrize("k,s", [(2, 2), (3, 2), (2, 1)])
-def test_fused_max_pool_matches_its_composite_including_ties(k, s):
+@pytest.mark.parametrize("k,s,size", [(2, 2, 6), (3, 2, 6), (2, 1, 6), (2, 2, 7)])
+def test_fused_max_pool_matches_its_composite_including_ties(k, s, size):
     from chainrule.autograd import ops
 
-    x = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float64)  # many ties
+    x = rng.integers(0, 3, (2, 3, size, size)).astype(np.float64)  # many ties
     g = rng.standard_normal(F.max_pool2d(x, k, s).shape)
     fused = cr.tensor(x, requires_grad=True)
     F.max_pool2d(fused, k, s).backward(g)
@@ -214,3 +214,125 @@ def test_fused_max_pool_matches_its_composite_including_ties(k, s):
     _, tan = cr.jvp(lambda t: F.max_pool2d(t, k, s), (x,), (v,))
     _, tan_ref = cr.jvp(lambda t: ops.max(ops.unfold(t, k, s), axis=(2, 3)), (x,), (v,))
     np.testing.assert_allclose(tan.data, tan_ref.data, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- fast paths
+#
+# conv2d's forward works on chunks of images (ops.CONV_WORKSPACE_BYTES) and, for stride 1
+# along W, on padded rows with wrap-around columns; a backward that records no graph uses
+# NumPy kernels (chunked, the input cotangent as a convolution with the flipped kernel at
+# stride 1, else a fold), and create_graph=True uses the differentiable rules. Every
+# combination must give the same numbers.
+
+FAST_CONFIGS = [  # (N, C, H, W, O, k, stride, padding, dilation, groups)
+    (3, 6, 7, 6, 2, 3, 1, 1, 1, 1),         # C·k² >= 3·O: wrap-around rows
+    (3, 2, 6, 7, 7, 3, 1, 1, 1, 1),         # plain rows
+    (2, 4, 8, 8, 4, (2, 3), 1, "same", 1, 2),  # even kernel: asymmetric "same" padding
+    (2, 3, 6, 6, 4, 3, 1, 3, 1, 1),         # padding wider than the kernel: fold
+    (2, 4, 9, 12, 6, 3, (2, 1), 1, (1, 2), 2),  # stride 2 along H only, dilated along W
+    (3, 3, 7, 7, 2, 3, 2, 0, 1, 1),         # strided: fold
+    (2, 4, 7, 6, 4, 2, 1, 2, 2, 4),         # depthwise, dilated
+]
+
+
+def _conv_grads(x, w, b, u, cfg, create_graph):
+    _, _, _, _, _, _, s, p, d, g = cfg
+    leaves = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = F.conv2d(*leaves, stride=s, padding=p, dilation=d, groups=g)
+    grads = cr.autograd.engine.grad([y], leaves, [u], create_graph=create_graph)
+    return y.data, [gr.data for gr in grads]
+
+
+@pytest.mark.parametrize("workspace", [1, None])  # 1 byte: one image per chunk
+@pytest.mark.parametrize("cfg", FAST_CONFIGS)
+def test_conv2d_fast_paths_match_loop_reference_and_differentiable_rules(cfg, workspace,
+                                                                          monkeypatch):
+    from chainrule.autograd import ops
+
+    if workspace is not None:
+        monkeypatch.setattr(ops, "CONV_WORKSPACE_BYTES", workspace)
+    n, c, h, w_, o, k, s, p, d, g = cfg
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x, w, b = (rng.standard_normal(sh) for sh in ((n, c, h, w_), (o, c // g, kh, kw), (o,)))
+    y = F.conv2d(x, cr.tensor(w), cr.tensor(b), stride=s, padding=p, dilation=d, groups=g)
+    pad = ops.conv_padding(p, (h, w_), (kh, kw), ops._pair(s, "", ""), ops._pair(d, "", ""))
+    ref = naive_conv2d(np.pad(x, ((0, 0), (0, 0)) + pad), w, ops._pair(s, "", ""), (0, 0),
+                       ops._pair(d, "", ""), g) + b[:, None, None]
+    np.testing.assert_allclose(y.data, ref, rtol=1e-12, atol=1e-12)
+    u = rng.standard_normal(y.shape)
+    _, fast = _conv_grads(x, w, b, u, cfg, create_graph=False)  # NumPy kernels
+    _, rules = _conv_grads(x, w, b, u, cfg, create_graph=True)  # differentiable rules
+    for ours, theirs in zip(fast, rules):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cfg", FAST_CONFIGS[:4] + FAST_CONFIGS[5:6])
+def test_conv2d_with_bias_is_one_node_that_matches_its_composite(cfg):
+    """conv2d_bias against conv2d + reshape(bias): values, first and second derivatives
+    (reverse and forward mode)."""
+    from chainrule.autograd import ops
+
+    n, c, h, w_, o, k, s, p, d, g = cfg
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x, w, b = (rng.standard_normal(sh) for sh in ((1, c, h, w_), (o, c // g, kh, kw), (o,)))
+
+    def fused(x, w, b):
+        return F.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=g)
+
+    def composite(x, w, b):
+        y = F.conv2d(x, w, stride=s, padding=p, dilation=d, groups=g)
+        return y + ops.reshape(b, (1, -1, 1, 1))
+
+    y = fused(*(cr.tensor(a, requires_grad=True) for a in (x, w, b)))
+    assert y._op.name == "conv2d_bias"
+    np.testing.assert_allclose(y.data, composite(x, cr.tensor(w), cr.tensor(b)).data,
+                               rtol=1e-12)
+    assert cr.gradcheck(fused, [x, w, b])
+    assert cr.gradgradcheck(fused, [x, w, b], atol=1e-4)
+    u = rng.standard_normal(y.shape)
+    vs = [rng.standard_normal(a.shape) for a in (x, w, b)]
+
+    def hvp_of(f):  # d/d(x, w, b) of <grad <u, f>, v>
+        leaves = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
+        first = cr.autograd.engine.grad([f(*leaves)], leaves, [u], create_graph=True)
+        inner = sum((gr * v).sum() for gr, v in zip(first, vs))
+        second = cr.autograd.engine.grad([inner], leaves)
+        return [np.zeros_like(a) if gr is None else gr.data for gr, a in zip(second, (x, w, b))]
+
+    for ours, theirs in zip(hvp_of(fused), hvp_of(composite)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    _, tan = cr.jvp(fused, (x, w, b), vs)
+    _, tan_ref = cr.jvp(composite, (x, w, b), vs)
+    np.testing.assert_allclose(tan.data, tan_ref.data, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cfg", FAST_CONFIGS)
+def test_conv2d_fast_paths_match_torch(cfg, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from chainrule.autograd import ops
+
+    monkeypatch.setattr(ops, "CONV_WORKSPACE_BYTES", 1)
+    n, c, h, w_, o, k, s, p, d, g = cfg
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x, w, b = (rng.standard_normal(sh) for sh in ((n, c, h, w_), (o, c // g, kh, kw), (o,)))
+    pad = ops.conv_padding(p, (h, w_), (kh, kw), ops._pair(s, "", ""), ops._pair(d, "", ""))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    (pt, pb), (pl, pr) = pad
+    yt = torch.nn.functional.conv2d(torch.nn.functional.pad(xt, (pl, pr, pt, pb)), wt, bt,
+                                    stride=s, dilation=d, groups=g)
+    u = rng.standard_normal(yt.shape)
+    yt.backward(torch.tensor(u))
+    y, fast = _conv_grads(x, w, b, u, cfg, create_graph=False)
+    for ours, theirs in zip([y, *fast], [yt, xt.grad, wt.grad, bt.grad]):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_transpose2d_fast_path_matches_its_rules():
+    """Under no_grad conv_transpose2d uses the NumPy input-cotangent kernel (a fold, with
+    fewer windows than fit when output_padding adds pixels): same as the recorded rules."""
+    x, w = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 2, 3, 3))
+    with cr.no_grad():
+        fast = F.conv_transpose2d(x, cr.tensor(w), stride=2, padding=1, output_padding=1)
+    rules = F.conv_transpose2d(x, cr.tensor(w, requires_grad=True), stride=2, padding=1,
+                               output_padding=1)
+    np.testing.assert_allclose(fast.data, rules.data, rtol=1e-12)

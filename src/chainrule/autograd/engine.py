@@ -87,7 +87,9 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
 
     ``needed``: ids of tensors whose cotangent is wanted (None = every tensor), used to
     skip rules on paths that lead nowhere. ``keep``: ids whose cotangent is returned.
-    ``on_leaf(leaf, g)`` receives leaves' cotangents.
+    ``on_leaf(leaf, g)`` receives leaves' cotangents. ``order`` is emptied as the walk goes,
+    so that (without ``retain_graph``) a tensor, with what its rule saved, is freed as soon
+    as its own backward and its children's have run, not at the end of the walk.
     """
     grads: dict[int, Tensor] = {}
     for r, s in zip(roots, seeds):
@@ -101,7 +103,8 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
     saved_mode = state.grad_enabled
     state.grad_enabled = create_graph
     try:
-        for node in reversed(order):
+        while order:
+            node = order.pop()  # children before parents
             g = grads.pop(id(node), None)
             if g is None:
                 continue
@@ -177,6 +180,7 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
                                "computed under no_grad)")
     seeds = [_seed(r, None if gradients is None else gradients[k]) for k, r in enumerate(roots)]
     order = toposort(roots)
+    leaves = [node for node in order if node._op is None]
     stored: set[int] = set()
 
     def accumulate(leaf: Tensor, g: Tensor) -> None:
@@ -192,9 +196,9 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
 
     _run(roots, seeds, order, None, retain_graph or create_graph, create_graph,
          on_leaf=accumulate)
-    for node in order:  # leaves reached with a zero gradient show zeros, as in PyTorch
-        if node._op is None and node.grad is None:
-            node.grad = _make(np.zeros_like(node.data))
+    for leaf in leaves:  # leaves reached with a zero gradient show zeros, as in PyTorch
+        if leaf.grad is None:
+            leaf.grad = _make(np.zeros_like(leaf.data))
 
 
 def grad(outputs: Sequence[Tensor], inputs: Sequence[Tensor],

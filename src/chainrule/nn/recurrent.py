@@ -219,9 +219,9 @@ class _Recurrent(Module):
                        reverse: bool) -> tuple[Tensor, Any]:
         """One layer in one direction; x: (batch, time, features) -> (batch, time, hidden)
         with zeros at padded steps, and the final state."""
-        xw = cell.project(x)  # every step's input projection in one matrix multiply
         if self.kind == "lstm" and self.fused:
-            return self._scan(cell, xw, state, mask, reverse)
+            return self._scan(cell, x, state, mask, reverse)
+        xw = cell.project(x)  # every step's input projection in one matrix multiply
         t_steps = x.shape[1]
         order = range(t_steps - 1, -1, -1) if reverse else range(t_steps)
         outs: list[Tensor | None] = [None] * t_steps
@@ -237,16 +237,16 @@ class _Recurrent(Module):
                 mask[:, t:t + 1], h, 0.0)
         return ops.stack(outs, axis=1), state
 
-    def _scan(self, cell: _Cell, xw: Tensor, state: tuple, mask: np.ndarray | None,
+    def _scan(self, cell: _Cell, x: Tensor, state: tuple, mask: np.ndarray | None,
               reverse: bool) -> tuple[Tensor, tuple]:
         """The fused LSTM loop (``ops.lstm_scan``): first-order derivatives only."""
-        hid = self.hidden_size
+        xw = _project_feature_major(cell, x)
         if reverse:
             xw = ops.flip(xw, 1)
             mask = None if mask is None else mask[:, ::-1]
-        y = ops.lstm_scan(xw, state[0], state[1], cell.weight_hh, mask=mask)
-        final = (y[:, -1, :hid], y[:, -1, hid:2 * hid])
-        seq = y[:, :, :hid]
+        y = ops.lstm_scan(xw, state[0], state[1], cell.weight_hh, mask=mask)  # (2, B, T, H)
+        final = (y[0, :, -1], y[1, :, -1])
+        seq = y[0]
         if reverse:
             seq = ops.flip(seq, 1)
             mask = None if mask is None else mask[:, ::-1]
@@ -323,6 +323,21 @@ class _Recurrent(Module):
         if self.kind == "lstm":
             return (ops.stack([f[0] for f in finals]), ops.stack([f[1] for f in finals]))
         return ops.stack(finals)
+
+
+def _project_feature_major(cell: _Cell, x: Tensor) -> Tensor:
+    """W_ih x_t + b for every step as ONE matrix multiply, W_ih (4H, in) @ x^T (in, T*B), laid
+    out (4H, time, batch) and returned as its (batch, time, 4H) transposed view: the layout
+    ``lstm_scan`` works in, so each step's (4H, batch) block is read without a copy, and
+    the weight's gradient is again one matrix multiply."""
+    b, t, n_in = x.shape
+    xt = ops.reshape(ops.transpose(x, (1, 0, 2)), (t * b, n_in))  # rows in (time, batch) order
+    w = cell.weight_ih
+    if cell.bias_ih is not None:  # the bias as the weight of one more input, always 1:
+        w = ops.concatenate([w, ops.reshape(cell.bias_ih + cell.bias_hh, (-1, 1))], axis=1)
+        xt = ops.concatenate([xt, ops.ones((t * b, 1), dtype=x.dtype)], axis=1)
+    xw = ops.matmul(w, ops.transpose(xt))  # (4H, T*B); BLAS reads xt transposed in place
+    return ops.transpose(ops.reshape(xw, (-1, t, b)), (2, 1, 0))
 
 
 def _carry(new: Any, old: Any, keep: np.ndarray) -> Any:

@@ -590,8 +590,9 @@ def plot_latent_grid(decode: Callable[[np.ndarray], Any], path: PathLike, n: int
     fig, ax, xs, ys = _mosaic_figure(rgb, int(n), title=title, what="plot_latent_grid")
     values = z[:int(n), dims[0]]
     ticks = [0, int(n) // 2, int(n) - 1] if int(n) % 2 else [0, int(n) - 1]
-    ax.set_xticks(xs[ticks], [f"{values[k]:.2g}" for k in ticks], fontsize=7)
-    ax.set_yticks(ys[ticks], [f"{values[::-1][k]:.2g}" for k in ticks], fontsize=7)
+    shown = np.where(np.abs(values) < 1e-9, 0.0, values)  # the middle quantile prints as 0
+    ax.set_xticks(xs[ticks], [f"{shown[k]:.2g}" for k in ticks], fontsize=7)
+    ax.set_yticks(ys[ticks], [f"{shown[::-1][k]:.2g}" for k in ticks], fontsize=7)
     ax.tick_params(length=2, pad=1)
     ax.set_xlabel(f"z[{dims[0]}]", fontsize=8)
     ax.set_ylabel(f"z[{dims[1]}]", fontsize=8)
