@@ -11,7 +11,10 @@ forward mode on tensors), neural networks built on it, and pictures of what happ
 tensor(6.)
 """
 
-from . import linear  # linear regression by the normal equation and gradient descent
+from . import (
+    _allocator,
+    linear,  # linear regression by the normal equation and gradient descent
+)
 from .autograd import (
     GradcheckError,
     GradientTape,
@@ -120,3 +123,5 @@ from .io import load, save
 from .random import manual_seed
 
 __version__ = "0.1.0"
+
+_allocator.configure_from_environment()  # keep freed buffers between steps (glibc only)
