@@ -56,14 +56,26 @@ rounding (float32 vs float64, or chainrule vs PyTorch) have O(1) different weigh
 (20190119, 20190120, ...) and reports the mean and standard deviation (0.2 points in
 row 6 over six seeds).
 
+``--torch`` runs the same rows in PyTorch (CPU, one thread), as independent evidence that
+a shortfall is the recipe's and not chainrule's: chainrule's initial weights are copied
+into ``torch.nn.Linear`` layers (both store the weight as (out, in)), the batches are the
+chainrule loader's (same seed), the dropout masks are drawn exactly as chainrule draws
+them (same generator, same order), and ``torch.optim.SGD`` is our momentum form, with the
+same schedule object setting its lr once per epoch. Only float rounding differs.
+``--torch-check 5,50`` prints the largest parameter difference between the two after that
+many steps of the same run (it should be float32 rounding, before the chaos grows).
+
     python experiments/dlfs_mnist.py [--epochs 50] [--rows 1,2,3] [--protocol val|last|book]
                                      [--seeds 1] [--book-init] [--dropout book|inverted]
+                                     [--torch] [--torch-check 5,50]
                                      [--out docs/dlfs_mnist_table.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import math
 import statistics
 import sys
@@ -85,6 +97,7 @@ from chainrule.optim.schedules import ExponentialDecay, LinearDecay  # noqa: E40
 from chainrule.random import get_rng, manual_seed  # noqa: E402
 from chainrule.train import EarlyStopping, LearningRateScheduler, Trainer  # noqa: E402
 from chainrule.train.callbacks import Callback  # noqa: E402
+from chainrule.train.trainer import make_loader  # noqa: E402
 
 SEED = 20190119  # the book's seed
 
@@ -225,29 +238,63 @@ class BookEarlyStopping(Callback):
         self.trainer.stop_training = True
 
 
-def run_row(row: Row, data: tuple, epochs: int, protocol: str = "val",
-            book_init: bool = False, dropout: str = "book", seed: int = SEED) -> dict:
+class StepRecorder(Callback):
+    """Copies the parameters after each of ``steps`` training steps and ends training after
+    the last; works for a chainrule :class:`Trainer` and for :func:`run_row_torch`."""
+
+    def __init__(self, steps: list[int]) -> None:
+        self.steps, self.count, self.saved = set(steps), 0, []
+
+    def record(self, params) -> bool:
+        """Count a step (``params``: NumPy arrays); True when training should stop."""
+        self.count += 1
+        if self.count in self.steps:
+            self.saved.append([np.array(p, copy=True) for p in params])
+        return self.count >= max(self.steps)
+
+    def on_batch_end(self, batch: int, logs=None) -> None:
+        if self.record(p.data for p in self.model.parameters()):
+            self.trainer.stop_training = True
+
+
+def make_schedule(row: Row, optimizer, epochs: int):
+    """The row's lr decay, stepped once per epoch, or None. Any optimizer with
+    ``param_groups`` will do, ``torch.optim.SGD`` included."""
+    if not row.decay:
+        return None
+    decay = LinearDecay if row.decay == "linear" else ExponentialDecay
+    return decay(optimizer, row.final_lr, epochs)
+
+
+def targets_and_split(row: Row, data: tuple, protocol: str) -> tuple:
+    """``(train, val, test)`` as ``(x, targets)`` pairs (one-hot targets for the MSE row);
+    ``val`` is the last 5,000 training images under the ``val`` protocol, else None."""
     (x, y), (xt, yt) = data
+    if row.loss == "mse":
+        y, yt = one_hot(y, 10), one_hot(yt, 10)
+    if protocol != "val":
+        return (x, y), None, (xt, yt)
+    n = len(x) - 5000
+    return (x[:n], y[:n]), (x[n:], y[n:]), (xt, yt)
+
+
+def run_row(row: Row, data: tuple, epochs: int, protocol: str = "val",
+            book_init: bool = False, dropout: str = "book", seed: int = SEED,
+            recorder: StepRecorder | None = None) -> dict:
     manual_seed(seed)
     model = build(row, book_init, dropout)
     optimizer = SGD(model.parameters(), lr=row.lr, momentum=row.momentum)
-    callbacks = []
-    if row.decay:
-        decay = LinearDecay if row.decay == "linear" else ExponentialDecay
-        callbacks.append(LearningRateScheduler(decay(optimizer, row.final_lr, epochs)))
-    if row.loss == "mse":
-        loss, targets, test_targets = mse_per_example, one_hot(y, 10), one_hot(yt, 10)
-    else:
-        loss, targets, test_targets = nn.CrossEntropyLoss(), y, yt
+    callbacks: list[Callback] = [] if recorder is None else [recorder]
+    schedule = make_schedule(row, optimizer, epochs)
+    if schedule is not None:
+        callbacks.append(LearningRateScheduler(schedule))
+    loss = mse_per_example if row.loss == "mse" else nn.CrossEntropyLoss()
     trainer = Trainer(model, loss, optimizer, metrics=["accuracy"])
-    train, val = (x, targets), None
+    train, val, (xt, test_targets) = targets_and_split(row, data, protocol)
     if protocol == "val":
-        n = len(x) - 5000
-        train, val = (x[:n], targets[:n]), (x[n:], targets[n:])
         callbacks.append(EarlyStopping("val_loss", patience=epochs, restore_best=True))
     elif protocol == "book":
-        callbacks.append(BookEarlyStopping((xt, test_targets if row.loss == "mse" else yt),
-                                           row))
+        callbacks.append(BookEarlyStopping((xt, test_targets), row))
     t0 = time.perf_counter()
     history = trainer.fit(train, val=val, epochs=epochs, batch_size=60, callbacks=callbacks,
                           seed=seed, verbose=False)
@@ -259,6 +306,136 @@ def run_row(row: Row, data: tuple, epochs: int, protocol: str = "val",
     elif protocol == "book" and callbacks[-1].kept_epochs is not None:
         kept = callbacks[-1].kept_epochs
     return {"acc": acc, "seconds": seconds, "epoch": kept}
+
+
+def import_torch():
+    """PyTorch, imported only when asked for. One thread: as fast for these small layers,
+    and a run repeats exactly."""
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("--torch needs PyTorch, which is not installed "
+                         "(pip install torch)") from None
+    torch.set_num_threads(1)
+    return torch
+
+
+@functools.cache
+def torch_dropout_class() -> type:
+    torch = import_torch()
+
+    class NumpyMaskDropout(torch.nn.Module):
+        """:class:`BookDropout` (or, ``inverted``, ``nn.Dropout``) in PyTorch, its mask
+        drawn exactly as chainrule draws it: ``get_rng().random(shape) >= p``."""
+
+        def __init__(self, p: float, inverted: bool) -> None:
+            super().__init__()
+            self.p, self.inverted = p, inverted
+
+        def forward(self, x):
+            if not self.training:
+                return x if self.inverted else x * (1.0 - self.p)
+            keep = get_rng().random(tuple(x.shape)) >= self.p
+            mask = keep / (1.0 - self.p) if self.inverted else keep
+            return x * torch.from_numpy(mask.astype(np.float32))
+
+    return NumpyMaskDropout
+
+
+def to_torch(model: nn.Sequential):
+    """A ``torch.nn.Sequential`` copy of a model made by :func:`build`, same weights."""
+    torch = import_torch()
+    layers = []
+    for m in model:
+        if isinstance(m, nn.Linear):  # weight (out, in) in both libraries
+            layer = torch.nn.Linear(m.in_features, m.out_features)
+            with torch.no_grad():
+                layer.weight.copy_(torch.from_numpy(m.weight.data))
+                layer.bias.copy_(torch.from_numpy(m.bias.data))
+        elif isinstance(m, nn.Tanh | nn.Sigmoid):
+            layer = torch.nn.Tanh() if isinstance(m, nn.Tanh) else torch.nn.Sigmoid()
+        elif isinstance(m, BookDropout | nn.Dropout):
+            layer = torch_dropout_class()(m.p, inverted=isinstance(m, nn.Dropout))
+        else:
+            raise TypeError(f"to_torch: no PyTorch version of {type(m).__name__}")
+        layers.append(layer)
+    return torch.nn.Sequential(*layers)
+
+
+def run_row_torch(row: Row, data: tuple, epochs: int, protocol: str = "val",
+                  book_init: bool = False, dropout: str = "book", seed: int = SEED,
+                  recorder: StepRecorder | None = None) -> dict:
+    """:func:`run_row` in PyTorch, from the same initial weights, batches and dropout
+    masks (see the module docstring); the protocols mirror ``EarlyStopping`` and
+    :class:`BookEarlyStopping`."""
+    torch = import_torch()
+    manual_seed(seed)
+    model = to_torch(build(row, book_init, dropout))
+    optimizer = torch.optim.SGD(model.parameters(), lr=row.lr, momentum=row.momentum)
+    schedule = make_schedule(row, optimizer, epochs)
+    train, val, (xt, test_targets) = targets_and_split(row, data, protocol)
+
+    def loss(out, target: np.ndarray):
+        target = torch.from_numpy(target)
+        if row.loss == "mse":  # the book's: summed squared error / batch size
+            return ((out - target) ** 2).sum() / len(out)
+        return torch.nn.functional.cross_entropy(out, target)
+
+    def predict(x: np.ndarray):
+        model.eval()
+        with torch.no_grad():
+            return model(torch.from_numpy(x))
+
+    manual_seed(seed)  # as Trainer.fit: the dropout masks come from here on
+    loader = make_loader(train, 60, shuffle=True, seed=seed)  # Trainer.fit's batches
+    best, kept, saved, stop = math.inf, epochs, None, False
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        if protocol == "book" and (epoch + 1) % 10 == 0:
+            saved = copy.deepcopy(model.state_dict())
+        model.train()
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss(model(torch.from_numpy(xb)), yb).backward()
+            optimizer.step()
+            if recorder is not None and recorder.record(
+                    p.detach().numpy() for p in model.parameters()):
+                stop = True
+                break
+        if stop:
+            break
+        if schedule is not None:
+            schedule.step()
+        if protocol == "val":
+            value = float(loss(predict(val[0]), val[1]))
+            if value < best:
+                best, kept, saved = value, epoch + 1, copy.deepcopy(model.state_dict())
+        elif protocol == "book" and (epoch + 1) % 10 == 0:
+            value = book_loss(predict(xt).numpy(), test_targets, row)
+            if value >= best:
+                model.load_state_dict(saved)
+                kept = epoch
+                break
+            best = value
+    if protocol == "val" and saved is not None:
+        model.load_state_dict(saved)
+    seconds = time.perf_counter() - t0
+    test_labels = data[1][1]
+    acc = 100 * float((predict(xt).argmax(1).numpy() == test_labels).mean())
+    return {"acc": acc, "seconds": seconds, "epoch": kept}
+
+
+def torch_check(row: Row, data: tuple, steps: list[int], epochs: int, book_init: bool,
+                dropout: str, seed: int) -> list[float]:
+    """Max |chainrule - PyTorch| over all parameters after each of ``steps`` steps of the
+    same run (same start, batches, masks and lr)."""
+    saved = []
+    for runner in (run_row, run_row_torch):
+        recorder = StepRecorder(steps)
+        runner(row, data, epochs, "last", book_init, dropout, seed, recorder)
+        saved.append(recorder.saved)
+    return [max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs))
+            for ours, theirs in zip(*saved)]
 
 
 def summarise(k: int, runs: list[dict]) -> dict:
@@ -289,20 +466,41 @@ def main(argv: list[str] | None = None) -> int:
                         "2/(fan_in+fan_out) in rows 6-9")
     p.add_argument("--dropout", choices=("book", "inverted"), default="book",
                    help="book: scale by keep_prob at test time; inverted: nn.Dropout")
+    p.add_argument("--torch", action="store_true",
+                   help="train with PyTorch instead, from chainrule's initial weights and "
+                        "with its batches and dropout masks")
+    p.add_argument("--torch-check", default=None, metavar="STEPS",
+                   help="e.g. 5,50: print max |chainrule - PyTorch| parameter difference "
+                        "after that many steps of each row (first seed), then exit")
     p.add_argument("--out", default=None, help="write a Markdown table here")
     a = p.parse_args(argv)
     picked = range(1, 10) if a.rows == "all" else [int(r) for r in a.rows.split(",")]
     seeds = [SEED + i for i in range(a.seeds)]
+    if a.torch or a.torch_check:
+        import_torch()  # fail before loading anything if it is missing
     (x, y), (xt, yt) = load_mnist(a.data_dir, flatten=True)
     mean, std = x.mean(), x.std()
     data = (((x - mean) / std).astype(np.float32), y), (((xt - mean) / std).astype(np.float32),
                                                         yt)
-    print(f"protocol {a.protocol}, seeds {seeds}, dropout {a.dropout}"
+    if a.torch_check:
+        steps = [int(s) for s in a.torch_check.split(",")]
+        print(f"max |chainrule - PyTorch| over the parameters, seed {seeds[0]}, "
+              f"dropout {a.dropout}{', book init' if a.book_init else ''}")
+        for k in picked:
+            diffs = torch_check(ROWS[k - 1], data, steps, a.epochs, a.book_init, a.dropout,
+                                seeds[0])
+            print(f"{k:>2} {ROWS[k - 1].name:34} "
+                  + "  ".join(f"{s} steps: {d:.2e}" for s, d in zip(steps, diffs)), flush=True)
+        return 0
+    library = "PyTorch" if a.torch else "chainrule"
+    runner = run_row_torch if a.torch else run_row
+    print(f"{library}, protocol {a.protocol}, seeds {seeds}, dropout {a.dropout}"
           f"{', book init' if a.book_init else ''}")
-    print(f"{'#':>2} {'experiment':34} {'book %':>8} {'ours %':>14} {'epoch':>9} {'time':>7}")
+    ours = "torch %" if a.torch else "ours %"
+    print(f"{'#':>2} {'experiment':34} {'book %':>8} {ours:>14} {'epoch':>9} {'time':>7}")
     results = []
     for k in picked:
-        runs = [run_row(ROWS[k - 1], data, a.epochs, a.protocol, a.book_init, a.dropout, s)
+        runs = [runner(ROWS[k - 1], data, a.epochs, a.protocol, a.book_init, a.dropout, s)
                 for s in seeds]
         r = summarise(k, runs)
         results.append(r)
@@ -310,9 +508,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k:>2} {r['row']:34} {r['book']:>8.2f} {fmt_acc(r):>14} "
               f"{'/'.join(map(str, r['epochs'])):>9} {r['seconds']:>6.0f}s{per_seed}", flush=True)
     if a.out:
-        lines = [f"Protocol `{a.protocol}`, seeds {', '.join(map(str, seeds))}, "
+        lines = [f"{library}, protocol `{a.protocol}`, seeds {', '.join(map(str, seeds))}, "
                  f"{a.dropout} dropout{', book init' if a.book_init else ''}.", "",
-                 "| # | experiment | book test acc. | chainrule test acc. | per seed "
+                 f"| # | experiment | book test acc. | {library} test acc. | per seed "
                  "| kept epoch | train time |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['k']} | {r['row']} | {r['book']:.2f} % | {fmt_acc(r)} % | "
                   f"{', '.join(f'{v:.2f}' for v in r['accs'])} | "
