@@ -140,16 +140,25 @@ def denoise_sparse(args: argparse.Namespace, results: dict[str, Any]) -> None:
     rng = np.random.default_rng(0)
     noisy = np.clip(xt[:10] + rng.normal(0, 0.2, xt[:10].shape), 0, 1).astype(np.float32)
     rows = {"noisy input": noisy}
+    noisy_test = np.clip(xt + rng.normal(0, 0.2, xt.shape), 0, 1).astype(np.float32)
+    results["noisy-input/mnist"] = {"mse_to_clean": float(np.mean((noisy_test - xt) ** 2))}
+    plain = args.workdir / "dense_ae_mnist.npz"
+    if plain.is_file():  # the plain autoencoder of --parts dense-ae, on the same noisy set
+        from chainrule import io
+
+        model = dense_autoencoder((1, 28, 28), hidden=(100,), code_size=30)
+        model.load_state_dict(io.load(plain))
+        results["noisy-input/mnist"]["plain_ae_mse_to_clean"] = float(np.mean(
+            (model.reconstruct(noisy_test) - xt) ** 2, dtype=np.float64))
     for kind, kw in (("noise", {"noise": 0.2}), ("dropout", {"dropout": 0.5})):
         manual_seed(SEED)
         model = dense_autoencoder((1, 28, 28), hidden=(100,), code_size=30, **kw)
         secs = fit(model, nn.MSELoss(), Adam(model.parameters(), lr=1e-3), x, args.ae_epochs,
                    64, SEED)
-        noisy_all = np.clip(xt + rng.normal(0, 0.2, xt.shape), 0, 1).astype(np.float32)
         key = f"denoising-ae-{kind}/mnist"
         results[key] = {"test_mse": mse(model, xt),
                         "test_mse_from_noisy": float(np.mean(
-                            (model.reconstruct(noisy_all) - xt) ** 2, dtype=np.float64)),
+                            (model.reconstruct(noisy_test) - xt) ** 2, dtype=np.float64)),
                         "epochs": args.ae_epochs, "seconds": secs}
         print(key, results[key], flush=True)
         rows[f"denoised ({kind})"] = model.reconstruct(noisy)
