@@ -25,7 +25,6 @@ GANs), ``latent_grid.png`` (VAE with a 2-D latent space) and ``samples/epoch_NNN
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from ..models.classifiers import image_shape
 from ..random import manual_seed
 from ..viz import images as pictures
 from .callbacks import CSVLogger
+from .cli_train import UsageError, check_hyperparameters
 from .history import plot_history
 from .trainer import Trainer
 
@@ -59,10 +59,6 @@ __all__ = ["GENERATIVE", "build_generative", "check_args", "load_generative", "r
 PROG = "chainrule train"
 GAN_RESULTS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")  # printed after training
 CODINGS_POINTS = 2000  # test images drawn in codings.png (t-SNE time grows with this)
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit code 2."""
 
 
 # --------------------------------------------------------------------------- data
@@ -152,14 +148,7 @@ def check_args(args: argparse.Namespace) -> int:
     """Validate the arguments of a generative run (before any data is read); return the
     latent size. Raises UsageError with one line."""
     spec = GENERATIVE[args.model]
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got "
-                             f"{getattr(args, name)}")
-    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
-        raise UsageError(f"--lr must be a positive number, got {args.lr}")
-    if not 0 <= args.val_fraction < 1:
-        raise UsageError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    check_hyperparameters(args)
     if not 0 <= args.label_smoothing < 1:
         raise UsageError(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
     if spec.kind != "gan" and (args.conditional or args.label_smoothing):

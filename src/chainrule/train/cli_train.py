@@ -218,6 +218,12 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer {args.optimizer!r}; known: "
                          f"{', '.join(OPTIMIZERS)}")
+    check_hyperparameters(args)
+
+
+def check_hyperparameters(args: argparse.Namespace) -> None:
+    """Raise UsageError (one line) for epochs, batch size, lr, momentum or validation
+    fraction out of range; shared by every model the command trains."""
     if args.epochs <= 0:
         raise UsageError(f"--epochs must be a positive integer, got {args.epochs}")
     if args.batch_size <= 0:
@@ -335,7 +341,7 @@ def _run_generative(args: argparse.Namespace) -> int:
         gen.check_args(args)
         splits = load_splits(args)
         return gen.run_generative(args, splits, _out_dir(args))
-    except (UsageError, gen.UsageError) as exc:
+    except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
