@@ -153,3 +153,14 @@ def test_generate_refuses_plain_autoencoders(tmp_path, capsys) -> None:
     assert cli_main(["generate", "--checkpoint", str(tmp_path / "model.npz"),
                      "--out", str(tmp_path / "x.png")]) == 2
     assert "no prior to sample from" in capsys.readouterr().err
+
+
+def test_without_matplotlib_it_says_what_to_install(tmp_path, capsys, monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert run_train(parse("--model", "vae", "--out", str(tmp_path / "o"))) == 2
+    assert "pip install 'chainrule[viz]'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

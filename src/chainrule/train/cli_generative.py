@@ -25,6 +25,7 @@ GANs), ``latent_grid.png`` (VAE with a 2-D latent space) and ``samples/epoch_NNN
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +150,9 @@ def check_args(args: argparse.Namespace) -> int:
     latent size. Raises UsageError with one line."""
     spec = GENERATIVE[args.model]
     check_hyperparameters(args)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError(f"--model {args.model} draws its pictures with matplotlib, which is "
+                         "not installed: pip install 'chainrule[viz]'")
     if not 0 <= args.label_smoothing < 1:
         raise UsageError(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
     if spec.kind != "gan" and (args.conditional or args.label_smoothing):
