@@ -1793,7 +1793,7 @@ def _lstm_scan_jvp(k: int, tan: Tensor, y: Tensor, xw: Tensor, h0: Tensor, c0: T
             dh_new = np.where(mask[:, t], dh_new, dh)
         dout[0][:, t], dout[1][:, t] = dh_new.T, dc_new.T
         dh, dc = dh_new, dc_new
-    if state.grad_enabled and any(t._rg for t in (tan, xw, h0, c0, w)):
+    if not _plain(tan, xw, h0, c0, w):  # (inside a jvp rule tangents are paused)
         return _first_order(_const(dout), tan, xw, h0, c0, w)
     return _const(dout)
 

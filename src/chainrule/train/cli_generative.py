@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import io, nn, optim
+from .. import io, nn
 from ..models import (
     GAN,
     SampleGrid,
@@ -50,7 +50,7 @@ from ..models.classifiers import image_shape
 from ..random import manual_seed
 from ..viz import images as pictures
 from .callbacks import CSVLogger
-from .cli_train import UsageError, check_hyperparameters
+from .cli_train import OPTIMIZERS, UsageError, check_hyperparameters
 from .history import plot_history
 from .trainer import Trainer
 
@@ -163,25 +163,15 @@ def check_args(args: argparse.Namespace) -> int:
     return latent
 
 
-def _optimizer(args: argparse.Namespace, params: list[Any]) -> Any:
-    lr = 1e-3 if args.lr is None else args.lr
-    if args.optimizer == "sgd":
-        return optim.SGD(params, lr=lr, momentum=args.momentum)
-    if args.optimizer == "adam":
-        return optim.Adam(params, lr=lr)
-    raise UsageError(f"unknown optimizer {args.optimizer!r}; known: sgd, adam")
-
-
 def _fit_reconstruction(args: argparse.Namespace, model: nn.Module, data: Images, kind: str,
                         out: Path) -> tuple[Any, Any, float]:
     """Train an autoencoder (MSE) or a VAE (BCE on logits + its KL term)."""
-    if kind == "vae":
-        loss: Any = nn.BCEWithLogitsLoss()
-        regularizer = lambda m: m.regularization()  # noqa: E731 - the KL term, scaled
-    else:
-        loss, regularizer = nn.MSELoss(), lambda m: m.regularization()
-    optimizer = _optimizer(args, model.parameters())
-    trainer = Trainer(model, loss, optimizer, metrics=(), regularizer=regularizer)
+    loss = nn.BCEWithLogitsLoss() if kind == "vae" else nn.MSELoss()
+    make = OPTIMIZERS[args.optimizer][0]
+    optimizer = make(model.parameters(), 1e-3 if args.lr is None else args.lr, args.momentum)
+    # the VAE's KL term, or an autoencoder's sparsity penalty (0 without one)
+    trainer = Trainer(model, loss, optimizer, metrics=(),
+                      regularizer=lambda m: m.regularization())
     start = time.perf_counter()
     history = trainer.fit((data.train, data.train),
                           val=None if data.val is None else (data.val, data.val),
@@ -234,12 +224,16 @@ def _fit_gan(args: argparse.Namespace, gan: Any, data: Images,
              out: Path) -> tuple[dict[str, list[float]], float, list[str]]:
     labels = data.train_labels if gan.num_classes else None
     grid = SampleGrid(out / "samples" / "epoch_{epoch:03d}.png", n=64, seed=args.seed)
+    csv = CSVLogger(out / "history.csv")
+    csv.on_train_begin()
     start = time.perf_counter()
-    history = gan.fit(data.train, labels, epochs=args.epochs, batch_size=args.batch_size,
-                      seed=args.seed, callbacks=[grid], verbose=not args.quiet)
+    try:
+        history = gan.fit(data.train, labels, epochs=args.epochs, batch_size=args.batch_size,
+                          seed=args.seed, verbose=not args.quiet,
+                          callbacks=[grid, lambda epoch, _, logs: csv.on_epoch_end(epoch, logs)])
+    finally:
+        csv.on_train_end()
     seconds = time.perf_counter() - start
-    rows = _history_rows(history)
-    _write_csv(rows, out / "history.csv")
     n = 10 * (gan.num_classes or 8)
     lab = np.repeat(np.arange(gan.num_classes), 10) if gan.num_classes else None
     pictures.image_grid(gan.sample(n, labels=lab, seed=args.seed), out / "samples.png",
@@ -254,24 +248,9 @@ def _fit_gan(args: argparse.Namespace, gan: Any, data: Images,
 
     pictures.plot_interpolation(decode, pairs, out / "interpolation.png", method="slerp",
                                 value_range=data.value_range)
-    return {k: [r[k] for r in rows] for k in rows[-1]}, seconds, \
-        ["samples.png", "interpolation.png", f"samples/ ({len(rows)} grids)"]
-
-
-def _history_rows(history: Any) -> list[dict[str, float]]:
-    if isinstance(history, list):
-        return [{k: float(v) for k, v in row.items()} for row in history]
-    data = getattr(history, "history", history)
-    keys = list(data)
-    return [{k: float(data[k][i]) for k in keys} for i in range(len(data[keys[0]]))]
-
-
-def _write_csv(rows: list[dict[str, float]], path: Path) -> None:
-    logger = CSVLogger(path)
-    logger.on_train_begin()
-    for epoch, row in enumerate(rows):
-        logger.on_epoch_end(epoch, row)
-    logger.on_train_end()
+    epochs = len(history.history["g_loss"])
+    return history.history, seconds, \
+        ["samples.png", "interpolation.png", f"samples/ ({epochs} grids)"]
 
 
 def run_generative(args: argparse.Namespace, splits: Any, out: Path) -> int:
