@@ -461,3 +461,15 @@ def test_summary_counts_a_tied_weight_once_and_rows_add_up() -> None:
     # encoder: 784*100+100 and 100*30+30; the tied decoder layers add their biases only
     assert [r.params for r in summary.rows if r.params] == [78_500, 3_030, 100, 784]
     assert sum(r.params for r in summary.rows) == summary.total_params == 82_414
+
+
+def test_tied_linear_and_sparsity_penalties_second_order():
+    """Second derivatives (reverse-over-reverse and forward-over-reverse) of the new layer
+    and penalties, against central differences."""
+    rng = np.random.default_rng(1)
+    lin = nn.Linear(4, 3, dtype=np.float64)
+    x, w, b = rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=4)
+    assert cr.gradgradcheck(lambda x, w, b: _tied_apply(lin, x, w, b), [x, w, b])
+    codes = _sigmoid(rng.normal(size=(8, 5)) - 1)
+    assert cr.gradgradcheck(lambda c: models.kl_sparsity(c, 0.1, 1.0), [codes])
+    assert cr.gradgradcheck(lambda c: models.l1_activity(c, 0.5), [codes])

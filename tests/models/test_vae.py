@@ -209,3 +209,10 @@ def test_training_lowers_the_negative_elbo():
     assert after < 0.6 * before
     # the logged loss is the negative ELBO per pixel (a single-sample estimate per batch)
     assert history["loss"][-1] * 64 == pytest.approx(after, rel=0.1)
+
+
+def test_kl_and_reparameterisation_second_order():
+    rng = np.random.default_rng(2)
+    mu, lv, eps = rng.normal(size=(3, 2)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    assert cr.gradgradcheck(lambda m, v: models.gaussian_kl(m, v), [mu, lv])
+    assert cr.gradgradcheck(lambda m, v: models.reparameterize(m, v, eps), [mu, lv])
