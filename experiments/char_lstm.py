@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 
-from chainrule.charlm import CharLMConfig, sample, train_charlm
+from chainrule.models.charlm import CharLMConfig, sample, train_charlm
 from chainrule.data import load_text
 
 CORPUS = "/work/shared/data/text/tinyshakespeare.txt"

@@ -11,11 +11,15 @@ forward mode on tensors), neural networks built on it, and pictures of what happ
 tensor(6.)
 """
 
-from . import (
+from . import _moved
+
+_moved.install()  # old module paths keep working, with a DeprecationWarning
+
+from . import (  # noqa: E402
     _allocator,
     linear,  # linear regression by the normal equation and gradient descent
 )
-from .autograd import (
+from .autograd import (  # noqa: E402
     GradcheckError,
     GradientTape,
     GraphReleasedError,
@@ -40,7 +44,7 @@ from .autograd import (
     value_and_grad,
     vjp,
 )
-from .autograd.ops import (
+from .autograd.ops import (  # noqa: E402
     abs,
     add,
     argmax,
@@ -119,8 +123,8 @@ from .autograd.ops import (
     zeros,
     zeros_like,
 )
-from .io import load, save
-from .random import manual_seed
+from .io import load, save  # noqa: E402
+from .random import manual_seed  # noqa: E402
 
 __version__ = "0.1.0"
 

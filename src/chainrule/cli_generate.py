@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .charlm import CharLMConfig, load_checkpoint, sample, train_charlm
+from .models.charlm import CharLMConfig, load_checkpoint, sample, train_charlm
 from .data.errors import DataError
 
 __all__ = ["add_generate_parser", "run_charlm_train", "run_generate"]

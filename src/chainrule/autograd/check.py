@@ -19,12 +19,9 @@ import numpy as np
 
 from ..diff.numeric import numeric_gradient
 from . import engine, ops
+from ..errors import GradcheckError
 from .functional import jvp
 from .tensor import Tensor, _make
-
-
-class GradcheckError(AssertionError):
-    """Analytic and numeric derivatives disagree."""
 
 
 def _inputs64(inputs: Any) -> list[np.ndarray]:

@@ -14,13 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import GraphReleasedError
 from . import ops
 from .mode import set_grad_enabled, state
 from .tensor import FREED, Tensor, _make, _to_array
-
-
-class GraphReleasedError(RuntimeError):
-    """Backward went through a graph whose saved tensors were already released."""
 
 
 def toposort(roots: Sequence[Tensor], constants: bool = False) -> list[Tensor]:

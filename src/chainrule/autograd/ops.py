@@ -25,14 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeError
 from .mode import paused_forward_mode, state
 from .tensor import Tensor, _make, _to_array, get_default_dtype
 
 # --------------------------------------------------------------------------- machinery
-
-
-class ShapeError(ValueError):
-    """An operation got inputs whose shapes do not fit; names the op and the shapes."""
 
 
 class Primitive:

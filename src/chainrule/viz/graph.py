@@ -31,6 +31,7 @@ import numpy as np
 
 from chainrule.diff import symbolic
 from chainrule.diff.dual import Dual
+from chainrule.errors import GraphvizNotFoundError
 
 __all__ = [
     "GraphDrawing",
@@ -51,10 +52,6 @@ _INSTALL_HINT = (
     "https://graphviz.org/download/), optionally with `pip install graphviz`. "
     "DOT text (.dot, GraphDrawing.dot) works without it."
 )
-
-
-class GraphvizNotFoundError(RuntimeError):
-    """Rendering to SVG/PNG was asked for but Graphviz is not installed."""
 
 
 @dataclass

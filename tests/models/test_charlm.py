@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from chainrule import cli_generate, nn
-from chainrule.charlm import (
+from chainrule.models.charlm import (
     CharLMConfig,
     CharLSTM,
     StreamBatcher,

@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from . import nn
-from .autograd.mode import no_grad
-from .autograd.tensor import Tensor
-from .io import load, save
-from .optim import Adam, clip_grad_norm_
-from .random import manual_seed
+from .. import nn
+from ..autograd.mode import no_grad
+from ..autograd.tensor import Tensor
+from ..io import load, save
+from ..optim import Adam, clip_grad_norm_
+from ..random import manual_seed
 
 __all__ = [
     "CharLMConfig",
