@@ -13,8 +13,8 @@ import argparse
 import json
 import time
 
-from chainrule.models.charlm import CharLMConfig, sample, train_charlm
 from chainrule.data import load_text
+from chainrule.models.charlm import CharLMConfig, sample, train_charlm
 
 CORPUS = "/work/shared/data/text/tinyshakespeare.txt"
 

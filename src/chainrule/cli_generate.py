@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .models.charlm import CharLMConfig, load_checkpoint, sample, train_charlm
 from .data.errors import DataError
+from .models.charlm import CharLMConfig, load_checkpoint, sample, train_charlm
 
 __all__ = ["add_generate_parser", "run_charlm_train", "run_generate"]
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from chainrule import cli_generate, nn
+from chainrule.cli_generate import add_generate_parser, run_generate
 from chainrule.models.charlm import (
     CharLMConfig,
     CharLSTM,
@@ -20,7 +21,6 @@ from chainrule.models.charlm import (
     split_text,
     train_charlm,
 )
-from chainrule.cli_generate import add_generate_parser, run_generate
 from chainrule.optim import Adam
 from chainrule.random import manual_seed
 from chainrule.train import cli_train

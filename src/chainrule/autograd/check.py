@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..diff.numeric import numeric_gradient
-from . import engine, ops
 from ..errors import GradcheckError
+from . import engine, ops
 from .functional import jvp
 from .tensor import Tensor, _make
 
