@@ -18,6 +18,7 @@ from .adaptive import Adagrad, RMSprop
 from .clip import clip_grad_norm_, clip_grad_value_
 from .lr_finder import LRFinderResult, find_lr, suggest_lr
 from .optimizer import Optimizer
+from .registry import OPTIMIZERS, OptimizerSpec, create_optimizer
 from .schedules import (
     CosineDecay,
     ExponentialDecay,
@@ -33,8 +34,9 @@ from .schedules import (
 from .sgd import SGD
 
 __all__ = [
-    "SGD", "Adagrad", "Adam", "AdamW", "Adamax", "CosineDecay", "ExponentialDecay",
-    "LRFinderResult", "LRSchedule", "LinearDecay", "MultiStepDecay", "NAdam", "OneCycle",
-    "Optimizer", "PiecewiseConstant", "PowerDecay", "RMSprop", "ReduceLROnPlateau",
-    "StepDecay", "clip_grad_norm_", "clip_grad_value_", "find_lr", "schedules", "suggest_lr",
+    "OPTIMIZERS", "SGD", "clip_grad_norm_", "clip_grad_value_", "create_optimizer", "find_lr",
+    "schedules", "suggest_lr", "Adagrad", "Adam", "AdamW", "Adamax", "CosineDecay",
+    "ExponentialDecay", "LRFinderResult", "LRSchedule", "LinearDecay", "MultiStepDecay", "NAdam",
+    "OneCycle", "Optimizer", "OptimizerSpec", "PiecewiseConstant", "PowerDecay", "RMSprop",
+    "ReduceLROnPlateau", "StepDecay",
 ]
