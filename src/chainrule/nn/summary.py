@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..autograd.mode import no_grad
 from ..autograd.tensor import Tensor
-from .module import Module
+
+if TYPE_CHECKING:  # summarize() is called by Module.summary(): no import cycle at run time
+    from .module import Module
 
 
 def format_bytes(n: float) -> str:
@@ -113,12 +115,13 @@ def summarize(model: Module, input_shape: tuple[int, ...], batch_size: int = 1,
 
     was_training = model.training
     model.eval()
-    Module._output_hooks.append(record)
+    hooks = type(model)._output_hooks  # the one list every Module shares
+    hooks.append(record)
     try:
         with no_grad():
             model(Tensor(np.zeros((1, *input_shape), dtype=dtype)))
     finally:
-        Module._output_hooks.remove(record)
+        hooks.remove(record)
         model.train(was_training)
     total = model.num_parameters() + sum(b.size for _, b in model.named_buffers())
     trainable = model.num_parameters(trainable_only=True)
