@@ -18,6 +18,7 @@ from typing import Any
 
 MOVED: dict[str, str] = {
     "chainrule.charlm": "chainrule.models.charlm",
+    "chainrule.classic.plots": "chainrule.viz.classic",
 }
 
 

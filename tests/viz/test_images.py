@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from chainrule.viz import codings as C
 from chainrule.viz import images as V
 
 mpimg = pytest.importorskip("matplotlib.image")
@@ -136,7 +137,7 @@ def test_missing_matplotlib_names_the_extra(tmp_path, imgs, monkeypatch):
 
 
 def test_classic_image_grid_delegates(tmp_path, imgs, monkeypatch):
-    from chainrule.classic.plots import image_grid as classic_grid
+    from chainrule.viz.classic import image_grid as classic_grid
 
     flat = imgs.reshape(12, 64)
     labels = [str(i) for i in range(12)]
@@ -268,8 +269,8 @@ def test_plot_codings_writes_pngs(tmp_path):
 def test_plot_codings_subsamples_with_the_seed(tmp_path, monkeypatch):
     codes, labels = _blobs(n=90)
     seen = []
-    real = V._reduce
-    monkeypatch.setattr(V, "_reduce", lambda x, *a: seen.append(x) or real(x, *a))
+    real = C._reduce
+    monkeypatch.setattr(C, "_reduce", lambda x, *a: seen.append(x) or real(x, *a))
     for seed in (0, 0, 1):
         V.plot_codings(codes, labels, tmp_path / "s.png", method="pca", max_points=20,
                        seed=seed)

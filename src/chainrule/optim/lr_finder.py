@@ -39,18 +39,13 @@ class LRFinderResult:
     suggested_lr: float | None = None
     diverged: bool = False
 
-    def plot(self, ax: Any = None) -> Any:
-        """Draw smoothed loss against lr (log axis) with matplotlib; returns the axes."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax: Any = None, path: Any = None) -> Any:
+        """Draw smoothed loss against lr (log axis) on ``ax`` (default: a new figure) and
+        save it to ``path`` if given; returns the axes (see
+        :func:`chainrule.viz.curves.plot_lr_finder`)."""
+        from ..viz.curves import plot_lr_finder
 
-        ax = ax if ax is not None else plt.gca()
-        ax.plot(self.lrs, self.losses)
-        ax.set_xscale("log")
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("smoothed loss")
-        if self.suggested_lr is not None:
-            ax.axvline(self.suggested_lr, linestyle="--", color="gray")
-        return ax
+        return plot_lr_finder(self, ax=ax, path=path)
 
 
 def _batches(data: Iterable[Any]) -> Iterator[Any]:

@@ -1,24 +1,17 @@
-"""History of a training run, and a picture of its loss and accuracy curves.
+"""History of a training run (its picture is drawn by :mod:`chainrule.viz.curves`).
 
 ``History.history`` is a dict of lists, one value per epoch, as in Keras:
 ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...],
 "lr": [...], "time": [...]}``; ``History.epoch`` lists the epoch numbers (0-based).
 
-:func:`plot_history` draws train-vs-validation curves: a PNG with matplotlib when it is
-installed, else a small self-contained SVG written by hand (no dependency).
+:func:`plot_history` (from :mod:`chainrule.viz.curves`, re-exported here) draws
+train-vs-validation curves: a PNG with matplotlib when it is installed, else a small
+self-contained SVG written by hand (no dependency).
 """
 
 from __future__ import annotations
 
-import html
-import math
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from ..data.files import atomic_write
+from ..viz.curves import plot_history
 from .callbacks import Callback, Logs
 
 __all__ = ["History", "plot_history"]
@@ -47,164 +40,3 @@ class History(Callback):
 
     def __repr__(self) -> str:
         return f"History({len(self.epoch)} epochs: {', '.join(self.history)})"
-
-
-# --------------------------------------------------------------------------- plotting
-
-
-def _panels(history: dict[str, list[float]]) -> list[tuple[str, list[tuple[str, list[float]]]]]:
-    """(title, [(label, values)]) for the loss panel and each metric panel."""
-    panels = []
-    for key in history:
-        if key.startswith("val_") or key in ("lr", "time"):
-            continue
-        series = [("train", history[key])]
-        if f"val_{key}" in history:
-            series.append(("validation", history[f"val_{key}"]))
-        panels.append((key, series))
-    return panels
-
-
-def plot_history(history: History | dict[str, list[float]], path: str | os.PathLike[str],
-                 backend: str = "auto") -> Path:
-    """Draw loss and metric curves (train vs validation), one panel per quantity.
-
-    ``path`` is the file name without caring for the suffix: the result is
-    ``<path stem>.png`` when matplotlib is importable (``backend="auto"`` or ``"png"``),
-    else ``<path stem>.svg`` drawn by hand (``backend="svg"`` forces this). Returns the
-    path written.
-    """
-    data = history.history if isinstance(history, History) else history
-    panels = _panels(data)
-    if not panels:
-        raise ValueError("plot_history: nothing to plot (the history is empty)")
-    if backend not in ("auto", "png", "svg"):
-        raise ValueError(f"plot_history: backend must be 'auto', 'png' or 'svg', got {backend!r}")
-    stem = Path(path).with_suffix("")
-    if backend != "svg":
-        try:
-            return _plot_png(panels, stem.with_suffix(".png"))
-        except ImportError:
-            if backend == "png":
-                raise
-    return _plot_svg(panels, stem.with_suffix(".svg"))
-
-
-def _plot_png(panels: list[Any], path: Path) -> Path:
-    # The Agg canvas directly, not pyplot: no global backend switch, no open windows.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5 * len(panels), 3.6))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(panels), squeeze=False)
-    for ax, (title, series) in zip(axes[0], panels):
-        for label, values in series:
-            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    with atomic_write(path) as f:
-        fig.savefig(f, format="png", dpi=100)
-    return path
-
-
-# --------------------------------------------------------------------------- hand-made SVG
-
-_W, _H = 420, 300  # one panel
-_LEFT, _RIGHT, _TOP, _BOTTOM = 60, 15, 30, 45
-_COLORS = {"train": "#1f77b4", "validation": "#ff7f0e"}
-
-
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About ``n`` round tick values covering [lo, hi]."""
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / n
-    step = 10 ** math.floor(math.log10(raw))
-    step *= next(m for m in (1, 2, 5, 10) if raw <= m * step)
-    first = math.ceil(lo / step) * step
-    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
-
-
-@dataclass
-class _Frame:
-    """Maps epoch numbers (1..n) and values (lo..hi) to SVG coordinates of one panel."""
-
-    x0: float
-    n: int
-    lo: float
-    hi: float
-    pw: float = _W - _LEFT - _RIGHT
-    ph: float = _H - _TOP - _BOTTOM
-
-    def sx(self, i: float) -> float:
-        return self.x0 + _LEFT + (self.pw * (i - 1) / (self.n - 1) if self.n > 1 else self.pw / 2)
-
-    def sy(self, v: float) -> float:
-        return _TOP + self.ph * (self.hi - v) / (self.hi - self.lo)
-
-
-def _svg_axes(f: _Frame, title: str) -> list[str]:
-    """Title, frame, value grid with labels, epoch labels."""
-    left, right = f.x0 + _LEFT, f.x0 + _LEFT + f.pw
-    out = [f'<text x="{f.x0 + _W / 2}" y="18" text-anchor="middle" font-weight="bold">'
-           f"{html.escape(title)}</text>",
-           f'<rect x="{left}" y="{_TOP}" width="{f.pw}" height="{f.ph}" fill="none" '
-           'stroke="#444"/>']
-    for t in _ticks(f.lo, f.hi):
-        y = f.sy(t)
-        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 5}" y="{y + 4:.1f}" text-anchor="end">{t:.4g}</text>')
-    for t in _ticks(1, max(f.n, 1)):
-        if float(t).is_integer():
-            out.append(f'<text x="{f.sx(t):.1f}" y="{_TOP + f.ph + 15}" '
-                       f'text-anchor="middle">{int(t)}</text>')
-    out.append(f'<text x="{left + f.pw / 2}" y="{_H - 8}" text-anchor="middle">epoch</text>')
-    return out
-
-
-def _svg_series(f: _Frame, series: Sequence[tuple[str, list[float]]]) -> list[str]:
-    """One polyline per series, and a legend where the curves are not: top right for
-    falling curves (loss), bottom right for rising ones (accuracy)."""
-    first, last = series[0][1][0], series[0][1][-1]
-    legend_top = _TOP + 15 if not last > first else _TOP + f.ph - 10 - 16 * (len(series) - 1)
-    out = []
-    for k, (label, vs) in enumerate(series):
-        color = _COLORS.get(label, "#2ca02c")
-        pts = " ".join(f"{f.sx(i + 1):.1f},{f.sy(v):.1f}" for i, v in enumerate(vs)
-                       if math.isfinite(v))
-        out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"/>')
-        ly, lx = legend_top + 16 * k, f.x0 + _W - 110
-        out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" '
-                   f'stroke="{color}" stroke-width="2"/>')
-        out.append(f'<text x="{lx + 25}" y="{ly}">{html.escape(label)}</text>')
-    return out
-
-
-def _svg_panel(x0: float, title: str, series: Sequence[tuple[str, list[float]]]) -> list[str]:
-    values = [v for _, vs in series for v in vs if math.isfinite(v)] or [0.0]
-    lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 1.0
-    frame = _Frame(x0, max(len(vs) for _, vs in series), lo - pad, hi + pad)
-    return _svg_axes(frame, title) + _svg_series(frame, series)
-
-
-def _plot_svg(panels: list[Any], path: Path) -> Path:
-    body: list[str] = []
-    for k, (title, series) in enumerate(panels):
-        body.extend(_svg_panel(k * _W, title, series))
-    width = _W * len(panels)
-    svg = "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{_H}" '
-        f'viewBox="0 0 {width} {_H}" font-family="sans-serif" font-size="12">',
-        f'<rect width="{width}" height="{_H}" fill="white"/>',
-        *body,
-        "</svg>",
-        "",
-    ])
-    with atomic_write(path) as f:
-        f.write(svg.encode("utf-8"))
-    return path

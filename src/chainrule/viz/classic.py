@@ -1,4 +1,10 @@
-"""Pictures of the classic models (matplotlib, Agg backend, imported lazily)."""
+"""Pictures of the classic models: Hopfield capacity and recall, Boltzmann distributions,
+self-organising maps, and image grids of RBM/DBN samples and weights.
+
+Drawing goes through :mod:`chainrule.viz.figures` (matplotlib imported on first use, no
+pyplot, no global backend switch). Every function writes one file (the format follows the
+suffix; none means PNG) and returns its path.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +14,33 @@ from typing import Any
 
 import numpy as np
 
+from . import images as _images
+from .figures import PathLike, new_figure, save_figure
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+__all__ = ["image_grid", "plot_capacity", "plot_distribution", "plot_som", "plot_trajectory"]
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def _save(fig: Any, path: PathLike) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
-    _plt().close(fig)
-    return path
+    return save_figure(fig, path if path.suffix else path.with_suffix(".png"), dpi=80,
+                       bbox_inches="tight")
 
 
-def image_grid(images: np.ndarray, path: str | Path, shape: tuple[int, int] = (28, 28),
+def image_grid(images: np.ndarray, path: PathLike, shape: tuple[int, int] = (28, 28),
                ncols: int = 10, title: str | None = None, labels: Sequence[str] | None = None,
                cmap: str = "gray") -> Path:
     """Save images (n, h*w), reshaped to ``shape``, as a grid of tiles, one label each.
 
     Delegates to :func:`chainrule.viz.images.image_grid` (the one grid routine).
     """
-    from chainrule.viz.images import image_grid as grid
-
     imgs = np.asarray(images).reshape(-1, *shape)
-    return grid(imgs, path, ncols=ncols, titles=labels, cmap=cmap, title=title)
+    return _images.image_grid(imgs, path, ncols=ncols, titles=labels, cmap=cmap, title=title)
 
 
-def plot_capacity(curves: Mapping[int, Mapping[str, np.ndarray]], path: str | Path) -> Path:
+def plot_capacity(curves: Mapping[int, Mapping[str, np.ndarray]], path: PathLike) -> Path:
     """Recall success versus load P/N, one line per N, with the 0.138 N theory line."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig = new_figure((5.5, 3.5), "plot_capacity")
+    ax = fig.subplots()
     for n, r in curves.items():
         ax.plot(r["load"], r["success"], marker="o", ms=3, label=f"N = {n}")
     ax.axvline(0.138, color="k", ls="--", lw=1, label="theory 0.138")
@@ -53,13 +51,14 @@ def plot_capacity(curves: Mapping[int, Mapping[str, np.ndarray]], path: str | Pa
     return _save(fig, path)
 
 
-def plot_trajectory(trajectories: Sequence[np.ndarray], path: str | Path,
+def plot_trajectory(trajectories: Sequence[np.ndarray], path: PathLike,
                     shape: tuple[int, int] = (28, 28), max_steps: int = 6) -> Path:
-    """Rows = examples, columns = recall iterations (start ... final)."""
-    plt = _plt()
+    """Rows = examples (each a sequence of states (h*w,)), columns = recall iterations
+    (start ... final)."""
     rows = len(trajectories)
     cols = min(max_steps, max(len(t) for t in trajectories))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.0, rows * 1.0), squeeze=False)
+    fig = new_figure((cols * 1.0, rows * 1.0), "plot_trajectory")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for r, traj in enumerate(trajectories):
         idx = np.unique(np.linspace(0, len(traj) - 1, cols).round().astype(int))
         for c, ax in enumerate(axes[r]):
@@ -72,12 +71,12 @@ def plot_trajectory(trajectories: Sequence[np.ndarray], path: str | Path,
 
 
 def plot_distribution(target: Mapping[tuple[int, ...], float],
-                      model: Mapping[tuple[int, ...], float], path: str | Path) -> Path:
+                      model: Mapping[tuple[int, ...], float], path: PathLike) -> Path:
     """Bar chart of a target and a model distribution over binary vectors."""
-    plt = _plt()
     keys = sorted(set(target) | set(model))
     x = np.arange(len(keys))
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig = new_figure((6, 3), "plot_distribution")
+    ax = fig.subplots()
     ax.bar(x - 0.2, [target.get(k, 0) for k in keys], 0.4, label="target")
     ax.bar(x + 0.2, [model.get(k, 0) for k in keys], 0.4, label="model samples")
     ax.set_xticks(x, ["".join(map(str, k)) for k in keys])
@@ -86,12 +85,16 @@ def plot_distribution(target: Mapping[tuple[int, ...], float],
     return _save(fig, path)
 
 
-def plot_som(weights: np.ndarray, u_matrix: np.ndarray, path: str | Path,
+def plot_som(weights: np.ndarray, u_matrix: np.ndarray, path: PathLike,
              image_shape: tuple[int, int] | None = None) -> Path:
-    """The map (colours, or each unit's weight image) next to its U-matrix."""
-    plt = _plt()
+    """The map (colours, or each unit's weight image) next to its U-matrix.
+
+    ``weights``: (rows, cols, dim); ``u_matrix``: (rows, cols); ``image_shape`` (h, w)
+    with ``h * w == dim`` draws each unit's weights as an image.
+    """
     rows, cols, dim = weights.shape
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4.5))
+    fig = new_figure((9, 4.5), "plot_som")
+    a1, a2 = fig.subplots(1, 2)
     if image_shape is None:
         a1.imshow(np.clip(weights, 0, 1), interpolation="nearest")
     else:
