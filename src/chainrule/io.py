@@ -21,20 +21,22 @@ executes code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from chainrule.data.errors import DataError, DataFileNotFoundError
-from chainrule.data.files import atomic_write
+from .errors import CheckpointError, DataFileNotFoundError
 
-__all__ = ["FORMAT_VERSION", "atomic_write", "check_state_dict", "load", "save"]
+__all__ = ["FORMAT_VERSION", "atomic_write", "check_state_dict", "load", "save",
+           "temp_path_for"]
 
 FORMAT_VERSION = 1
 _META = "__chainrule__"
@@ -42,6 +44,72 @@ _FORMAT = "chainrule"
 # What reading a damaged archive can raise (UnicodeDecodeError and JSONDecodeError are
 # ValueErrors; zipfile.BadZipFile is not an OSError).
 _CORRUPT = (OSError, ValueError, KeyError, TypeError, EOFError, zlib.error, zipfile.BadZipFile)
+
+
+# --------------------------------------------------------------------------- atomic writes
+# An atomic write never leaves a half-written file at the destination: the bytes go to a
+# temporary file in the same directory, are flushed and fsync'ed, and only then is the
+# temporary file renamed over the destination with os.replace (atomic on POSIX and Windows
+# when both paths are on one file system). On any error the temporary file is removed and
+# the destination is left exactly as it was.
+
+
+def temp_path_for(path: Path) -> Path:
+    """A fresh, hidden temporary name next to ``path`` (same directory, same file system)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+def _create_exclusive(path: Path) -> tuple[Path, BinaryIO]:
+    """Create a new temporary file beside ``path``; its mode follows the user's umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = temp_path_for(path)
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        return tmp, os.fdopen(fd, "wb")
+    raise FileExistsError(f"could not create a temporary file next to {path}")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable (POSIX); silently skipped where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Open a binary file for writing that appears at ``path`` only if the block succeeds.
+
+    Usage::
+
+        with atomic_write("model.npz") as f:
+            f.write(data)
+
+    If the block raises, the temporary file is deleted and ``path`` is untouched.
+    """
+    path = Path(path)
+    tmp, handle = _create_exclusive(path)
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_directory(path.parent)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -134,15 +202,15 @@ def _decode(node: Any, npz: Any) -> Any:
 
 def _read_meta(path: Path, npz: Any) -> dict[str, Any]:
     if _META not in npz.files:
-        raise DataError(
+        raise CheckpointError(
             f"{path}: not a chainrule file (a .npz archive without the '{_META}' entry "
             "written by chainrule.save; read plain .npz files with numpy.load)"
         )
     meta = json.loads(npz[_META].tobytes().decode("utf-8"))
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise DataError(f"{path}: not a chainrule file (bad '{_META}' entry)")
+        raise CheckpointError(f"{path}: not a chainrule file (bad '{_META}' entry)")
     if meta.get("version") != FORMAT_VERSION:
-        raise DataError(
+        raise CheckpointError(
             f"{path}: chainrule file format version {meta.get('version')!r}; this version of "
             f"chainrule reads version {FORMAT_VERSION}"
         )
@@ -156,21 +224,23 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises:
         DataFileNotFoundError: no such file (also a ``FileNotFoundError``).
-        DataError: the file is corrupt, truncated, or not written by :func:`save`.
+        CheckpointError: the file is corrupt, truncated, or not written by :func:`save`
+            (a :class:`~chainrule.errors.DataError`, so a ``ValueError``); the message
+            names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise DataFileNotFoundError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
-        raise DataError(f"{path}: not a chainrule file (not a .npz/zip archive)")
+        raise CheckpointError(f"{path}: not a chainrule file (not a .npz/zip archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return _decode(_read_meta(path, npz)["tree"], npz)
-    except DataError:
+    except CheckpointError:
         raise
     except _CORRUPT as exc:
         detail = f"{type(exc).__name__}: {exc}"
-        raise DataError(f"{path}: corrupt chainrule file ({detail})") from None
+        raise CheckpointError(f"{path}: corrupt chainrule file ({detail})") from None
 
 
 # --------------------------------------------------------------------------- checking
