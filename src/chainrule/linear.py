@@ -62,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from .optim.surfaces import Surface, line_fit_surface, register_surface
+
 __all__ = [
     "SAMPLINGS",
     "DescentResult",
@@ -74,6 +76,7 @@ __all__ = [
     "minibatch_gd",
     "mse",
     "normal_equation",
+    "regression_surface",
     "stochastic_gd",
 ]
 
@@ -459,3 +462,27 @@ def book_comparison(X: Any = None, y: Any = None, *, rng: RNGLike = 42, batch_ep
         "stochastic": stochastic_gd(X, y, rng=rng),
         "mini-batch": minibatch_gd(X, y, batch_size=batch_size, rng=rng),
     }
+
+
+def regression_surface(X: Any = None, y: Any = None) -> Surface:
+    """The MSE of ``θ0 + θ1 x`` as a surface over (θ0, θ1) (default: the book's data), for
+    :func:`chainrule.optim.compare_optimizers` and :mod:`chainrule.viz.descent`.
+
+    Its minimum is the normal-equation solution; the default start is the book's
+    ``randn(2)`` after ``seed(42)``. Registered as the surface ``"regression"``.
+    """
+    if X is None and y is None:
+        X, y = book_data()
+    elif X is None or y is None:
+        raise ValueError("regression_surface: give both X and y, or neither (the book's data)")
+    xs = np.asarray(X, dtype=np.float64)
+    if xs.ndim == 2 and xs.shape[1] == 1:
+        xs = xs[:, 0]
+    if xs.ndim != 1:
+        raise ValueError("regression_surface: needs exactly one feature (two parameters "
+                         f"θ0, θ1) to draw, got X of shape {np.shape(X)}")
+    start = np.random.RandomState(42).randn(2)
+    return line_fit_surface(xs, y, normal_equation(xs, y), start)
+
+
+register_surface("regression", regression_surface)

@@ -32,6 +32,15 @@ from .schedules import (
     StepDecay,
 )
 from .sgd import SGD
+from .surfaces import (
+    SURFACES,
+    Surface,
+    SurfacePath,
+    compare_optimizers,
+    get_surface,
+    optimize_surface,
+    surface_names,
+)
 
 __all__ = [
     "OPTIMIZERS", "SGD", "clip_grad_norm_", "clip_grad_value_", "create_optimizer", "find_lr",
@@ -39,4 +48,7 @@ __all__ = [
     "ExponentialDecay", "LRFinderResult", "LRSchedule", "LinearDecay", "MultiStepDecay", "NAdam",
     "OneCycle", "Optimizer", "OptimizerSpec", "PiecewiseConstant", "PowerDecay", "RMSprop",
     "ReduceLROnPlateau", "StepDecay",
+    # test surfaces and optimizer walks on them (chainrule.optim.surfaces)
+    "SURFACES", "Surface", "SurfacePath", "compare_optimizers", "get_surface",
+    "optimize_surface", "surface_names",
 ]

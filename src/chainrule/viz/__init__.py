@@ -1,9 +1,21 @@
-"""Visual tools. :mod:`chainrule.viz.graph`: computation-graph drawings (DOT / SVG / PNG)
-with forward values and gradients. :mod:`chainrule.viz.descent`: gradient-descent paths on
-loss surfaces (batch / stochastic / mini-batch, and the chainrule.optim optimizers).
-:mod:`chainrule.viz.images`: image grids, reconstructions, 2-D codings, latent
-interpolations and latent-space grids."""
+"""Every picture of chainrule.
 
+* :mod:`chainrule.viz.graph`: computation-graph drawings (DOT / SVG / PNG) with forward
+  values and gradients (Graphviz, no matplotlib).
+* :mod:`chainrule.viz.descent`: gradient-descent paths on loss surfaces (batch /
+  stochastic / mini-batch, and the chainrule.optim optimizers).
+* :mod:`chainrule.viz.images`: image grids, reconstructions, latent interpolations and
+  latent-space grids; :mod:`chainrule.viz.codings`: 2-D codings.
+* :mod:`chainrule.viz.curves`: training curves (:func:`plot_history`) and the
+  learning-rate range test (:func:`plot_lr_finder`).
+* :mod:`chainrule.viz.classic`: Hopfield, Boltzmann machine and SOM pictures.
+
+Every matplotlib figure is made and saved by :mod:`chainrule.viz.figures`: its own Agg
+canvas, never pyplot or ``matplotlib.use``, so a program's backend and pyplot figures are
+left alone; without matplotlib the error says ``pip install 'chainrule[viz]'``.
+"""
+
+from chainrule.viz.curves import plot_history, plot_lr_finder
 from chainrule.viz.descent import (
     compare_optimizers,
     optimize_surface,
@@ -46,7 +58,9 @@ __all__ = [
     "plot_codings",
     "plot_descent_paths",
     "plot_interpolation",
+    "plot_history",
     "plot_latent_grid",
+    "plot_lr_finder",
     "plot_optimizer_paths",
     "plot_reconstructions",
     "reduce_to_2d",
