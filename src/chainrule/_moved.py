@@ -18,6 +18,12 @@ from typing import Any
 
 MOVED: dict[str, str] = {
     "chainrule.charlm": "chainrule.models.charlm",
+    "chainrule.cli_classic": "chainrule.cli.classic",
+    "chainrule.cli_descent": "chainrule.cli.descent",
+    "chainrule.cli_diff": "chainrule.cli.diff",
+    "chainrule.cli_generate": "chainrule.cli.generate",
+    "chainrule.train.cli_generative": "chainrule.cli._generative",
+    "chainrule.train.cli_train": "chainrule.cli.train",
     "chainrule.classic.plots": "chainrule.viz.classic",
 }
 

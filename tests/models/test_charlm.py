@@ -7,8 +7,10 @@ import argparse
 import numpy as np
 import pytest
 
-from chainrule import cli_generate, nn
-from chainrule.cli_generate import add_generate_parser, run_generate
+from chainrule import nn
+from chainrule.cli import _charlm
+from chainrule.cli import train as cli_train
+from chainrule.cli.generate import add_generate_parser, run_generate
 from chainrule.models.charlm import (
     CharLMConfig,
     CharLSTM,
@@ -23,7 +25,6 @@ from chainrule.models.charlm import (
 )
 from chainrule.optim import Adam
 from chainrule.random import manual_seed
-from chainrule.train import cli_train
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
         * 40)
@@ -154,7 +155,7 @@ def test_generate_cli_is_seeded(checkpoint: str, capsys) -> None:
 def test_generate_cli_bad_input(checkpoint: str, capsys, kw: dict, message: str) -> None:
     assert run_generate(_gen_args(checkpoint=checkpoint, **kw)) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and err.startswith("chainrule: error:")
+    assert message in err and err.count("\n") == 1 and err.startswith("chainrule generate: error:")
 
 
 def test_generate_cli_missing_or_bad_checkpoint(tmp_path, capsys) -> None:
@@ -170,7 +171,7 @@ def test_generate_cli_missing_or_bad_checkpoint(tmp_path, capsys) -> None:
 
 def test_train_cli_routes_char_lstm(tmp_path, capsys, monkeypatch) -> None:
     corpus = TEXT * 2  # ~6,000 characters instead of the real corpus
-    monkeypatch.setattr(cli_generate, "_corpus", lambda args: corpus)
+    monkeypatch.setattr(_charlm, "_corpus", lambda args: corpus)
     out = tmp_path / "run"
     code = cli_train.main(["--model", "char-lstm", "--dataset", "shakespeare", "--steps", "2",
                            "--batch-size", "4", "--data-dir", str(tmp_path), "--out", str(out),

@@ -11,10 +11,11 @@ import pytest
 
 from chainrule import data as cr_data
 from chainrule.autograd.ops import ShapeError
+from chainrule.cli import datasets
+from chainrule.cli.train import add_train_parser, run_train
 from chainrule.models import MODELS, Reshape, build_model, image_shape
 from chainrule.random import manual_seed
-from chainrule.train import cli_train, load_checkpoint
-from chainrule.train.cli_train import add_train_parser, run_train
+from chainrule.train import load_checkpoint
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -125,7 +126,7 @@ def test_cnn_on_a_small_part_of_mnist(tmp_path, monkeypatch, capsys) -> None:
         (x, y), (xt, yt) = cr_data.load_mnist(*args, **kwargs)
         return (x[:1000], y[:1000]), (xt[:300], yt[:300])
 
-    monkeypatch.setattr(cli_train, "load_mnist", small)
+    monkeypatch.setattr(datasets, "load_mnist", small)
     code = run_train(parse("--model", "cnn", "--dataset", "mnist", "--data-dir", str(SHARED),
                            "--epochs", "1", "--batch-size", "50", "--quiet",
                            "--out", str(tmp_path)))
@@ -143,7 +144,7 @@ def test_a_model_that_does_not_fit_the_data_is_a_usage_error(tmp_path, monkeypat
         x, y = rng.random((40, 3, 3), dtype=np.float32), np.arange(40) % 2
         return (x[:30], y[:30]), None, (x[30:], y[30:])
 
-    monkeypatch.setitem(cli_train.DATASETS, "tiny", tiny_images)
+    monkeypatch.setitem(datasets.DATASETS, "tiny", tiny_images)
     monkeypatch.chdir(tmp_path)
     code = run_train(parse("--model", "cnn", "--dataset", "tiny", "--epochs", "1"))
     err = capsys.readouterr().err

@@ -8,17 +8,23 @@ differentiation; each method's error is measured against it.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .diff import DiffError, dual, numeric, parse, symbolic
+from ..diff import DiffError, dual, numeric, parse, symbolic
+from ..errors import GraphvizNotFoundError, UsageError
+from . import common
+
+__all__ = ["NAME", "add_diff_parser", "register", "run", "run_diff"]
+
+NAME = "diff"
 
 
-def add_diff_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("diff", help="differentiate an expression by every method",
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``diff`` command to ``subparsers``."""
+    p = common.add_parser(subparsers, NAME, help="differentiate an expression by every method",
                        description="Differentiate an expression at a point by finite "
                                    "differences, dual numbers, symbolic differentiation and "
                                    "reverse mode, and compare them.")
@@ -110,7 +116,9 @@ def _methods(expr: symbolic.Expr, names: list[str], point: dict[str, float],
     return rows
 
 
-def run_diff(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Print the gradient of ``args.expression`` at ``--at`` by every method; raises DiffError
+    for a bad expression or point."""
     try:
         expr = parse(args.expression)
         point = _parse_point(args.at)
@@ -126,9 +134,8 @@ def run_diff(args: argparse.Namespace) -> int:
         exact = [float(_evaluate(g, point)) for g in exact_exprs]
         rows = _methods(expr, names, point, args.eps)
         hess = symbolic.hessian(expr, names, point) if names else []
-    except (DiffError, ZeroDivisionError, OverflowError) as e:
-        print(f"chainrule diff: error: {e}", file=sys.stderr)
-        return 2
+    except (ZeroDivisionError, OverflowError) as e:
+        raise DiffError(str(e)) from None
     where = ", ".join(f"{k}={v:g}" for k, v in point.items() if k in names)
     print(f"f = {expr}\nat {where}: f = {value!r}")
     if unused:
@@ -156,13 +163,21 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def _write_graph(expr: symbolic.Expr, point: dict[str, float], names: list[str],
                  path: str) -> int:
-    from .viz import draw_graph
-    from .viz.graph import GraphvizNotFoundError
+    from ..viz import draw_graph
 
     try:
         draw_graph(expr, values={k: point[k] for k in names}).save(path)
     except (GraphvizNotFoundError, ValueError, OSError) as e:
-        print(f"chainrule diff: error: could not write {path}: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"could not write {path}: {e}") from None
     print(f"\ngraph written to {path}")
     return 0
+
+
+# --------------------------------------------------------------------------- old entry points
+
+add_diff_parser = register
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """:func:`run` with bad input reported as one line: exit code 0 or 2."""
+    return common.report(NAME, run, args)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .. import io, nn
+from ..errors import CheckpointError, DataError, UsageError
 from ..models import (
     GAN,
     SampleGrid,
@@ -48,14 +49,12 @@ from ..models import (
 )
 from ..models.classifiers import image_shape
 from ..random import manual_seed
+from ..train import CSVLogger, Trainer, plot_history
 from ..viz import images as pictures
-from .callbacks import CSVLogger
-from .cli_train import OPTIMIZERS, UsageError, check_hyperparameters
-from .history import plot_history
-from .trainer import Trainer
+from . import common
 
-__all__ = ["GENERATIVE", "build_generative", "check_args", "load_generative", "run_generative",
-           "sample_checkpoint"]
+__all__ = ["GENERATIVE", "build_generative", "check_args", "generate_images", "holds_images",
+           "load_generative", "run_generative", "sample_checkpoint"]
 
 PROG = "chainrule train"
 GAN_RESULTS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")  # printed after training
@@ -149,7 +148,7 @@ def check_args(args: argparse.Namespace) -> int:
     """Validate the arguments of a generative run (before any data is read); return the
     latent size. Raises UsageError with one line."""
     spec = GENERATIVE[args.model]
-    check_hyperparameters(args)
+    common.check_hyperparameters(args)
     if importlib.util.find_spec("matplotlib") is None:
         raise UsageError(f"--model {args.model} draws its pictures with matplotlib, which is "
                          "not installed: pip install 'chainrule[viz]'")
@@ -167,8 +166,7 @@ def _fit_reconstruction(args: argparse.Namespace, model: nn.Module, data: Images
                         out: Path) -> tuple[Any, Any, float]:
     """Train an autoencoder (MSE) or a VAE (BCE on logits + its KL term)."""
     loss = nn.BCEWithLogitsLoss() if kind == "vae" else nn.MSELoss()
-    make = OPTIMIZERS[args.optimizer][0]
-    optimizer = make(model.parameters(), 1e-3 if args.lr is None else args.lr, args.momentum)
+    optimizer = common.make_optimizer(args, model.parameters(), default_lr=1e-3)
     # the VAE's KL term, or an autoencoder's sparsity penalty (0 without one)
     trainer = Trainer(model, loss, optimizer, metrics=(),
                       regularizer=lambda m: m.regularization())
@@ -348,3 +346,25 @@ def sample_checkpoint(path: str | Path, n: int, out: str | Path, seed: int = 0,
         images = model.sample(n, labels=labels, seed=seed)
     lo, hi = config.get("value_range", (0.0, 1.0))
     return pictures.image_grid(images, out, ncols=min(n, 10), value_range=(lo, hi))
+
+
+def holds_images(path: str | Path) -> bool:
+    """True for checkpoints written by ``chainrule train --model vae|gan|...``."""
+    try:
+        config = io.load(path).get("config")
+    except (DataError, ValueError, OSError):
+        return False  # reported by the char-lstm loader
+    return isinstance(config, dict) and config.get("model") in GENERATIVE
+
+
+def generate_images(args: argparse.Namespace) -> int:
+    """``chainrule generate`` for an image checkpoint: a grid of ``--n`` samples to ``--out``."""
+    common.check_positive_int("--n", args.n)
+    try:
+        path = sample_checkpoint(args.checkpoint, args.n, args.out, seed=args.seed,
+                                 label=args.label)
+    except (DataError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"cannot sample from {args.checkpoint}: "
+                              f"{common.one_line(exc)}") from None
+    print(f"wrote {path} ({args.n} images)")
+    return 0

@@ -13,21 +13,23 @@ optimizers (see :mod:`chainrule.viz.descent`). Bad input prints one line and exi
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
+from . import common
 
-class _Usage(ValueError):
-    """A bad command-line value (printed on one line, exit status 2)."""
+__all__ = ["NAME", "add_descent_parser", "register", "run", "run_descent"]
+
+NAME = "descent"
 
 
-def add_descent_parser(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``descent`` command to ``subparsers`` (from ``parser.add_subparsers()``)."""
-    p = subparsers.add_parser(
-        "descent", help="draw gradient-descent paths on a loss surface (PNG, optional GIF)",
+    p = common.add_parser(
+        subparsers, NAME, help="draw gradient-descent paths on a loss surface (PNG, optional GIF)",
         description="Draw gradient-descent paths over the contours of a loss surface, with "
                     "the loss against the step beside them. --surface regression without "
                     "--optimizers compares batch, stochastic and mini-batch gradient descent "
@@ -45,35 +47,28 @@ def add_descent_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="learning rate for every optimizer (default: tuned per surface and "
                         "optimizer); for the comparison, batch GD's eta (default 0.1)")
     p.add_argument("--start", default=None, metavar="X,Y", help="starting point")
-    p.add_argument("--epochs", type=int, default=50,
-                   help="comparison only: stochastic and mini-batch epochs (default 50)")
-    p.add_argument("--batch-size", type=int, default=20,
-                   help="comparison only: mini-batch size (default 20, at most 100)")
-    p.add_argument("--seed", type=int, default=42,
-                   help="comparison only: the legacy NumPy seed (default 42, the book's)")
+    common.add_training_args(
+        p, epochs=50, batch_size=20,
+        epochs_help="comparison only: stochastic and mini-batch epochs (default 50)",
+        batch_help="comparison only: mini-batch size (default 20, at most 100)")
+    common.add_seed_arg(p, 42, "comparison only: the legacy NumPy seed (default 42, the book's)")
     p.add_argument("--layout", default="grid", help="grid (default) or overlay")
-    p.add_argument("--out", default=None, metavar="FILE.png",
-                   help="figure to write (default descent-<surface>.png)")
+    common.add_out_arg(p, None, "figure to write (default descent-<surface>.png)",
+                       metavar="FILE.png")
     p.add_argument("--gif", action="store_true", help="also write an animation FILE.gif")
     p.add_argument("--dpi", type=float, default=100, help="PNG resolution (default 100)")
-
-    def one_line_error(message: str) -> NoReturn:  # argparse's own errors: one line too
-        print(f"chainrule descent: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-    p.error = one_line_error  # type: ignore[method-assign]
     return p
 
 
 def _names(text: str) -> list[str]:
-    from .viz.descent import OPTIMIZERS
+    from ..viz.descent import OPTIMIZERS
 
     names = [s.strip().lower() for s in text.split(",") if s.strip()]
     if not names:
-        raise _Usage("--optimizers: give at least one name, e.g. sgd,momentum,adam")
+        raise UsageError("--optimizers: give at least one name, e.g. sgd,momentum,adam")
     for n in names:
         if n not in OPTIMIZERS:
-            raise _Usage(f"--optimizers: unknown optimizer {n!r}; choose from "
+            raise UsageError(f"--optimizers: unknown optimizer {n!r}; choose from "
                          f"{', '.join(OPTIMIZERS)}")
     return names
 
@@ -83,67 +78,65 @@ def _point(text: str) -> tuple[float, float]:
     try:
         x, y = (float(s) for s in parts)
     except ValueError:
-        raise _Usage(f"--start: expected two numbers X,Y, got {text!r}") from None
+        raise UsageError(f"--start: expected two numbers X,Y, got {text!r}") from None
     if not (np.isfinite(x) and np.isfinite(y)):
-        raise _Usage(f"--start: expected finite numbers, got {text!r}")
+        raise UsageError(f"--start: expected finite numbers, got {text!r}")
     return x, y
 
 
 def _check(args: argparse.Namespace) -> None:
-    from .viz.descent import surface_names
+    from ..viz.descent import surface_names
 
     if args.surface not in surface_names():
-        raise _Usage(f"--surface: unknown surface {args.surface!r}; choose one of "
+        raise UsageError(f"--surface: unknown surface {args.surface!r}; choose one of "
                      f"{', '.join(surface_names())}")
     if args.lr is not None and not (np.isfinite(args.lr) and args.lr >= 0):
-        raise _Usage(f"--lr must be a finite number >= 0, got {args.lr}")
+        raise UsageError(f"--lr must be a finite number >= 0, got {args.lr}")
     if args.steps is not None and args.steps < 0:
-        raise _Usage(f"--steps must be >= 0, got {args.steps}")
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
     if args.epochs < 0:
-        raise _Usage(f"--epochs must be >= 0, got {args.epochs}")
+        raise UsageError(f"--epochs must be >= 0, got {args.epochs}")
     if args.batch_size < 1:
-        raise _Usage(f"--batch-size must be >= 1, got {args.batch_size}")
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.seed < 0:
-        raise _Usage(f"--seed must be >= 0, got {args.seed}")
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if args.layout not in ("grid", "overlay"):
-        raise _Usage(f"--layout must be grid or overlay, got {args.layout!r}")
+        raise UsageError(f"--layout must be grid or overlay, got {args.layout!r}")
     if not (np.isfinite(args.dpi) and 10 <= args.dpi <= 600):
-        raise _Usage(f"--dpi must be between 10 and 600, got {args.dpi}")
+        raise UsageError(f"--dpi must be between 10 and 600, got {args.dpi}")
     if args.out is not None and Path(args.out).suffix.lower() != ".png":
-        raise _Usage(f"--out must name a .png file, got {args.out!r}")
+        raise UsageError(f"--out must name a .png file, got {args.out!r}")
 
 
-def run_descent(args: argparse.Namespace) -> int:
-    """Run ``chainrule descent`` with parsed ``args``; return the exit status (0, 1 or 2)."""
+def run(args: argparse.Namespace) -> int:
+    """Draw the paths; the exit status is 0, or 1 when the figure cannot be made (no
+    matplotlib, an unwritable file); bad input raises UsageError."""
+    _check(args)
+    optimizers = _names(args.optimizers) if args.optimizers is not None else None
+    start = _point(args.start) if args.start is not None else None
+    out = Path(args.out or f"descent-{args.surface}.png")
+    gif = out.with_suffix(".gif") if args.gif else None
     try:
-        _check(args)
-        optimizers = _names(args.optimizers) if args.optimizers is not None else None
-        start = _point(args.start) if args.start is not None else None
-        out = Path(args.out or f"descent-{args.surface}.png")
-        gif = out.with_suffix(".gif") if args.gif else None
         if args.surface == "regression" and optimizers is None:
             return _book(args, out, gif, start)
         return _optimizers(args, optimizers, start, out, gif)
-    except _Usage as e:
-        print(f"chainrule descent: error: {e}", file=sys.stderr)
-        return 2
+    except UsageError:
+        raise
     except ValueError as e:  # the library's own checks (batch size, learning rate, ...)
-        print(f"chainrule descent: error: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
     except (ImportError, OSError, FloatingPointError) as e:
-        print(f"chainrule descent: error: {e}", file=sys.stderr)
-        return 1
+        return common.fail(NAME, str(e), status=1)
 
 
 def _book(args: argparse.Namespace, out: Path, gif: Path | None,
           start: tuple[float, float] | None) -> int:
-    from .linear import batch_gd, book_data, minibatch_gd, normal_equation, stochastic_gd
-    from .viz.descent import plot_descent_paths
+    from ..linear import batch_gd, book_data, minibatch_gd, normal_equation, stochastic_gd
+    from ..viz.descent import plot_descent_paths
 
     X, y = book_data()
     m = X.shape[0]
     if args.batch_size > m:
-        raise _Usage(f"--batch-size={args.batch_size} is larger than the data ({m} samples)")
+        raise UsageError(f"--batch-size={args.batch_size} is larger than the data ({m} samples)")
     common = dict(rng=args.seed, theta0=start)
     results = {
         "batch": batch_gd(X, y, lr=0.1 if args.lr is None else args.lr,
@@ -168,7 +161,7 @@ def _book(args: argparse.Namespace, out: Path, gif: Path | None,
 
 def _optimizers(args: argparse.Namespace, optimizers: list[str] | None,
                 start: tuple[float, float] | None, out: Path, gif: Path | None) -> int:
-    from .viz.descent import compare_optimizers, get_surface, plot_optimizer_paths
+    from ..viz.descent import compare_optimizers, get_surface, plot_optimizer_paths
 
     surf = get_surface(args.surface)
     walks = compare_optimizers(surf, optimizers, lr=args.lr, steps=args.steps, start=start)
@@ -184,3 +177,13 @@ def _optimizers(args: argparse.Namespace, optimizers: list[str] | None,
     for f in plot.files:
         print(f"wrote {f}")
     return 0
+
+
+# --------------------------------------------------------------------------- old entry points
+
+add_descent_parser = register
+
+
+def run_descent(args: argparse.Namespace) -> int:
+    """:func:`run` with bad input reported as one line: exit code 0, 1 or 2."""
+    return common.report(NAME, run, args)

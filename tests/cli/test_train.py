@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from chainrule import data as cr_data
+from chainrule.cli import datasets
+from chainrule.cli import train as cli_train
+from chainrule.cli.train import add_train_parser, run_train
 from chainrule.data import ENV_VAR
 from chainrule.models import build_model
-from chainrule.train import cli_train, load_checkpoint
-from chainrule.train.cli_train import add_train_parser, run_train
+from chainrule.train import load_checkpoint
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -69,7 +71,7 @@ def test_quiet_and_sgd_without_validation(tmp_path, capsys) -> None:
 
 def test_default_run_is_written_under_runs(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli_train, "DIGITS_TEST_FRACTION", 0.5)  # keep this test quick
+    monkeypatch.setattr(datasets, "DIGITS_TEST_FRACTION", 0.5)  # keep this test quick
     assert run_train(parse("--epochs", "1", "--quiet")) == 0
     assert (tmp_path / "runs" / "mlp-digits" / "model.npz").is_file()
 
@@ -86,7 +88,7 @@ def test_mnist_family_from_the_data_dir(tmp_path, monkeypatch, capsys, loader_na
         (x, y), (xt, yt) = real(*args, **kwargs)
         return (x[:2000], y[:2000]), (xt[:500], yt[:500])
 
-    monkeypatch.setattr(cli_train, loader_name, small)
+    monkeypatch.setattr(datasets, loader_name, small)
     monkeypatch.setenv(ENV_VAR, str(SHARED))  # found through the environment variable
     code = run_train(parse("--dataset", dataset, "--epochs", "1", "--batch-size", "100",
                            "--quiet", "--out", str(tmp_path)))

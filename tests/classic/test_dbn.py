@@ -1,13 +1,7 @@
-import argparse
-import os
-
 import numpy as np
 import pytest
 
 from chainrule.classic import DBN
-from chainrule.cli_classic import add_classic_parser, run_classic
-
-DATA = "/work/shared/data"
 
 
 def _toy(n=400, seed=0):
@@ -42,40 +36,6 @@ def test_dbn_bad_input():
     dbn = DBN([30, 16], n_labels=3, seed=0)
     with pytest.raises(ValueError, match="labels"):
         dbn.fit_top(np.zeros((4, 30)), np.array([0, 1, 2, 3]))
-
-
-def _parse(argv):
-    p = argparse.ArgumentParser()
-    add_classic_parser(p.add_subparsers(dest="command"))
-    return p.parse_args(argv)
-
-
-@pytest.mark.parametrize("model", ["boltzmann", "hopfield"])
-def test_cli_quick(model, tmp_path, capsys):
-    pytest.importorskip("matplotlib")
-    args = _parse(["classic", model, "--quick", "--out", str(tmp_path), "--data-dir", DATA])
-    assert run_classic(args) == 0
-    assert list(tmp_path.glob("classic_*.png"))
-    assert "wrote" in capsys.readouterr().out
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("model", ["rbm", "som", "dbn"])
-def test_cli_quick_slow(model, tmp_path):
-    pytest.importorskip("matplotlib")
-    if not os.path.exists(DATA + "/mnist"):
-        pytest.skip("needs MNIST")
-    args = _parse(["classic", model, "--quick", "--out", str(tmp_path), "--data-dir", DATA])
-    assert run_classic(args) == 0
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists(DATA + "/mnist"), reason="needs MNIST")
-def test_dbn_beats_mlp_with_1_percent_labels():
-    from chainrule.classic.dbn import semi_supervised_experiment
-
-    r = semi_supervised_experiment(DATA, seed=0)
-    assert max(r["acc_dbn_generative"], r["acc_dbn_finetuned"]) > r["acc_mlp"]
 
 
 def test_dbn_generate_matches_class_on_digits():

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from chainrule import io
+from chainrule.cli import _generative as cli_generative
 from chainrule.cli import main as cli_main
-from chainrule.train import cli_generative
-from chainrule.train.cli_train import GENERATIVE_NAMES, add_train_parser, run_train
+from chainrule.cli.train import GENERATIVE_NAMES, add_train_parser, run_train
 
 pytest.importorskip("matplotlib")
 
@@ -106,10 +106,10 @@ def test_bad_arguments_give_one_line_and_exit_code_2(argv, message, tmp_path, ca
 
 
 def test_images_too_small_for_the_conv_stack_are_refused(tmp_path, capsys, monkeypatch) -> None:
-    from chainrule.train import cli_train
+    from chainrule.cli import datasets
 
     tiny = np.zeros((40, 1, 1)), np.arange(40) % 10
-    monkeypatch.setitem(cli_train.DATASETS, "digits", lambda args: (tiny, None, tiny))
+    monkeypatch.setitem(datasets.DATASETS, "digits", lambda args: (tiny, None, tiny))
     assert run_train(parse("--model", "dcgan", "--out", str(tmp_path))) == 2
     err = capsys.readouterr().err
     assert "does not fit digits (images of shape (1, 1, 1))" in err, err

@@ -1,14 +1,27 @@
-"""The ``chainrule`` command.
-
-``chainrule`` with no arguments differentiates the textbook function
-f(x, y) = x²y + y + 2 at (3, 4) by every method the library has, side by side.
-"""
+"""``chainrule`` (or ``chainrule demo``): the textbook function f(x, y) = x²y + y + 2
+differentiated at (3, 4) by every method the library has, side by side."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
+from typing import Any
+
+from . import common
+
+__all__ = ["NAME", "demo", "register", "run"]
+
+NAME = "demo"
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``demo`` command (also what a bare ``chainrule`` runs)."""
+    return common.add_parser(subparsers, NAME,
+                             help="the textbook function differentiated every way (default)")
+
+
+def run(args: argparse.Namespace | None = None) -> int:
+    """Print the gradient of the textbook function by each method."""
+    return demo()
 
 
 def _textbook(x, y):
@@ -18,7 +31,8 @@ def _textbook(x, y):
 def demo() -> int:
     """Print the gradient of the textbook function by each method."""
     import chainrule as cr
-    from chainrule.diff import dual, numeric
+
+    from ..diff import dual, numeric
 
     exact = (24.0, 10.0)
     rows: list[tuple[str, list[float], str]] = []
@@ -50,42 +64,3 @@ def demo() -> int:
         [3.0, 4.0])]
     print(f"\nHessian (forward-over-reverse): {v}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="chainrule",
-        description="Deep learning from first principles on NumPy. With no command, "
-                    "differentiate the textbook function by every method.")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("demo", help="the textbook function differentiated every way (default)")
-    from .cli_classic import add_classic_parser, run_classic
-    from .cli_descent import add_descent_parser, run_descent
-    from .cli_diff import add_diff_parser, run_diff
-    from .cli_generate import add_generate_parser, run_generate
-    from .train.cli_train import add_train_parser, run_train
-
-    add_diff_parser(sub)
-    add_train_parser(sub)
-    add_classic_parser(sub)
-    add_descent_parser(sub)
-    add_generate_parser(sub)
-    args = parser.parse_args(argv)
-    if args.command in (None, "demo"):
-        return demo()
-    if args.command == "train":
-        return run_train(args)
-    if args.command == "diff":
-        return run_diff(args)
-    if args.command == "classic":
-        return run_classic(args)
-    if args.command == "descent":
-        return run_descent(args)
-    if args.command == "generate":
-        return run_generate(args)
-    parser.error(f"unknown command {args.command!r}")  # exits with status 2
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

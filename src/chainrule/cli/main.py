@@ -1,0 +1,45 @@
+"""The ``chainrule`` command: the parser, and dispatch to one module per subcommand.
+
+Each module in :data:`COMMANDS` has ``NAME``, ``register(subparsers)`` (adds its parser) and
+``run(args) -> int`` (the exit status). ``run`` raises :class:`~chainrule.errors.UsageError`
+(or another of :data:`.common.USER_ERRORS`) for bad input; :func:`main` prints it as one line
+``chainrule <command>: error: ...`` and returns 2. With no command, ``chainrule`` runs the
+demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import classic, common, descent, diff, generate, textbook, train
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: The subcommands, in the order ``chainrule --help`` lists them.
+COMMANDS = (textbook, diff, train, classic, descent, generate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``chainrule`` parser with every subcommand of :data:`COMMANDS` registered."""
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Deep learning from first principles on NumPy. With no command, "
+                    "differentiate the textbook function by every method.")
+    sub = parser.add_subparsers(dest="command")
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``chainrule`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    args = build_parser().parse_args(argv)
+    name = args.command or textbook.NAME
+    command = next(c for c in COMMANDS if c.NAME == name)
+    return common.report(name, command.run, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""``chainrule train``: train a model on a dataset from the command line.
+
+    chainrule train                                   # MLP on the bundled 8x8 digits
+    chainrule train --model mlp --dataset mnist --epochs 10 --data-dir ~/data
+    chainrule train --model cnn --dataset mnist --epochs 5 --batch-size 64 --data-dir ~/data
+    chainrule train --model vae --dataset mnist --latent-size 2       # see cli/_generative.py
+    chainrule train --model char-lstm --dataset shakespeare --minutes 20   # see cli/_charlm.py
+
+Classifiers come from :data:`chainrule.models.MODELS` ("mlp", "cnn"); "cnn" reads the
+images as (1, H, W), so it works on MNIST (28x28) and on the bundled digits (8x8).
+
+It trains with progress, prints the final validation and test accuracy, and writes into
+the output folder (``--out``, default ``runs/<model>-<dataset>``): ``model.npz`` (model
+and optimizer state, via :func:`chainrule.io.save`), ``history.csv`` and ``curves.png``
+(or ``curves.svg`` when matplotlib is not installed).
+
+Bad input (unknown model or dataset, missing data, epochs/lr/batch size <= 0, a model that
+does not fit the dataset's input shape) prints one line to stderr and returns exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import nn
+from ..data import ENV_VAR
+from ..errors import UsageError
+from ..models import MODELS, build_model
+from ..random import manual_seed
+from ..train import CSVLogger, Trainer, plot_history, save_checkpoint
+from . import _charlm, _generative, common
+from .datasets import DATASETS, Splits, load_splits, standardized
+
+__all__ = ["DATASETS", "GENERATIVE_NAMES", "NAME", "UsageError", "add_train_parser",
+           "check_hyperparameters", "load_splits", "register", "run", "run_train"]
+
+NAME = "train"
+PROG = f"chainrule {NAME}"
+#: Representation-learning models, trained by :mod:`._generative`.
+GENERATIVE_NAMES = tuple(_generative.GENERATIVE)
+check_hyperparameters = common.check_hyperparameters  # the old name in this module
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``train`` command to ``subparsers`` (from ``parser.add_subparsers()``)."""
+    p = common.add_parser(
+        subparsers, NAME,
+        help="train a model on a dataset (default: an MLP on the bundled digits)",
+        description="Train a model, show progress, print validation and test accuracy, and "
+                    "write model.npz, history.csv and a plot of the curves to --out.")
+    p.add_argument("--model", default="mlp", help=f"model name ({', '.join(sorted(MODELS))}, "
+                   f"{', '.join(GENERATIVE_NAMES)}, char-lstm; default mlp)")
+    p.add_argument("--dataset", default="digits",
+                   help=f"{', '.join(DATASETS)}, shakespeare (default digits, bundled)")
+    common.add_training_args(p)
+    common.add_optimizer_args(p)
+    common.add_seed_arg(p)
+    common.add_data_args(p, help=f"folder with the MNIST/Fashion-MNIST files "
+                                 f"(default ${ENV_VAR})")
+    common.add_out_arg(p, None, "output folder (default runs/MODEL-DATASET)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="share of the training data held out for validation (default 0.1)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="char-lstm only: wall-time budget (default 20 when no --steps)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="char-lstm only: optimizer-step budget")
+    p.add_argument("--latent-size", type=int, default=None,
+                   help="autoencoders, vae, gans: size of the codings / latent space")
+    p.add_argument("--conditional", action="store_true",
+                   help="gan, dcgan: condition generator and discriminator on the class")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="gan, dcgan: one-sided label smoothing s (real targets 1 - s)")
+    p.set_defaults(func=run_train)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train ``args.model`` on ``args.dataset``; raises UsageError on bad input."""
+    if args.model == "char-lstm" or args.dataset == "shakespeare":
+        return _charlm.train(args)  # the character LSTM has its own loop
+    if args.model in GENERATIVE_NAMES:
+        common.check_choice("dataset", args.dataset, list(DATASETS))
+        common.check_optimizer(args)
+        _generative.check_args(args)
+        splits = load_splits(args)
+        return _generative.run_generative(args, splits, _out_dir(args))
+    _check_args(args)
+    data = _load(args)
+    model = build_classifier(args, data)
+    return _train(args, data, _out_dir(args), model)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Raise UsageError (one line) for an unknown name or a bad hyperparameter."""
+    if args.model not in MODELS:
+        known = [*sorted(MODELS), *GENERATIVE_NAMES, "char-lstm"]
+        raise UsageError(f"unknown model {args.model!r}; known: {', '.join(known)}")
+    common.check_choice("dataset", args.dataset, list(DATASETS))
+    common.check_optimizer(args)
+    common.check_hyperparameters(args)
+
+
+def _load(args: argparse.Namespace) -> Splits:
+    return standardized(*load_splits(args))
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    return common.out_dir(args.out if args.out is not None else f"runs/{args.model}-{args.dataset}")
+
+
+def build_classifier(args: argparse.Namespace, data: Splits) -> nn.Module:
+    """The classifier ``args.model``, built right after seeding (the one place the command
+    makes a classifier); a shape it cannot take is a UsageError."""
+    manual_seed(args.seed)
+    try:
+        return build_model(args.model, data.input_shape, data.num_classes)
+    except ValueError as exc:
+        raise UsageError(f"model {args.model!r} does not fit {args.dataset} (inputs of shape "
+                         f"{data.input_shape}): {exc}") from None
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f} %"
+
+
+def _announce(args: argparse.Namespace, data: Splits, lr: float) -> None:
+    sizes = "/".join(str(len(s[1])) for s in (data.train, data.val, data.test) if s is not None)
+    epochs = f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}"
+    print(f"{PROG}: {args.model} on {args.dataset} (train/{'val/' if data.val else ''}test "
+          f"{sizes}), {args.optimizer} lr={lr:g}, batch {args.batch_size}, {epochs}, "
+          f"seed {args.seed}", flush=True)
+
+
+def _report(seconds: float, results: dict[str, float], out: Path, plot: Path) -> None:
+    print(f"trained in {seconds:.1f} s")
+    val = results.get("val_accuracy")
+    print("validation accuracy: " + (_percent(val) if val is not None else
+                                     "n/a (no validation split: --val-fraction 0)"))
+    print(f"test accuracy: {_percent(results['test_accuracy'])} "
+          f"(test loss {results['test_loss']:.4f})")
+    how = "PNG via matplotlib" if plot.suffix == ".png" else \
+        "SVG drawn without matplotlib; install chainrule[viz] for PNG"
+    print(f"wrote {out}/: model.npz, history.csv, {plot.name} ({how})")
+
+
+def _train(args: argparse.Namespace, data: Splits, out: Path, model: nn.Module) -> int:
+    lr = common.learning_rate(args)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), common.make_optimizer(args, model.parameters()))
+    _announce(args, data, lr)
+    start = time.perf_counter()
+    history = trainer.fit(data.train, val=data.val, epochs=args.epochs,
+                          batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet,
+                          callbacks=[CSVLogger(out / "history.csv")])
+    seconds = time.perf_counter() - start
+    results = {f"test_{k}": v for k, v in trainer.evaluate(data.test).items()}
+    if data.val is not None:
+        results.update({f"val_{k}": v for k, v in trainer.evaluate(data.val).items()})
+    config = {"model": args.model, "dataset": args.dataset, "input_shape": list(data.input_shape),
+              "num_classes": data.num_classes, "optimizer": args.optimizer, "lr": lr,
+              "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed}
+    save_checkpoint(out / "model.npz", model, trainer.optimizer, config=config,
+                    preprocess={"mean": data.mean, "std": data.std}, results=results)
+    _report(seconds, results, out, plot_history(history, out / "curves"))
+    return 0
+
+
+# --------------------------------------------------------------------------- old entry points
+
+
+add_train_parser = register
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """:func:`run` with bad input reported as one line: exit code 0, 2 or 130."""
+    return common.report(NAME, run, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m chainrule.cli.train [options]`` (the same as ``chainrule train``)."""
+    parser = argparse.ArgumentParser(prog="chainrule")
+    register(parser.add_subparsers(dest="command", required=True))
+    return run_train(parser.parse_args(["train", *(argv if argv is not None else sys.argv[1:])]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
