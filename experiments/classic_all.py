@@ -136,17 +136,9 @@ def dbn(args: argparse.Namespace, out: Path) -> None:
 
 def som(args: argparse.Namespace, out: Path) -> None:
     """The colour map, our SOM against minisom on the colours, and the MNIST map."""
-    from chainrule.classic import SOM
     from chainrule.classic.som import compare_with_minisom
-    from chainrule.viz.classic import plot_som
 
-    rng = np.random.default_rng(args.seed)
-    colours = rng.random((500, 3))
-    net = SOM(15, 15, 3, sigma=4.0, seed=args.seed).init_from_data(colours)
-    net.train_online(colours, 2000 if args.quick else 10000)
-    print(f"colours: quantisation error {net.quantization_error(colours):.4f}, "
-          f"topographic error {net.topographic_error(colours):.4f}")
-    print(f"wrote {plot_som(net.weights, net.u_matrix(), out / 'classic_som_colours.png')}")
+    colours = demos.som_colours(args, out)
     try:
         r = compare_with_minisom(colours, 10, 10, 2000 if args.quick else 10000, sigma=2.0)
         print("vs minisom (colours, same init/order/schedule): "

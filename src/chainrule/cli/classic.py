@@ -23,7 +23,7 @@ from . import common
 
 __all__ = ["DEMOS", "MODELS", "NAME", "add_classic_parser", "boltzmann", "dbn", "dbn_pictures",
            "hopfield", "hopfield_mnist", "mnist", "rbm", "rbm_pictures", "register", "run",
-           "run_classic", "som", "som_mnist"]
+           "run_classic", "som", "som_colours", "som_mnist"]
 
 NAME = "classic"
 MODELS = ("hopfield", "boltzmann", "rbm", "dbn", "som")
@@ -167,6 +167,12 @@ def dbn_pictures(net: Any, out: Path) -> None:
 
 def som(args: argparse.Namespace, out: Path) -> None:
     """A 15x15 map of random colours (online training); a 12x12 map of MNIST (batch)."""
+    som_colours(args, out)
+    som_mnist(args, out)
+
+
+def som_colours(args: argparse.Namespace, out: Path) -> np.ndarray:
+    """A 15x15 SOM of 500 random colours and its U-matrix; returns the colours."""
     from ..classic import SOM
     from ..viz.classic import plot_som
 
@@ -177,7 +183,7 @@ def som(args: argparse.Namespace, out: Path) -> None:
     print(f"colours: quantisation error {net.quantization_error(colours):.4f}, "
           f"topographic error {net.topographic_error(colours):.4f}")
     print(f"wrote {plot_som(net.weights, net.u_matrix(), out / 'classic_som_colours.png')}")
-    som_mnist(args, out)
+    return colours
 
 
 def som_mnist(args: argparse.Namespace, out: Path) -> None:

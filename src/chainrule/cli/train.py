@@ -184,11 +184,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m chainrule.cli.train [options]`` (the same as ``chainrule train``)."""
+    """``chainrule train [options]`` from Python: ``main(["--epochs", "3"])``."""
     parser = argparse.ArgumentParser(prog="chainrule")
     register(parser.add_subparsers(dest="command", required=True))
     return run_train(parser.parse_args(["train", *(argv if argv is not None else sys.argv[1:])]))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

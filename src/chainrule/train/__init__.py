@@ -9,7 +9,7 @@ Example::
                           callbacks=[EarlyStopping(patience=3)])
     history.history["val_accuracy"]        # one value per epoch
 
-The command-line entry point ``chainrule train`` lives in :mod:`chainrule.train.cli_train`.
+The command-line entry point ``chainrule train`` lives in :mod:`chainrule.cli.train`.
 """
 
 from .callbacks import (
