@@ -200,25 +200,26 @@ def test_batchnorm2d_matches_torch():
 @pytest.mark.parametrize("k,s,size", [(2, 2, 6), (3, 2, 6), (2, 1, 6), (2, 2, 7)])
 def test_fused_max_pool_matches_its_composite_including_ties(k, s, size):
     from chainrule.autograd import ops
+    from chainrule.nn.kernels import unfold
 
     x = rng.integers(0, 3, (2, 3, size, size)).astype(np.float64)  # many ties
     g = rng.standard_normal(F.max_pool2d(x, k, s).shape)
     fused = cr.tensor(x, requires_grad=True)
     F.max_pool2d(fused, k, s).backward(g)
     composite = cr.tensor(x, requires_grad=True)
-    ref = ops.max(ops.unfold(composite, k, s), axis=(2, 3))
+    ref = ops.max(unfold(composite, k, s), axis=(2, 3))
     ref.backward(g)
     np.testing.assert_allclose(F.max_pool2d(x, k, s).data, ref.data)
     np.testing.assert_allclose(fused.grad.data, composite.grad.data, rtol=1e-12)
     v = rng.standard_normal(x.shape)
     _, tan = cr.jvp(lambda t: F.max_pool2d(t, k, s), (x,), (v,))
-    _, tan_ref = cr.jvp(lambda t: ops.max(ops.unfold(t, k, s), axis=(2, 3)), (x,), (v,))
+    _, tan_ref = cr.jvp(lambda t: ops.max(unfold(t, k, s), axis=(2, 3)), (x,), (v,))
     np.testing.assert_allclose(tan.data, tan_ref.data, rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- fast paths
 #
-# conv2d's forward works on chunks of images (ops.CONV_WORKSPACE_BYTES) and, for stride 1
+# conv2d's forward works on chunks of images (im2col.CONV_WORKSPACE_BYTES) and, for stride 1
 # along W, on padded rows with wrap-around columns; a backward that records no graph uses
 # NumPy kernels (chunked, the input cotangent as a convolution with the flipped kernel at
 # stride 1, else a fold), and create_graph=True uses the differentiable rules. Every
@@ -247,17 +248,19 @@ def _conv_grads(x, w, b, u, cfg, create_graph):
 @pytest.mark.parametrize("cfg", FAST_CONFIGS)
 def test_conv2d_fast_paths_match_loop_reference_and_differentiable_rules(cfg, workspace,
                                                                           monkeypatch):
-    from chainrule.autograd import ops
+    from chainrule.nn import kernels
+    from chainrule.nn.kernels import im2col
 
     if workspace is not None:
-        monkeypatch.setattr(ops, "CONV_WORKSPACE_BYTES", workspace)
+        monkeypatch.setattr(im2col, "CONV_WORKSPACE_BYTES", workspace)
     n, c, h, w_, o, k, s, p, d, g = cfg
     kh, kw = (k, k) if isinstance(k, int) else k
     x, w, b = (rng.standard_normal(sh) for sh in ((n, c, h, w_), (o, c // g, kh, kw), (o,)))
     y = F.conv2d(x, cr.tensor(w), cr.tensor(b), stride=s, padding=p, dilation=d, groups=g)
-    pad = ops.conv_padding(p, (h, w_), (kh, kw), ops._pair(s, "", ""), ops._pair(d, "", ""))
-    ref = naive_conv2d(np.pad(x, ((0, 0), (0, 0)) + pad), w, ops._pair(s, "", ""), (0, 0),
-                       ops._pair(d, "", ""), g) + b[:, None, None]
+    pad = kernels.conv_padding(p, (h, w_), (kh, kw), kernels.as_pair(s, "", ""),
+                               kernels.as_pair(d, "", ""))
+    ref = naive_conv2d(np.pad(x, ((0, 0), (0, 0)) + pad), w, kernels.as_pair(s, "", ""), (0, 0),
+                       kernels.as_pair(d, "", ""), g) + b[:, None, None]
     np.testing.assert_allclose(y.data, ref, rtol=1e-12, atol=1e-12)
     u = rng.standard_normal(y.shape)
     _, fast = _conv_grads(x, w, b, u, cfg, create_graph=False)  # NumPy kernels
@@ -309,13 +312,15 @@ def test_conv2d_with_bias_is_one_node_that_matches_its_composite(cfg):
 @pytest.mark.parametrize("cfg", FAST_CONFIGS)
 def test_conv2d_fast_paths_match_torch(cfg, monkeypatch):
     torch = pytest.importorskip("torch")
-    from chainrule.autograd import ops
+    from chainrule.nn import kernels
+    from chainrule.nn.kernels import im2col
 
-    monkeypatch.setattr(ops, "CONV_WORKSPACE_BYTES", 1)
+    monkeypatch.setattr(im2col, "CONV_WORKSPACE_BYTES", 1)
     n, c, h, w_, o, k, s, p, d, g = cfg
     kh, kw = (k, k) if isinstance(k, int) else k
     x, w, b = (rng.standard_normal(sh) for sh in ((n, c, h, w_), (o, c // g, kh, kw), (o,)))
-    pad = ops.conv_padding(p, (h, w_), (kh, kw), ops._pair(s, "", ""), ops._pair(d, "", ""))
+    pad = kernels.conv_padding(p, (h, w_), (kh, kw), kernels.as_pair(s, "", ""),
+                               kernels.as_pair(d, "", ""))
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     (pt, pb), (pl, pr) = pad
     yt = torch.nn.functional.conv2d(torch.nn.functional.pad(xt, (pl, pr, pt, pb)), wt, bt,

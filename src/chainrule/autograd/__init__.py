@@ -1,11 +1,11 @@
 """The tensor autodiff engine: reverse and forward mode, any order, and a GradientTape."""
 
+from ..errors import ShapeError
 from . import ops
 from .check import GradcheckError, gradcheck, gradgradcheck
 from .engine import GraphReleasedError
 from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .ops import ShapeError
 from .tape import GradientTape, Variable
 from .tensor import Tensor, as_tensor, get_default_dtype, set_default_dtype, tensor
 

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import GraphReleasedError
 from . import ops
 from .mode import set_grad_enabled, state
+from .primitive import Joint
 from .tensor import FREED, Tensor, _make, _to_array
 
 
@@ -114,7 +115,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
                     on_leaf(node, g)
                 continue
             op, params = node._op, node._params
-            joint = op.vjps if isinstance(op.vjps, ops.Joint) else None
+            joint = op.vjps if isinstance(op.vjps, Joint) else None
             cts = None
             for i, p in enumerate(parents):
                 if not p._rg or (needed is not None and id(p) not in needed):

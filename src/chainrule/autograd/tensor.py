@@ -2,7 +2,7 @@
 
 A tensor made by a primitive while recording keeps ``_op`` (the primitive), ``_parents``
 (its input tensors) and ``_params`` (the primitive's keyword arguments). That is the whole
-graph: the engine walks ``_parents`` backwards; the rule table in ``ops.py`` turns each
+graph: the engine walks ``_parents`` backwards; the rule table (``ops/``) turns each
 ``_op`` into vector-Jacobian products. Forward mode keeps one tangent per tensor in
 ``_tangent`` as ``(level, tangent_tensor)``.
 """

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.check import numeric_gradient
 from chainrule.diff.errors import DiffError
 
 __all__ = [
@@ -102,34 +103,6 @@ def _as_float64_copy(x: Any) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ array tools
-
-
-def numeric_gradient(f: Callable[[np.ndarray], Any], x: Any, eps: float = 1e-6) -> np.ndarray:
-    """Gradient of a scalar function by central differences.
-
-    Args:
-        f: maps a float64 array of ``x``'s shape to a scalar (float, 0-d or size-1 array).
-        x: point of evaluation, any shape; not modified.
-        eps: step size (> 0).
-
-    Returns:
-        float64 array of ``x``'s shape; entry ``i`` is ``(f(x + eps e_i) - f(x - eps e_i)) / h``
-        with ``h`` the step actually taken. Costs ``2 * x.size`` calls of ``f``.
-    """
-    step = _check_eps(eps)
-    work = _as_float64_copy(x)
-    grad = np.zeros_like(work)
-    flat_work, flat_grad = work.reshape(-1), grad.reshape(-1)
-    for i in range(flat_work.size):
-        orig = flat_work[i]
-        hi, lo = orig + step, orig - step
-        flat_work[i] = hi
-        f_hi = _scalar(f(work), "numeric_gradient")
-        flat_work[i] = lo
-        f_lo = _scalar(f(work), "numeric_gradient")
-        flat_work[i] = orig
-        flat_grad[i] = (f_hi - f_lo) / (hi - lo)
-    return grad
 
 
 def numeric_jacobian(f: Callable[[np.ndarray], Any], x: Any, eps: float = 1e-6) -> np.ndarray:

@@ -11,12 +11,13 @@ from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor, get_default_dtype
 from . import functional as F
 from . import init as initializers
+from .kernels import as_pair
 from .layers import BatchNorm1d
 from .module import Module, Parameter
 
 
 def _positive_pair(v: Any, name: str, layer: str) -> tuple[int, int]:
-    pair = ops._pair(v, name, layer)
+    pair = as_pair(v, name, layer)
     if min(pair) < 1:
         raise ValueError(f"{layer}: {name} must be >= 1, got {v!r}")
     return pair
@@ -146,7 +147,7 @@ class _Pool2d(Module):
         self.kernel_size = _positive_pair(kernel_size, "kernel_size", name)
         self.stride = self.kernel_size if stride is None else _positive_pair(stride, "stride",
                                                                              name)
-        self.padding = ops._pair(padding, "padding", name)
+        self.padding = as_pair(padding, "padding", name)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}"

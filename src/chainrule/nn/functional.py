@@ -29,6 +29,13 @@ from ..autograd.ops import (  # re-exported stateless activations
 )
 from ..autograd.tensor import Tensor
 from ..random import get_rng
+from .kernels import (  # noqa: F401  (convolution and pooling, re-exported)
+    avg_pool2d,
+    conv2d,
+    conv_transpose2d,
+    max_pool2d,
+    unfold,
+)
 
 swish = silu
 __all__ = ["elu", "gelu", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "relu", "selu",
@@ -212,10 +219,6 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = 
 
 # ----------------------------------------------------------------------------- convolution
 
-conv2d = ops.conv2d
-conv_transpose2d = ops.conv_transpose2d
-unfold = ops.unfold
-
 
 def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
            padding: Any = 0, dilation: int = 1, groups: int = 1) -> Tensor:
@@ -225,43 +228,9 @@ def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
         raise ops.ShapeError(f"conv1d: expected input (N, C, L) and weight (O, C/groups, k), "
                              f"got shapes {x.shape} and {weight.shape}")
     pad = padding if isinstance(padding, str) else (0, padding)
-    y = ops.conv2d(ops.unsqueeze(x, 2), ops.unsqueeze(weight, 2), bias, stride=(1, stride),
-                   padding=pad, dilation=(1, dilation), groups=groups)
+    y = conv2d(ops.unsqueeze(x, 2), ops.unsqueeze(weight, 2), bias, stride=(1, stride),
+               padding=pad, dilation=(1, dilation), groups=groups)
     return ops.squeeze(y, 2)
-
-
-def _pool_args(x: Tensor, kernel_size: Any, stride: Any, padding: Any, name: str
-               ) -> tuple[tuple, tuple, tuple]:
-    if x.ndim != 4:
-        raise ops.ShapeError(f"{name}: expected input (N, C, H, W), got shape {x.shape}")
-    k = ops._pair(kernel_size, "kernel_size", name)
-    s = k if stride is None else ops._pair(stride, "stride", name)
-    p = ops._pair(padding, "padding", name)
-    if min(s) < 1 or min(k) < 1:
-        raise ValueError(f"{name}: kernel_size and stride must be >= 1, got {k} and {s}")
-    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-        raise ValueError(f"{name}: padding {p} must be at most half the kernel {k}")
-    for size, kk, pp in zip(x.shape[2:], k, p):
-        if size + 2 * pp < kk:
-            raise ops.ShapeError(f"{name}: kernel {k} is larger than the padded input "
-                                 f"{tuple(x.shape[2:])} (padding {p})")
-    return k, s, p
-
-
-def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
-    """Max over k×k windows (padding counts as -inf). Tied maxima share the gradient."""
-    x = ops.lift(x)
-    k, s, (ph, pw) = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
-    if ph or pw:
-        x = ops.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=-np.inf)
-    return ops.max_pool2d_(x, kernel=k, stride=s)
-
-
-def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
-    """Mean over k×k windows (zero padding is counted, as PyTorch's default)."""
-    x = ops.lift(x)
-    k, s, p = _pool_args(x, kernel_size, stride, padding, "avg_pool2d")
-    return ops.mean(ops.unfold(x, k, s, p), axis=(2, 3))
 
 
 def max_pool1d(x: Any, kernel_size: int, stride: int | None = None, padding: int = 0) -> Tensor:

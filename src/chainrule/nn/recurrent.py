@@ -33,6 +33,7 @@ from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..random import get_rng
 from . import functional as F
+from .kernels import lstm_gates, lstm_scan
 from .module import Module, Parameter
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -132,7 +133,7 @@ class LSTMCell(_Cell):
 
     def step(self, xw: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         h, c = state
-        act = ops.lstm_gates(xw + self.recur(h))  # σ(i), σ(f), tanh(g), σ(o) in one op
+        act = lstm_gates(xw + self.recur(h))  # σ(i), σ(f), tanh(g), σ(o) in one op
         H = self.hidden_size
         i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
         c = f * c + i * g
@@ -239,12 +240,12 @@ class _Recurrent(Module):
 
     def _scan(self, cell: _Cell, x: Tensor, state: tuple, mask: np.ndarray | None,
               reverse: bool) -> tuple[Tensor, tuple]:
-        """The fused LSTM loop (``ops.lstm_scan``): first-order derivatives only."""
+        """The fused LSTM loop (``kernels.lstm_scan``): first-order derivatives only."""
         xw = _project_feature_major(cell, x)
         if reverse:
             xw = ops.flip(xw, 1)
             mask = None if mask is None else mask[:, ::-1]
-        y = ops.lstm_scan(xw, state[0], state[1], cell.weight_hh, mask=mask)  # (2, B, T, H)
+        y = lstm_scan(xw, state[0], state[1], cell.weight_hh, mask=mask)  # (2, B, T, H)
         final = (y[0, :, -1], y[1, :, -1])
         seq = y[0]
         if reverse:
@@ -363,7 +364,7 @@ class LSTM(_Recurrent):
     """LSTM layer(s) over (batch, time, features); see the module docstring.
 
     ``fused=True`` (the default) runs each layer's time loop as one primitive
-    (``ops.lstm_scan``) with first-order derivatives; ``fused=False`` builds it from
+    (``kernels.lstm_scan``) with first-order derivatives; ``fused=False`` builds it from
     LSTMCell steps, differentiable to any order but slower.
     """
 

@@ -1,0 +1,145 @@
+"""THE RULE TABLE, split by kind: every primitive once — its forward next to its rules.
+
+==================  =======================================================
+``arithmetic``      add, sub, mul, div, pow, neg, alias; constants
+``elementwise``     exp, log, sin, ..., relu, sigmoid, where; comparisons; selu, gelu, silu
+``reductions``      sum, mean, max, min, prod, logsumexp; var, std, norm; argmax, argmin
+``shape``           reshape, transpose, broadcast, pad, concatenate; getitem, scatter_add
+``linalg``          matmul, linear (fused x @ W.T + b), einsum
+``softmax``         softmax, log_softmax, softmax_cross_entropy (fused)
+==================  =======================================================
+
+The machinery (``Primitive``, the registry ``PRIMITIVES``, the rule constructors) is in
+``chainrule.autograd.primitive``. Naming: a primitive is named after its op; when a public
+function wraps it (to lift arguments or normalise parameters), the primitive object is the
+same name with a leading underscore (``_matmul`` behind ``matmul``); when it needs no
+wrapper, the primitive is the public function itself (``exp``). Fused neural-network
+kernels (convolution, the LSTM scan) live in ``chainrule.nn.kernels`` and register into
+the same table.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
+
+from ...errors import ShapeError
+from ..primitive import PRIMITIVES, Joint, Primitive, lift, nondiff, prim
+from ..tensor import Tensor, get_default_dtype
+from .arithmetic import (
+    add,
+    alias,
+    div,
+    mul,
+    neg,
+    ones,
+    ones_like,
+    pow,
+    stop_gradient,
+    sub,
+    zeros,
+    zeros_like,
+)
+from .elementwise import (
+    SELU_ALPHA,
+    SELU_SCALE,
+    abs,
+    acos,
+    asin,
+    asinh,
+    atan,
+    clip,
+    cos,
+    cosh,
+    elu,
+    equal,
+    erf,
+    exp,
+    expm1,
+    gelu,
+    greater,
+    greater_equal,
+    leaky_relu,
+    less,
+    less_equal,
+    log,
+    log1p,
+    log_sigmoid,
+    maximum,
+    minimum,
+    not_equal,
+    relu,
+    selu,
+    sigmoid,
+    sign,
+    silu,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    tan,
+    tanh,
+    where,
+)
+from .linalg import einsum, linear, matmul
+from .reductions import (
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
+)
+from .shape import (
+    broadcast_to,
+    cast,
+    cat,
+    concatenate,
+    expand,
+    flatten,
+    flip,
+    getitem,
+    pad,
+    permute,
+    reshape,
+    scatter_add,
+    split,
+    squeeze,
+    stack,
+    sum_to,
+    swapaxes,
+    transpose,
+    unsqueeze,
+)
+from .softmax import log_softmax, softmax, softmax_cross_entropy
+
+# Old names kept working with a DeprecationWarning: name here -> (module, name there).
+# The fused kernels moved up to chainrule.nn.kernels (imported lazily: autograd does not
+# import nn); two primitives were renamed to the leading-underscore convention.
+DEPRECATED: dict[str, tuple[str, str]] = {
+    "conv2d": ("chainrule.nn.kernels.conv", "conv2d"),
+    "conv_transpose2d": ("chainrule.nn.kernels.conv", "conv_transpose2d"),
+    "unfold": ("chainrule.nn.kernels.conv", "unfold"),
+    "conv_padding": ("chainrule.nn.kernels.conv", "conv_padding"),
+    "max_pool2d_": ("chainrule.nn.kernels.conv", "_max_pool2d"),
+    "CONV_WORKSPACE_BYTES": ("chainrule.nn.kernels.im2col", "CONV_WORKSPACE_BYTES"),
+    "lstm_gates": ("chainrule.nn.kernels.lstm", "lstm_gates"),
+    "lstm_scan": ("chainrule.nn.kernels.lstm", "lstm_scan"),
+    "linear_": ("chainrule.autograd.ops.linalg", "_linear"),
+    "linear_nobias": ("chainrule.autograd.ops.linalg", "_linear_nobias"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in DEPRECATED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, new = DEPRECATED[name]
+    warnings.warn(f"chainrule.autograd.ops.{name} is deprecated; use {module}.{new}",
+                  DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module(module), new)
