@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import nn
-from ..data import ENV_VAR
 from ..errors import UsageError
 from ..models import MODELS, build_model
 from ..random import manual_seed
@@ -59,8 +58,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     common.add_training_args(p)
     common.add_optimizer_args(p)
     common.add_seed_arg(p)
-    common.add_data_args(p, help=f"folder with the MNIST/Fashion-MNIST files "
-                                 f"(default ${ENV_VAR})")
+    common.add_data_args(p)
     common.add_out_arg(p, None, "output folder (default runs/MODEL-DATASET)")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="share of the training data held out for validation (default 0.1)")
