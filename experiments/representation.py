@@ -53,7 +53,6 @@ import chainrule.nn as nn  # noqa: E402
 from chainrule.data import load_fashion_mnist, load_mnist  # noqa: E402
 from chainrule.models import (  # noqa: E402
     GAN,
-    SampleGrid,
     build_model,
     conv_autoencoder,
     dcgan_discriminator,
@@ -66,7 +65,7 @@ from chainrule.models import (  # noqa: E402
 )
 from chainrule.optim import SGD, Adam  # noqa: E402
 from chainrule.random import manual_seed  # noqa: E402
-from chainrule.train import Trainer  # noqa: E402
+from chainrule.train import SampleGrid, Trainer  # noqa: E402
 from chainrule.viz import images as pictures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

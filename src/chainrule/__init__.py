@@ -134,4 +134,14 @@ from .random import manual_seed  # noqa: E402
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # save_model / load_model need the model registry; import it on first use so that
+    # ``import chainrule`` stays light.
+    if name in ("save_model", "load_model"):
+        from .models import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 _allocator.configure_from_environment()  # keep freed buffers between steps (glibc only)

@@ -35,8 +35,9 @@ import numpy as np
 
 from .errors import CheckpointError, DataFileNotFoundError
 
-__all__ = ["FORMAT_VERSION", "atomic_write", "check_state_dict", "load", "save",
-           "temp_path_for"]
+__all__ = ["ARCHITECTURE_ATTRIBUTE", "FORMAT_VERSION", "architecture_of", "atomic_write",
+           "check_state_dict", "load", "load_weights", "read_checkpoint", "save",
+           "temp_path_for", "write_checkpoint"]
 
 FORMAT_VERSION = 1
 _META = "__chainrule__"
@@ -286,3 +287,70 @@ def check_state_dict(
     lines = [f"  {title}: {detail}" for title, detail in problems if detail]
     if lines:
         raise ValueError("state dict does not match:\n" + "\n".join(lines))
+
+
+# --------------------------------------------------------------------------- checkpoints
+#: Attribute under which :func:`chainrule.models.create_model` records how it built a
+#: model: ``{"name": registered name, "arguments": {keyword: value}}``.
+ARCHITECTURE_ATTRIBUTE = "__chainrule_architecture__"
+
+
+def architecture_of(model: Any) -> dict[str, Any] | None:
+    """``{"name": ..., "arguments": {...}}`` if ``model`` came from the model registry."""
+    return getattr(model, ARCHITECTURE_ATTRIBUTE, None)
+
+
+def write_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = None,
+                     architecture: Mapping[str, Any] | None = None, **extra: Any) -> None:
+    """Write the one checkpoint layout, atomically and without pickle::
+
+        {"model": model.state_dict(),            # the weights (and buffers)
+         "architecture": {"name", "arguments"},  # when known: rebuilds the model
+         "optimizer": optimizer.state_dict(),    # when given: resumes training
+         **extra}                                # metadata: epoch, logs, config, ...
+
+    ``architecture`` defaults to :func:`architecture_of` ``(model)``.
+    """
+    reserved = {"model", "architecture", "optimizer"} & set(extra)
+    if reserved:
+        raise TypeError(f"write_checkpoint: {sorted(reserved)} are written from the "
+                        "arguments, not as extra metadata")
+    data: dict[str, Any] = {"model": dict(model.state_dict())}
+    spec = architecture if architecture is not None else architecture_of(model)
+    if spec is not None:
+        data["architecture"] = {"name": str(spec["name"]),
+                                "arguments": dict(spec.get("arguments", {}))}
+    if optimizer is not None:
+        data["optimizer"] = optimizer.state_dict()
+    data.update(extra)
+    save(data, path)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a file written by :func:`write_checkpoint` (a dict with at least ``"model"``).
+
+    Raises:
+        DataFileNotFoundError: no such file.
+        CheckpointError: not a chainrule file, corrupt, or without model weights; the
+            message names the file.
+    """
+    data = load(path)
+    if not isinstance(data.get("model"), dict):
+        if data.get("kind") == "char-lstm" and "state" in data:
+            raise CheckpointError(f"{path}: a character-LSTM checkpoint in the old format, "
+                                  "which this version no longer reads; retrain it with "
+                                  "'chainrule train --model char-lstm'")
+        raise CheckpointError(f"{path}: not a model checkpoint (no 'model' weights; it holds "
+                              f"{', '.join(map(repr, sorted(map(str, data)))) or 'nothing'})")
+    return data
+
+
+def load_weights(path: str | os.PathLike[str], model: Any, weights: Mapping[str, Any]) -> None:
+    """``model.load_state_dict(weights)``, reporting a mismatch as a CheckpointError
+    that names the file and what differs."""
+    try:
+        model.load_state_dict(weights)
+    except (KeyError, ValueError, TypeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise CheckpointError(f"{path}: the saved weights do not fit the "
+                              f"{type(model).__name__}: {detail}") from None

@@ -12,7 +12,6 @@ from chainrule.models import (
     GAN,
     Discriminator,
     Generator,
-    SampleGrid,
     dcgan_discriminator,
     dcgan_generator,
     dense_discriminator,
@@ -22,6 +21,7 @@ from chainrule.models.gan import frozen
 from chainrule.nn import functional as F
 from chainrule.optim import Adam
 from chainrule.random import manual_seed
+from chainrule.train import SampleGrid
 
 
 def bce(logits: np.ndarray, target: np.ndarray | float) -> float:

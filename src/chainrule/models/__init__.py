@@ -1,5 +1,9 @@
-"""Ready-made models.
+"""Ready-made models, every one registered by name (:mod:`.registry`).
 
+* The registry and the checkpoint format: :func:`create_model` (``create_model("vae",
+  input_shape=(28, 28), latent_size=2)``), :func:`register_model`, :func:`list_models`,
+  :func:`save_model` / :func:`load_model` (architecture name + arguments + weights, with
+  optional optimizer state and metadata, in one pickle-free file).
 * Classifiers (:mod:`.classifiers`): ``build_model("mlp", input_shape=(8, 8),
   num_classes=10)``; builders registered by name in :data:`MODELS` ("mlp", "cnn").
 * Autoencoders (:mod:`.autoencoders`): :func:`dense_autoencoder` (stacked, tied,
@@ -10,7 +14,10 @@
   :func:`conv_vae`.
 * GANs (:mod:`.gan`): :class:`GAN` (the alternating training loop, label smoothing,
   conditioning), :func:`dense_generator` / :func:`dense_discriminator`,
-  :func:`dcgan_generator` / :func:`dcgan_discriminator`, the per-epoch :class:`SampleGrid`.
+  :func:`dcgan_generator` / :func:`dcgan_discriminator`; GANs train with the library's
+  loop (:func:`chainrule.train.fit_gan`; pictures per epoch with
+  :class:`chainrule.train.SampleGrid`).
+* The character language model (:mod:`.charlm`): :class:`~.charlm.CharLSTM`, ``"char-lstm"``.
 
 ``chainrule train --model autoencoder|conv-autoencoder|vae|gan|dcgan`` trains them from
 the command line; docs/representation.md has the results on MNIST and Fashion-MNIST.
@@ -26,16 +33,27 @@ from .autoencoders import (
     kl_sparsity,
     l1_activity,
 )
+from .charlm import CharLSTM
 from .classifiers import MODELS, Reshape, build_model, cnn, image_shape, mlp
 from .gan import (
     GAN,
     Discriminator,
     Generator,
-    SampleGrid,
+    dcgan,
     dcgan_discriminator,
     dcgan_generator,
     dense_discriminator,
+    dense_gan,
     dense_generator,
+)
+from .registry import (
+    REGISTRY,
+    create_model,
+    list_models,
+    load_model,
+    model_from_checkpoint,
+    register_model,
+    save_model,
 )
 from .vae import VAE, conv_vae, dense_vae, gaussian_kl, reparameterize
 
@@ -43,5 +61,16 @@ __all__ = ["MODELS", "Reshape", "build_model", "cnn", "image_shape", "mlp",
            "Autoencoder", "KLSparsity", "L1Sparsity", "conv_autoencoder", "dense_autoencoder",
            "dlfs_conv_autoencoder", "kl_sparsity", "l1_activity",
            "VAE", "conv_vae", "dense_vae", "gaussian_kl", "reparameterize",
-           "GAN", "Discriminator", "Generator", "SampleGrid", "dcgan_discriminator",
-           "dcgan_generator", "dense_discriminator", "dense_generator"]
+           "GAN", "Discriminator", "Generator", "dcgan", "dcgan_discriminator",
+           "dcgan_generator", "dense_discriminator", "dense_gan", "dense_generator",
+           "CharLSTM",
+           "REGISTRY", "create_model", "list_models", "load_model", "model_from_checkpoint",
+           "register_model", "save_model"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "SampleGrid":  # a Trainer callback now: chainrule.train.SampleGrid
+        from . import gan
+
+        return gan.SampleGrid  # warns
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -42,6 +42,7 @@ from ..autograd.tensor import Tensor, get_default_dtype
 from ..nn import init as initializers
 from ..nn.module import evaluating
 from .classifiers import Reshape, ShapeLike, _positive, _shape, image_shape
+from .registry import register_model
 
 __all__ = ["Autoencoder", "KLSparsity", "L1Sparsity", "conv_autoencoder", "dense_autoencoder",
            "dlfs_conv_autoencoder", "kl_sparsity", "l1_activity"]
@@ -302,6 +303,7 @@ class Autoencoder(nn.Module):
 # ----------------------------------------------------------------------------- builders
 
 
+@register_model("autoencoder", kind="autoencoder")
 def dense_autoencoder(input_shape: ShapeLike = (28, 28), hidden: Sequence[int] = (100,),
                       code_size: int = 30, activation: str = "selu", output: str = "sigmoid",
                       tied: bool = False, noise: float = 0.0, dropout: float = 0.0,
@@ -385,6 +387,7 @@ def _halvings(where: str, h: int, w: int, stages: int) -> list[tuple[int, int]]:
     return sizes
 
 
+@register_model("conv-autoencoder", kind="autoencoder")
 def conv_autoencoder(input_shape: ShapeLike = (1, 28, 28), channels: Sequence[int] = (16, 32),
                      code_size: int | None = None, activation: str = "selu",
                      output: str = "sigmoid", code_activation: str | None = None
@@ -449,6 +452,7 @@ def _torch_default_init(layer: nn.Module) -> nn.Module:
     return layer
 
 
+@register_model("dlfs-conv-autoencoder", kind="autoencoder")
 def dlfs_conv_autoencoder(hidden_dim: int = 28) -> Autoencoder:
     """The convolutional autoencoder of *Deep Learning from Scratch* (Weidman), ch. 7.
 

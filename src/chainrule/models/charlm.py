@@ -15,29 +15,33 @@ The pieces, each usable on its own:
 - :class:`CharLSTM` — the model; ``forward(ids, state) -> (logits (B, T, V), state)``.
 - :func:`evaluate` — validation cross-entropy in nats per character over a whole text,
   with the state carried across windows (as the model is trained to be used).
-- :func:`train_charlm` — the training loop (Adam, global gradient-norm clipping, a time
-  or step budget, periodic validation, checkpointing).
+- :func:`train_charlm` — training with the library's one loop: a
+  :class:`~chainrule.train.TBPTTTrainer` (Adam, global gradient-norm clipping, the state
+  carried across batches) with callbacks for the time or step budget, validation every
+  ``eval_every`` steps and the best weights.
 - :func:`sample` — generation with a temperature, seeded and deterministic.
-- :func:`save_checkpoint` / :func:`load_checkpoint` — via :func:`chainrule.save` (no pickle).
+- :func:`save_checkpoint` / :func:`load_checkpoint` — the library's checkpoint format
+  (:func:`chainrule.save_model`; the vocabulary, configuration and history as metadata),
+  so ``chainrule.load_model`` rebuilds the model too.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .. import nn
+from .. import io, nn
 from ..autograd.mode import no_grad
 from ..autograd.tensor import Tensor
-from ..io import load, save
-from ..optim import Adam, clip_grad_norm_
+from ..errors import CheckpointError
+from ..optim import Adam
 from ..random import manual_seed
+from .registry import create_model, model_from_checkpoint, register_model, save_model
 
 __all__ = [
     "CharLMConfig",
@@ -115,6 +119,10 @@ class StreamBatcher:
             window = slice(i * self.seq, (i + 1) * self.seq)
             yield x[:, window], y[:, window]
 
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """One epoch (a fresh random offset), so a Trainer can iterate it every epoch."""
+        return iter(self.epoch())
+
     def __len__(self) -> int:
         return ((len(self.ids) - self.seq) // self.batch) // self.seq
 
@@ -139,6 +147,7 @@ class CharLMConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@register_model("char-lstm", kind="language-model")
 class CharLSTM(nn.Module):
     """Embedding(V, embed) -> LSTM(embed, hidden, layers, dropout between layers)
     -> Linear(hidden, V). ``forward(ids (B, T), state) -> (logits (B, T, V), (h, c))``."""
@@ -147,6 +156,7 @@ class CharLSTM(nn.Module):
                  dropout: float = 0.2) -> None:
         super().__init__()
         self.vocab_size, self.hidden, self.layers = vocab_size, hidden, layers
+        self.dropout = dropout
         self.embed = nn.Embedding(vocab_size, embed)
         self.lstm = nn.LSTM(embed, hidden, num_layers=layers, dropout=dropout,
                             return_sequences=True, return_state=True)
@@ -155,10 +165,6 @@ class CharLSTM(nn.Module):
     def forward(self, ids: Any, state: Any = None) -> tuple[Tensor, Any]:
         seq, state = self.lstm(self.embed(ids), initial_state=state)
         return self.head(seq), state
-
-
-def _detach(state: Any) -> Any:
-    return tuple(s.detach() for s in state)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -190,33 +196,36 @@ def evaluate(model: CharLSTM, ids: np.ndarray, batch: int = 32, seq: int = 200) 
 
 
 # --------------------------------------------------------------------------- checkpoints
+def _arguments(model: CharLSTM) -> dict[str, Any]:
+    return {"vocab_size": model.vocab_size, "hidden": model.hidden, "layers": model.layers,
+            "embed": model.embed.embedding_dim, "dropout": float(model.dropout)}
+
+
 def save_checkpoint(path: str | os.PathLike[str], model: CharLSTM, vocab: Vocab,
                     config: CharLMConfig | None = None, history: dict[str, Any] | None = None
                     ) -> None:
-    """Write model weights, vocabulary, architecture and history with :func:`chainrule.save`."""
-    save({
-        "kind": "char-lstm",
-        "vocab": vocab.chars,
-        "arch": {"vocab_size": model.vocab_size, "hidden": model.hidden,
-                 "layers": model.layers, "embed": model.embed.embedding_dim},
-        "config": {k: v for k, v in asdict(config).items() if k != "extra"} if config else {},
-        "history": history or {},
-        "state": dict(model.state_dict()),
-    }, path)
+    """Write the model in the library's checkpoint format (:func:`chainrule.save_model`),
+    with the vocabulary, the run's configuration and its history as metadata."""
+    save_model(model, path, architecture="char-lstm", arguments=_arguments(model),
+               vocab=vocab.chars,
+               config={k: v for k, v in asdict(config).items() if k != "extra"}
+               if config else {},
+               history=history or {})
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[CharLSTM, Vocab, dict[str, Any]]:
-    """Rebuild ``(model, vocab, checkpoint_dict)`` from :func:`save_checkpoint`'s file.
+    """Rebuild ``(model, vocab, checkpoint_dict)`` from :func:`save_checkpoint`'s file
+    (the model in evaluation mode; ``checkpoint_dict["kind"]`` is ``"char-lstm"``).
 
-    Raises ``FileNotFoundError`` (no file) or ``ValueError`` (not a char-lstm checkpoint)."""
-    ckpt = load(path)
-    if ckpt.get("kind") != "char-lstm" or "state" not in ckpt or "vocab" not in ckpt:
-        raise ValueError(f"{path}: not a char-lstm checkpoint")
-    arch = {k: int(v) for k, v in ckpt["arch"].items()}
-    model = CharLSTM(arch["vocab_size"], arch["hidden"], arch["layers"], arch["embed"])
-    model.load_state_dict(ckpt["state"])
-    model.eval()
-    return model, Vocab(str(ckpt["vocab"])), ckpt
+    Raises ``FileNotFoundError`` (no file) or :class:`~chainrule.errors.CheckpointError`
+    (a ``ValueError``: not a char-lstm checkpoint, or one in the old format — retrain)."""
+    ckpt = io.read_checkpoint(path)
+    name = (ckpt.get("architecture") or {}).get("name")
+    if name != "char-lstm" or "vocab" not in ckpt:
+        raise CheckpointError(f"{path}: not a char-lstm checkpoint (it holds "
+                              f"{name or 'no architecture'})")
+    model = model_from_checkpoint(ckpt, path)
+    return model, Vocab(str(ckpt["vocab"])), {"kind": name, **ckpt}
 
 
 # --------------------------------------------------------------------------- sampling
@@ -267,7 +276,13 @@ def train_charlm(text: str, config: CharLMConfig | None = None, *, minutes: floa
     characters). The best-validation weights are the ones saved to ``checkpoint`` and
     returned. History: ``step``, ``seconds``, ``train_loss`` (mean since the last eval),
     ``val_loss``.
+
+    The loop is the library's :class:`~chainrule.train.TBPTTTrainer` with the
+    :class:`~chainrule.train.PeriodicEvaluation`, :class:`~chainrule.train.BestModel`
+    and :class:`~chainrule.train.Budget` callbacks (and a learning-rate decay per epoch).
     """
+    from .. import train  # the loop lives in the train layer
+
     cfg = config or CharLMConfig()
     if minutes is None and steps is None:
         raise ValueError("train_charlm: give minutes or steps (a budget)")
@@ -278,70 +293,34 @@ def train_charlm(text: str, config: CharLMConfig | None = None, *, minutes: floa
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     if eval_chars is not None:
         val_ids = val_ids[:eval_chars]
-    model = CharLSTM(len(vocab), cfg.hidden, cfg.layers, cfg.embed, cfg.dropout)
-    opt = Adam(model.parameters(), lr=cfg.lr)
+    model = create_model("char-lstm", len(vocab), cfg.hidden, cfg.layers, cfg.embed,
+                         cfg.dropout)
     batcher = StreamBatcher(train_ids, cfg.batch, cfg.seq, np.random.default_rng(cfg.seed))
-    loss_fn = nn.CrossEntropyLoss()
     say(f"char-lstm: vocab {len(vocab)}, train {len(train_ids):,} / val {len(val_ids):,} chars, "
         f"{model.num_parameters():,} parameters, {len(batcher)} steps/epoch; "
         f"uniform = ln {len(vocab)} = {math.log(len(vocab)):.3f} nats/char")
-    history: dict[str, list[float]] = {"step": [], "seconds": [], "train_loss": [],
-                                       "val_loss": []}
-    best, best_state = math.inf, None
-    start = time.perf_counter()
-    deadline = None if minutes is None else start + 60.0 * minutes
-    step, epoch, running, nrun = 0, 0, 0.0, 0
 
-    def out_of_budget() -> bool:
-        return ((steps is not None and step >= steps)
-                or (deadline is not None and time.perf_counter() >= deadline))
+    def report(row: dict[str, float]) -> None:
+        say(f"step {int(row['step']):5d}  epoch {check.epoch}  {row['seconds'] / 60:6.2f} min  "
+            f"train {row['train_loss']:.4f}  val {row['val_loss']:.4f} nats/char")
 
-    def validate() -> None:
-        nonlocal best, best_state, running, nrun
-        val = evaluate(model, val_ids)
-        elapsed = time.perf_counter() - start
-        tr = running / max(nrun, 1)
-        for key, v in zip(history, (step, elapsed, tr, val), strict=True):
-            history[key].append(float(v))
-        say(f"step {step:5d}  epoch {epoch}  {elapsed / 60:6.2f} min  train {tr:.4f}  "
-            f"val {val:.4f} nats/char")
-        running, nrun = 0.0, 0
-        if val < best:
-            best, best_state = val, {k: v.copy() for k, v in model.state_dict().items()}
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, model, vocab, cfg, history)
+    def save(m: CharLSTM) -> None:
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, m, vocab, cfg, check.history)
 
-    model.train()
-    while not out_of_budget():
-        state = None
-        for x, y in batcher.epoch():
-            logits, state = model(x, state)
-            loss = loss_fn(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            state = _detach(state)
-            running += float(loss.item())
-            nrun += 1
-            step += 1
-            if step % cfg.eval_every == 0:
-                validate()
-            if out_of_budget():
-                break
-        else:
-            epoch += 1  # a full pass: count it and decay the learning rate
-        if out_of_budget():
-            break
-        if cfg.lr_decay != 1.0:
-            for group in opt.param_groups:
-                group["lr"] *= cfg.lr_decay
-    if nrun:
-        validate()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    if checkpoint is not None:
-        save_checkpoint(checkpoint, model, vocab, cfg, history)
-    history_out: dict[str, Any] = dict(history)
-    history_out.update(best_val=best, steps=step, seconds=time.perf_counter() - start)
-    return model, vocab, history_out
+    check = train.PeriodicEvaluation(cfg.eval_every, lambda m: {"val_loss": evaluate(m, val_ids)},
+                                     report)
+    best = train.BestModel("val_loss", mode="min", save=save)
+    budget = train.Budget(steps=steps, minutes=minutes)
+    callbacks: list[Any] = [check, best, budget]
+    if cfg.lr_decay != 1.0:  # multiply the lr by lr_decay after each full pass
+        callbacks.append(train.LearningRateScheduler(
+            lambda epoch, lr: lr if epoch == 0 else lr * cfg.lr_decay))
+    trainer = train.TBPTTTrainer(model, nn.CrossEntropyLoss(),
+                                 Adam(model.parameters(), lr=cfg.lr), clip=cfg.clip)
+    trainer.fit(batcher, epochs=None, callbacks=callbacks, verbose=False)
+    save(model)
+    history: dict[str, Any] = {k: check.history.get(k, [])
+                               for k in ("step", "seconds", "train_loss", "val_loss")}
+    history.update(best_val=best.best, steps=trainer.global_step, seconds=budget.seconds)
+    return model, vocab, history

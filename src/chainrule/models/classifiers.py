@@ -1,8 +1,9 @@
-"""A small model factory: ``build_model("mlp", input_shape=(8, 8), num_classes=10)``.
+"""Classifiers: ``build_model("mlp", input_shape=(8, 8), num_classes=10)``.
 
-Builders are registered by name in :data:`MODELS` (``name -> builder(input_shape,
-num_classes, **kw) -> Module``): ``"mlp"`` and ``"cnn"`` (a LeNet-style convolutional
-network for small grey or colour images); add ``"char-lstm"``... there as they arrive.
+The classifier builders (``builder(input_shape, num_classes, **kw) -> Module``) are
+``"mlp"`` and ``"cnn"`` (a LeNet-style convolutional network for small grey or colour
+images), listed in :data:`MODELS` and registered in the model registry
+(:mod:`chainrule.models.registry`) with every other ready-made model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .. import nn
 from ..autograd import ops
 from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor
+from .registry import create_model, register_model
 
 __all__ = ["MODELS", "Reshape", "build_model", "cnn", "image_shape", "mlp"]
 
@@ -37,6 +39,7 @@ def _positive(name: str, value: Any) -> int:
     return int(value)
 
 
+@register_model("mlp", kind="classifier")
 def mlp(input_shape: ShapeLike, num_classes: int, hidden: Sequence[int] = (256,),
         dropout: float = 0.2, activation: str = "relu") -> nn.Sequential:
     """Multi-layer perceptron: Flatten -> [Dense -> activation -> Dropout] per hidden
@@ -107,6 +110,7 @@ def image_shape(input_shape: ShapeLike, model: str = "cnn") -> tuple[int, int, i
                      f"(H*W,), got {input_shape!r}")
 
 
+@register_model("cnn", kind="classifier")
 def cnn(input_shape: ShapeLike, num_classes: int, channels: Sequence[int] = (32, 64),
         hidden: int = 128, dropout: float = 0.5, kernel_size: int = 3) -> nn.Sequential:
     """LeNet-style CNN: per entry of ``channels``, Conv2d(k×k, "same" padding) -> ReLU ->
@@ -156,7 +160,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": mlp, "cnn": cnn}
 
 
 def build_model(name: str, input_shape: ShapeLike, num_classes: int, **kw: Any) -> nn.Module:
-    """Build the model registered as ``name`` in :data:`MODELS`.
+    """Build the classifier registered as ``name`` in :data:`MODELS` (through
+    :func:`~chainrule.models.create_model`, so :func:`chainrule.save_model` knows it).
 
     ``input_shape`` excludes the batch axis (e.g. ``(28, 28)`` or ``64``); the model
     outputs ``num_classes`` logits per sample. Extra keywords go to the builder (for
@@ -167,9 +172,7 @@ def build_model(name: str, input_shape: ShapeLike, num_classes: int, **kw: Any) 
         ValueError: ``name`` is not registered (the message lists the known names), or the
             builder rejects ``input_shape`` (e.g. "cnn" on inputs that are not images).
     """
-    try:
-        builder = MODELS[name]
-    except KeyError:
+    if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: "
-                         f"{', '.join(sorted(MODELS))}") from None
-    return builder(input_shape, num_classes, **kw)
+                         f"{', '.join(sorted(MODELS))}")
+    return create_model(name, input_shape, num_classes, **kw)

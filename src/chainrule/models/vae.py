@@ -47,6 +47,7 @@ from .autoencoders import (
     model_dtype,
 )
 from .classifiers import Reshape, ShapeLike, _positive, image_shape
+from .registry import register_model
 
 __all__ = ["VAE", "conv_vae", "dense_vae", "gaussian_kl", "reparameterize"]
 
@@ -193,6 +194,7 @@ class VAE(nn.Module):
         return f"input_shape={self.input_shape}, latent_size={self.latent_size}"
 
 
+@register_model("vae", kind="vae")
 def dense_vae(input_shape: ShapeLike = (28, 28), hidden: Sequence[int] = (150, 100),
               latent_size: int = 10, activation: str = "selu") -> VAE:
     """Dense VAE (Hands-On ML's): Flatten -> Dense+activation per ``hidden`` -> heads mu,
@@ -223,6 +225,7 @@ def dense_vae(input_shape: ShapeLike = (28, 28), hidden: Sequence[int] = (150, 1
                latent_size, shape)
 
 
+@register_model("conv-vae", kind="vae")
 def conv_vae(input_shape: ShapeLike = (1, 28, 28), channels: Sequence[int] = (32, 64),
              latent_size: int = 16, activation: str = "relu") -> VAE:
     """Convolutional VAE: per entry of ``channels`` Conv2d(3×3, stride 2, padding 1) +

@@ -19,7 +19,7 @@ import numpy as np
 from ..autograd.mode import enable_grad
 from ..autograd.tensor import Tensor, _make, as_tensor
 
-__all__ = ["LRFinderResult", "find_lr"]
+__all__ = ["LRFinderResult", "LRSweep", "Snapshot", "find_lr", "set_lr", "suggest_lr"]
 
 
 @dataclass
@@ -107,6 +107,95 @@ def suggest_lr(lrs: list[float], losses: list[float], method: str = "valley",
     return float(lrs[lo + int(np.argmin(slope))])
 
 
+class LRSweep:
+    """The range test's bookkeeping, shared by :func:`find_lr` and the Trainer's
+    ``LRFinder`` callback: the learning rate of step ``i``, the smoothed loss, the
+    divergence test. ``record(lr, loss)`` returns False when the sweep must stop."""
+
+    def __init__(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
+                 smooth: float = 0.98, diverge_threshold: float = 4.0,
+                 suggestion: str = "valley") -> None:
+        if not start_lr > 0:
+            raise ValueError(f"start_lr must be > 0, got {start_lr}")
+        if not end_lr > start_lr:
+            raise ValueError(f"end_lr must be > start_lr, got end_lr={end_lr}, "
+                             f"start_lr={start_lr}")
+        if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
+            raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
+        if not 0 <= smooth < 1:
+            raise ValueError(f"smooth must be in [0, 1), got {smooth}")
+        if suggestion not in ("valley", "steepest", "minimum"):
+            raise ValueError(f"suggestion must be 'valley', 'steepest' or 'minimum', "
+                             f"got {suggestion!r}")
+        if not diverge_threshold > 1:
+            raise ValueError(f"diverge_threshold must be > 1, got {diverge_threshold}")
+        self.start_lr, self.ratio = start_lr, end_lr / start_lr
+        self.num_steps, self.smooth = num_steps, smooth
+        self.diverge_threshold, self.suggestion = diverge_threshold, suggestion
+        self.result = LRFinderResult()
+        self._avg, self._best = 0.0, math.inf
+
+    def lr(self, step: int) -> float:
+        """``start_lr * (end_lr / start_lr) ** (step / (num_steps - 1))``."""
+        return self.start_lr * self.ratio ** (step / (self.num_steps - 1))
+
+    def record(self, lr: float, value: float) -> bool:
+        """Add step ``len(result.lrs)``'s loss; False when the sweep stops (the loss is not
+        finite, the smoothed loss exceeds ``diverge_threshold`` times its best, or
+        ``num_steps`` were recorded)."""
+        result = self.result
+        if not math.isfinite(value):
+            result.diverged = True
+            return False
+        self._avg = self.smooth * self._avg + (1 - self.smooth) * value
+        smoothed = self._avg / (1 - self.smooth ** (len(result.lrs) + 1))
+        result.lrs.append(lr)
+        result.raw_losses.append(value)
+        result.losses.append(smoothed)
+        if smoothed > self._best + (self.diverge_threshold - 1) * abs(self._best):
+            result.diverged = True
+            return False
+        self._best = min(self._best, smoothed)
+        return len(result.lrs) < self.num_steps
+
+    def finish(self) -> LRFinderResult:
+        """The result, with its ``suggested_lr``."""
+        self.result.suggested_lr = suggest_lr(self.result.lrs, self.result.losses,
+                                              self.suggestion)
+        return self.result
+
+
+def set_lr(optimizer: Any, lr: float) -> None:
+    """Write ``lr`` into every parameter group of ``optimizer``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+class Snapshot:
+    """The parameters' values (in their own arrays) and gradients, the model's
+    ``state_dict()`` (if it has one) and the optimizer's state; ``restore()`` puts them
+    back exactly."""
+
+    def __init__(self, model: Any, optimizer: Any) -> None:
+        self.model, self.optimizer = model, optimizer
+        self.params = list(model.parameters())
+        self.arrays = [p.data for p in self.params]
+        self.values = [a.copy() for a in self.arrays]
+        self.grads = [None if p.grad is None else p.grad.data.copy() for p in self.params]
+        self.opt_state = copy.deepcopy(optimizer.state_dict())
+        has_state = hasattr(model, "state_dict") and hasattr(model, "load_state_dict")
+        self.model_state = copy.deepcopy(model.state_dict()) if has_state else None
+
+    def restore(self) -> None:
+        if self.model_state is not None:
+            self.model.load_state_dict(self.model_state)
+        self.optimizer.load_state_dict(self.opt_state)
+        for p, a, v, g in zip(self.params, self.arrays, self.values, self.grads):
+            a[...] = v
+            p.data = a
+            p.grad = None if g is None else _make(g)
+
+
 def find_lr(model: Callable[[Any], Tensor], loss_fn: Callable[[Tensor, Any], Tensor],
             optimizer: Any, data: Iterable[tuple[Any, Any]], start_lr: float = 1e-7,
             end_lr: float = 10.0, num_steps: int = 100, smooth: float = 0.98,
@@ -127,32 +216,11 @@ def find_lr(model: Callable[[Any], Tensor], loss_fn: Callable[[Tensor, Any], Ten
     Afterwards every parameter's values (in their original arrays) and ``.grad``, the
     model's ``state_dict()`` (if it has one, e.g. for running statistics), and the
     optimizer's ``state_dict()`` (state and learning rates) are as they were before.
+    A :class:`~chainrule.train.Trainer` runs the same test with its own training step:
+    ``trainer.find_lr(data)`` (the ``LRFinder`` callback).
     """
-    if not start_lr > 0:
-        raise ValueError(f"start_lr must be > 0, got {start_lr}")
-    if not end_lr > start_lr:
-        raise ValueError(f"end_lr must be > start_lr, got end_lr={end_lr}, start_lr={start_lr}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
-        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
-    if not 0 <= smooth < 1:
-        raise ValueError(f"smooth must be in [0, 1), got {smooth}")
-    if suggestion not in ("valley", "steepest", "minimum"):
-        raise ValueError(f"suggestion must be 'valley', 'steepest' or 'minimum', "
-                         f"got {suggestion!r}")
-    if not diverge_threshold > 1:
-        raise ValueError(f"diverge_threshold must be > 1, got {diverge_threshold}")
-
-    params = list(model.parameters())
-    arrays = [p.data for p in params]
-    saved_values = [a.copy() for a in arrays]
-    saved_grads = [None if p.grad is None else p.grad.data.copy() for p in params]
-    saved_opt = copy.deepcopy(optimizer.state_dict())
-    has_state = hasattr(model, "state_dict") and hasattr(model, "load_state_dict")
-    saved_model = copy.deepcopy(model.state_dict()) if has_state else None
-
-    result = LRFinderResult()
-    ratio = end_lr / start_lr
-    avg, best = 0.0, math.inf
+    sweep = LRSweep(start_lr, end_lr, num_steps, smooth, diverge_threshold, suggestion)
+    snapshot = Snapshot(model, optimizer)
     try:
         with enable_grad():
             batches = _batches(data)
@@ -163,33 +231,14 @@ def find_lr(model: Callable[[Any], Tensor], loss_fn: Callable[[Tensor, Any], Ten
                         raise ValueError("find_lr: data yielded no batches")
                     break
                 x, y = batch
-                lr = start_lr * ratio ** (i / (num_steps - 1))
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                lr = sweep.lr(i)
+                set_lr(optimizer, lr)
                 optimizer.zero_grad()
                 loss = loss_fn(model(as_tensor(x)), y)
-                value = float(loss.item())
-                if not math.isfinite(value):
-                    result.diverged = True
+                if not sweep.record(lr, float(loss.item())) and sweep.result.diverged:
                     break
-                avg = smooth * avg + (1 - smooth) * value
-                smoothed = avg / (1 - smooth ** (i + 1))
-                result.lrs.append(lr)
-                result.raw_losses.append(value)
-                result.losses.append(smoothed)
-                if smoothed > best + (diverge_threshold - 1) * abs(best):
-                    result.diverged = True
-                    break
-                best = min(best, smoothed)
                 loss.backward()
                 optimizer.step()
     finally:
-        if saved_model is not None:
-            model.load_state_dict(saved_model)
-        optimizer.load_state_dict(saved_opt)
-        for p, a, v, g in zip(params, arrays, saved_values, saved_grads):
-            a[...] = v
-            p.data = a
-            p.grad = None if g is None else _make(g)
-    result.suggested_lr = suggest_lr(result.lrs, result.losses, suggestion)
-    return result
+        snapshot.restore()
+    return sweep.finish()

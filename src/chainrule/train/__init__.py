@@ -9,9 +9,17 @@ Example::
                           callbacks=[EarlyStopping(patience=3)])
     history.history["val_accuracy"]        # one value per epoch
 
+One loop for every kind of training: a model with its own ``train_step`` (a GAN:
+:func:`fit_gan`), a Trainer subclass overriding :meth:`Trainer.train_step`
+(:class:`TBPTTTrainer` for recurrent language models), and callbacks for budgets
+(:class:`Budget`), validation every N steps (:class:`PeriodicEvaluation`), the best weights
+(:class:`BestModel`, :class:`ModelCheckpoint`), sample pictures (:class:`SampleGrid`) and
+the learning-rate range test (:class:`LRFinder`, :meth:`Trainer.find_lr`).
+
 The command-line entry point ``chainrule train`` lives in :mod:`chainrule.cli.train`.
 """
 
+from .adversarial import EpochFunction, fit_gan
 from .callbacks import (
     Callback,
     CallbackList,
@@ -24,25 +32,48 @@ from .callbacks import (
     save_checkpoint,
 )
 from .history import History, plot_history
-from .metrics import METRICS, Metric, MetricTracker, accuracy, get_metric, mae, mse, rmse
+from .lr_finder import LRFinder
+from .metrics import (
+    METRICS,
+    Metric,
+    MetricTracker,
+    RunningMean,
+    accuracy,
+    get_metric,
+    mae,
+    mse,
+    rmse,
+)
 from .progress import ProgressBar
+from .sample_grid import SampleGrid
+from .step_callbacks import BestModel, Budget, PeriodicEvaluation
+from .tbptt import TBPTTTrainer
 from .trainer import Trainer, make_loader
 
 __all__ = [
+    "BestModel",
+    "Budget",
     "CSVLogger",
     "Callback",
     "CallbackList",
     "EarlyStopping",
+    "EpochFunction",
     "History",
+    "LRFinder",
     "LambdaCallback",
     "LearningRateScheduler",
     "METRICS",
     "Metric",
     "MetricTracker",
     "ModelCheckpoint",
+    "PeriodicEvaluation",
     "ProgressBar",
+    "RunningMean",
+    "SampleGrid",
+    "TBPTTTrainer",
     "Trainer",
     "accuracy",
+    "fit_gan",
     "get_metric",
     "load_checkpoint",
     "mae",

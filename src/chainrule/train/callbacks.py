@@ -7,7 +7,10 @@ Hooks (all optional; ``logs`` is a dict of floats):
   the end-of-epoch logs hold ``loss``, the metrics, ``val_loss``, ``val_<metric>``, ``lr``
   and ``time`` (seconds).
 * ``on_batch_begin(batch, logs)`` / ``on_batch_end(batch, logs)``: the batch logs hold the
-  running ``loss`` and metrics of the epoch so far, and ``size`` (samples in the batch).
+  running ``loss`` and metrics of the epoch so far, and ``size`` (samples in the batch);
+  the values of that one step are ``self.trainer.step_logs``.
+* ``on_evaluate(logs)``: after each validation — at the end of an epoch with ``val`` data
+  (the epoch's logs), or from :class:`~chainrule.train.PeriodicEvaluation`.
 
 A callback reaches the trainer as ``self.trainer`` (so ``self.trainer.model``,
 ``self.trainer.optimizer``); setting ``self.trainer.stop_training = True`` ends ``fit``
@@ -81,6 +84,9 @@ class Callback:
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         """After training batch ``batch``, with the epoch's running loss and metrics."""
 
+    def on_evaluate(self, logs: Logs | None = None) -> None:
+        """After a validation, with its results (``val_loss``, ...)."""
+
 
 class CallbackList:
     """Calls each hook on every callback, in order."""
@@ -114,6 +120,9 @@ class CallbackList:
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._call("on_batch_end", batch, logs)
+
+    def on_evaluate(self, logs: Logs | None = None) -> None:
+        self._call("on_evaluate", logs)
 
 
 class LambdaCallback(Callback):
@@ -231,16 +240,15 @@ class EarlyStopping(Callback):
 
 def save_checkpoint(path: str | os.PathLike[str], model: Module, optimizer: Any = None,
                     **extra: Any) -> None:
-    """Write ``{"model": state, "optimizer": state, **extra}`` with :func:`chainrule.io.save`.
+    """Write ``{"model": state, "optimizer": state, **extra}`` with :func:`chainrule.io.save`
+    (the one checkpoint layout, :func:`chainrule.io.write_checkpoint`; a model built by
+    :func:`chainrule.models.create_model` also gets its ``"architecture"``, so
+    :func:`chainrule.load_model` can rebuild it).
 
     The write is atomic. ``extra`` may hold plain values (ints, strings, lists, dicts of
     arrays...), e.g. ``epoch=3``.
     """
-    data: dict[str, Any] = {"model": dict(model.state_dict())}
-    if optimizer is not None:
-        data["optimizer"] = optimizer.state_dict()
-    data.update(extra)
-    io.save(data, path)
+    io.write_checkpoint(path, model, optimizer, **extra)
 
 
 def load_checkpoint(path: str | os.PathLike[str], model: Module,
@@ -248,9 +256,11 @@ def load_checkpoint(path: str | os.PathLike[str], model: Module,
     """Load a file written by :func:`save_checkpoint` into ``model`` (and ``optimizer``).
 
     Returns everything read from the file (``"model"``, ``"optimizer"`` and the extras).
+    Raises :class:`~chainrule.errors.CheckpointError` (naming the file) for a file that is
+    not a checkpoint or whose weights do not fit ``model``.
     """
-    data = io.load(path)
-    model.load_state_dict(data["model"])
+    data = io.read_checkpoint(path)
+    io.load_weights(path, model, data["model"])
     if optimizer is not None and "optimizer" in data:
         optimizer.load_state_dict(data["optimizer"])
     return data

@@ -15,7 +15,7 @@ per-sample mean and weighted by batch size across batches.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = [
     "METRICS",
     "Metric",
     "MetricTracker",
+    "RunningMean",
     "accuracy",
     "get_metric",
     "mae",
@@ -239,3 +240,34 @@ class MetricTracker:
         for metric, s, c in zip(self.metrics, self.sums, self.counts):
             out[f"{p}{metric.name}"] = metric.finish(s / c) if c else float("nan")
         return out
+
+
+class RunningMean:
+    """Running means of the values a training step reports (e.g. a GAN's ``d_loss``).
+
+    ``update(logs)`` adds one step's values, weighted by ``logs["size"]`` when present
+    (else 1); ``result()`` gives the mean of every key seen so far (``size`` left out).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen."""
+        self.sums: dict[str, float] = {}
+        self.weights: dict[str, float] = {}
+        self.count = 0  # updates since the reset
+
+    def update(self, logs: Mapping[str, float]) -> dict[str, float]:
+        """Add one step's values; returns the running means."""
+        weight = float(logs.get("size", 1))
+        self.count += 1
+        for key, value in logs.items():
+            if key != "size":
+                self.sums[key] = self.sums.get(key, 0.0) + float(value) * weight
+                self.weights[key] = self.weights.get(key, 0.0) + weight
+        return self.result()
+
+    def result(self) -> dict[str, float]:
+        """The mean of every key over the updates seen so far."""
+        return {key: total / self.weights[key] for key, total in self.sums.items()}

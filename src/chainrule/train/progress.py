@@ -45,14 +45,15 @@ class ProgressBar(Callback):
     """Shows training progress; ``fit(verbose=True)`` adds one automatically.
 
     Args:
-        epochs: total number of epochs (for "Epoch 3/20").
+        epochs: total number of epochs (for "Epoch 3/20"); None when training runs until a
+            budget ends it ("Epoch 3").
         steps: batches per epoch (the bar's length), if known.
         use_tqdm: ``None`` (default) uses tqdm when importable and ``sys.stderr`` is a
             terminal; ``False`` forces plain lines; ``True`` requires tqdm.
         stream: where plain lines go (default ``sys.stdout``).
     """
 
-    def __init__(self, epochs: int, steps: int | None = None, use_tqdm: bool | None = None,
+    def __init__(self, epochs: int | None, steps: int | None = None, use_tqdm: bool | None = None,
                  stream: TextIO | None = None) -> None:
         self.epochs = epochs
         self.steps = steps
@@ -66,7 +67,7 @@ class ProgressBar(Callback):
         if self.use_tqdm:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}",
+            self._bar = tqdm(total=self.steps, desc=self._title(epoch),
                              unit="batch", leave=False, dynamic_ncols=True)
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
@@ -80,13 +81,16 @@ class ProgressBar(Callback):
             self._bar.close()
             self._bar = None
         logs = logs or {}
-        parts = [f"Epoch {epoch + 1}/{self.epochs}"]
+        parts = [self._title(epoch)]
         if "time" in logs:
             parts.append(f"{logs['time']:.1f}s")
         shown = format_logs(logs)
         if shown:
             parts.append(shown)
         print(" - ".join(parts), file=self.stream or sys.stdout, flush=True)
+
+    def _title(self, epoch: int) -> str:
+        return f"Epoch {epoch + 1}" + (f"/{self.epochs}" if self.epochs else "")
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self._bar is not None:  # stopped mid-epoch

@@ -11,13 +11,23 @@ Quick start::
                           callbacks=[EarlyStopping(patience=3)])
     print(trainer.evaluate((x_test, y_test)))     # {"loss": ..., "accuracy": ...}
 
-One training step is: ``model.train()``; zero the gradients; forward; loss (+ the
-optional regularizer); ``backward()``; ``optimizer.step()``; apply the constraints.
-Learning-rate schedules are callbacks (:class:`LearningRateScheduler`).
+One training step (:meth:`Trainer.train_step`) is: ``model.train()``; zero the gradients;
+forward; loss (+ the optional regularizer); ``backward()``; ``optimizer.step()``; apply the
+constraints. Learning-rate schedules are callbacks (:class:`LearningRateScheduler`).
+
+Other kinds of training reuse the same loop (seeding, shuffling, callbacks, history,
+progress) in one of two ways, as in Keras' ``Model.train_step``:
+
+* a model with its own ``train_step(*batch) -> dict`` (a GAN's alternating discriminator
+  and generator steps) is trained by ``Trainer(model).fit(...)``: the Trainer calls it and
+  averages the values it returns over each epoch;
+* a subclass overrides :meth:`Trainer.train_step` (and :meth:`Trainer.start_epoch` for
+  state kept across the batches of an epoch; see :class:`~chainrule.train.TBPTTTrainer`).
 
 Data (``train``, ``val``, ``evaluate``'s ``data``) may be an ``(x, y)`` tuple of arrays, a
-:class:`~chainrule.data.Dataset` whose samples are ``(x, y)``, or a
-:class:`~chainrule.data.DataLoader` yielding ``(x, y)`` batches.
+:class:`~chainrule.data.Dataset` whose samples are ``(x, y)``, a
+:class:`~chainrule.data.DataLoader` yielding ``(x, y)`` batches, or (for ``train``) any
+object that yields one epoch of batches each time it is iterated.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from ..nn.module import evaluating
 from ..random import get_rng, manual_seed
 from .callbacks import Callback, CallbackList, Logs
 from .history import History
-from .metrics import Metric, MetricTracker, get_metric
+from .metrics import Metric, MetricTracker, RunningMean, get_metric
 from .progress import ProgressBar
 
 __all__ = ["Trainer"]
@@ -66,11 +76,13 @@ def _shuffle_rng(shuffle: bool, seed: int | None, stream: int) -> np.random.Gene
 
 
 def make_loader(data: DataLike, batch_size: int, shuffle: bool = False,
-                seed: int | None = None, stream: int = 0) -> DataLoader:
+                seed: int | None = None, stream: int = 0, drop_last: bool = False) -> Any:
     """A :class:`DataLoader` over ``data`` (an ``(x, y)`` tuple, a Dataset or a DataLoader).
 
     A DataLoader is returned as it is when ``seed`` is None; with a ``seed`` a copy with
     the same settings and a generator derived from ``seed`` is made, so the run repeats.
+    Any other iterable (no ``__getitem__``) is taken to yield one epoch of batches each
+    time it is iterated, and is returned as it is.
     """
     if isinstance(data, DataLoader):
         if seed is None:
@@ -83,9 +95,12 @@ def make_loader(data: DataLike, batch_size: int, shuffle: bool = False,
             raise ValueError(f"data given as a tuple must be (x, y), got {len(data)} items")
         data = ArrayDataset(*data)
     elif not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        if hasattr(data, "__iter__") and not isinstance(data, str | bytes | np.ndarray):
+            return data
         raise TypeError("data must be an (x, y) tuple of arrays, a Dataset or a DataLoader, "
                         f"got {type(data).__name__}")
-    return DataLoader(data, batch_size, shuffle=shuffle, seed=_shuffle_rng(shuffle, seed, stream))
+    return DataLoader(data, batch_size, shuffle=shuffle, drop_last=drop_last,
+                      seed=_shuffle_rng(shuffle, seed, stream))
 
 
 def _split_batch(batch: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +134,9 @@ class Trainer:
 
     Args:
         model: a :class:`~chainrule.nn.Module` (any callable ``x -> Tensor`` with
-            ``train()``/``eval()``/``modules()``/``parameters()``).
+            ``train()``/``eval()``/``modules()``/``parameters()``), or an object with its
+            own ``train_step(*batch) -> dict`` (e.g. a GAN), which then needs no ``loss``
+            or ``optimizer`` here.
         loss: ``loss(pred, target) -> scalar Tensor``, the mean over the batch (e.g.
             ``nn.CrossEntropyLoss()``).
         optimizer: a ``chainrule.optim`` optimizer over the model's parameters.
@@ -132,14 +149,15 @@ class Trainer:
             (e.g. ``lambda m: nn.max_norm_(m, 3.0)``).
 
     ``stop_training`` can be set by a callback to end :meth:`fit` early; ``history``
-    holds the :class:`History` of the last ``fit``.
+    holds the :class:`History` of the last ``fit``; ``global_step`` counts the training
+    steps of the last ``fit`` and ``step_logs`` holds what the last step returned.
     """
 
-    def __init__(self, model: Any, loss: LossFn, optimizer: Any,
+    def __init__(self, model: Any, loss: LossFn | None = None, optimizer: Any = None,
                  metrics: Sequence[str | Callable[..., float]] | str = ("accuracy",),
                  regularizer: Callable[[Any], Tensor] | None = None,
                  constraints: Iterable[Callable[[Any], None]] = ()) -> None:
-        if not callable(loss):
+        if loss is not None and not callable(loss):
             raise TypeError(f"loss must be callable (pred, target) -> Tensor, got {loss!r}")
         self.model = model
         self.loss = loss
@@ -150,12 +168,17 @@ class Trainer:
         self.constraints = list(constraints)
         self.stop_training = False
         self.history = History()
+        self.tracker = MetricTracker(self.metrics)
+        self.running = RunningMean()
+        self.global_step = 0
+        self.step_logs: Logs = {}
+        self.callbacks = CallbackList([], self)
         self._prepare()
 
     # ----------------------------------------------------------------- one step
     def _prepare(self) -> None:
         """Note the model's float dtype (inputs are cast to it)."""
-        params = self.model.parameters()
+        params = self.model.parameters() if hasattr(self.model, "parameters") else []
         self._dtype = params[0].dtype if params else get_default_dtype()
 
     def _input(self, x: np.ndarray) -> Tensor:
@@ -166,6 +189,9 @@ class Trainer:
         return Tensor(x)
 
     def _objective(self, out: Tensor, y: np.ndarray) -> Tensor:
+        if self.loss is None:
+            raise TypeError(f"Trainer: no loss given, and {type(self.model).__name__} has no "
+                            "train_step of its own; pass loss= (and optimizer=)")
         y = np.asarray(y)
         if y.dtype.kind == "f" and y.dtype != out.dtype:
             y = y.astype(out.dtype)
@@ -174,9 +200,29 @@ class Trainer:
             value = value + self.regularizer(self.model)
         return value
 
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """One optimisation step on a batch; returns (loss value, model output array)."""
+    def start_epoch(self, epoch: int) -> None:
+        """Called before the first batch of every epoch: forgets the running loss and
+        metrics. Override it (calling ``super()``) to reset other per-epoch state."""
+        self.tracker.reset()
+        self.running.reset()
+
+    def train_step(self, batch: Any) -> Logs:
+        """One optimisation step on ``batch`` (as the data yields it, e.g. ``(x, y)``);
+        returns this step's values, e.g. ``{"loss": 0.41, "size": 32}``.
+
+        When the model has its own ``train_step``, it is called with the batch's arrays
+        (``model.train_step(*batch)``) and its dict returned. Otherwise the supervised step:
+        forward, loss, backward, optimizer step, constraints; the loss and the metrics of
+        the epoch are tracked exactly in ``self.tracker``. Override to train differently:
+        return a dict of floats (``"size"``, if given, weights the epoch means).
+        """
+        own = getattr(self.model, "train_step", None)
+        if callable(own):
+            return own(*batch) if isinstance(batch, tuple | list) else own(batch)
+        x, y = _split_batch(batch)
         self.model.train()
+        if self.optimizer is None:
+            raise TypeError("Trainer: no optimizer given; pass optimizer=")
         self.optimizer.zero_grad()
         self.model.zero_grad()
         out = self.model(self._input(x))
@@ -185,19 +231,34 @@ class Trainer:
         self.optimizer.step()
         for constraint in self.constraints:
             constraint(self.model)
-        return float(value.item()), _as_numpy(out)
+        loss, pred = float(value.item()), _as_numpy(out)
+        self.tracker.update(loss, pred, np.asarray(y))
+        return {"loss": loss, "size": len(pred)}
+
+    def results(self) -> Logs:
+        """The epoch's results so far: the exactly tracked loss and metrics of the
+        supervised step, else the (size-weighted) means of what ``train_step`` returned."""
+        return self.tracker.result() if self.tracker.samples else self.running.result()
+
+    def test_step(self, batch: Any, tracker: MetricTracker) -> None:
+        """Add one evaluation batch ``(x, y)`` to ``tracker`` (evaluation mode, no graph)."""
+        x, y = _split_batch(batch)
+        out = self.model(self._input(x))
+        tracker.update(float(self._objective(out, y).item()), _as_numpy(out), np.asarray(y))
 
     # ----------------------------------------------------------------- fit
-    def fit(self, train: DataLike, val: DataLike | None = None, epochs: int = 1,
+    def fit(self, train: DataLike, val: DataLike | None = None, epochs: int | None = 1,
             batch_size: int = 32, callbacks: Iterable[Callback] = (), seed: int | None = None,
             shuffle: bool = True, verbose: bool = True) -> History:
         """Train for ``epochs`` passes over ``train``; return the :class:`History`.
 
         Args:
             train: ``(x, y)`` arrays, a Dataset or a DataLoader (whose own batch size and
-                shuffling are then used).
+                shuffling are then used), or an iterable yielding one epoch of batches
+                each time it is iterated.
             val: optional validation data, evaluated after every epoch (``val_*`` keys).
-            epochs: number of passes.
+            epochs: number of passes; ``None`` runs until a callback stops training
+                (e.g. :class:`~chainrule.train.Budget`).
             batch_size: samples per batch (for tuples and Datasets).
             callbacks: :class:`Callback` objects (EarlyStopping, ModelCheckpoint, ...).
             seed: makes the run repeatable: seeds the library RNG (dropout, ...) with
@@ -207,7 +268,13 @@ class Trainer:
             shuffle: reshuffle the training data every epoch.
             verbose: show progress (a tqdm bar on a terminal, else a line per epoch).
         """
-        epochs = _check_positive_int("epochs", epochs)
+        callbacks = list(callbacks)
+        if epochs is None:
+            if not any(getattr(cb, "stops_training", False) for cb in callbacks):
+                raise ValueError("epochs=None trains until a callback stops it: pass a "
+                                 "budget, e.g. callbacks=[Budget(steps=1000)]")
+        else:
+            epochs = _check_positive_int("epochs", epochs)
         batch_size = _check_positive_int("batch_size", batch_size)
         if seed is not None:
             manual_seed(seed)
@@ -215,38 +282,46 @@ class Trainer:
         val_loader = None if val is None else make_loader(val, batch_size, False)
         self._prepare()
         self.history = History()
-        extra: list[Callback] = [ProgressBar(epochs, len(train_loader))] if verbose else []
-        cbs = CallbackList([self.history, *callbacks, *extra], self)
+        steps = len(train_loader) if hasattr(train_loader, "__len__") else None
+        extra: list[Callback] = [ProgressBar(epochs, steps)] if verbose else []
+        cbs = self.callbacks = CallbackList([self.history, *callbacks, *extra], self)
         self.stop_training = False
+        self.global_step = 0
         cbs.on_train_begin()
         logs: Logs = {}
-        for epoch in range(epochs):
+        epoch = 0
+        while (epochs is None or epoch < epochs) and not self.stop_training:
+            before = self.global_step
             logs = self._run_epoch(epoch, train_loader, val_loader, cbs)
-            if self.stop_training:
-                break
+            epoch += 1
+            if epochs is None and self.global_step == before:
+                raise ValueError("fit: the training data yielded no batches")
         cbs.on_train_end(logs)
         return self.history
 
-    def _run_epoch(self, epoch: int, loader: DataLoader, val_loader: DataLoader | None,
+    def _run_epoch(self, epoch: int, loader: Iterable[Any], val_loader: DataLoader | None,
                    cbs: CallbackList) -> Logs:
         start = time.perf_counter()
+        self.start_epoch(epoch)
         cbs.on_epoch_begin(epoch)
         lr = self._current_lr()
-        tracker = MetricTracker(self.metrics)
         for i, batch in enumerate(loader):
-            x, y = _split_batch(batch)
             cbs.on_batch_begin(i)
-            value, out = self.train_step(x, y)
-            tracker.update(value, out, np.asarray(y))
-            cbs.on_batch_end(i, {**tracker.result(), "size": len(out)})
+            self.step_logs = dict(self.train_step(batch))
+            self.global_step += 1
+            self.running.update(self.step_logs)
+            size = self.step_logs.get("size")
+            cbs.on_batch_end(i, {**self.results(), **({} if size is None else {"size": size})})
             if self.stop_training:
                 break
-        logs = tracker.result()
+        logs = self.results()
         if val_loader is not None:
             logs.update(self._evaluate_loader(val_loader, prefix="val_"))
         if lr is not None:
             logs["lr"] = lr
         logs["time"] = time.perf_counter() - start
+        if val_loader is not None:
+            cbs.on_evaluate(logs)
         cbs.on_epoch_end(epoch, logs)
         return logs
 
@@ -254,15 +329,28 @@ class Trainer:
         groups = getattr(self.optimizer, "param_groups", None)
         return float(groups[0]["lr"]) if groups else None
 
+    def find_lr(self, train: DataLike, batch_size: int = 32, seed: int | None = None,
+                **sweep: Any) -> Any:
+        """The learning-rate range test with this trainer's step (see
+        :class:`~chainrule.train.LRFinder`, which takes ``start_lr``, ``end_lr``,
+        ``num_steps``, ``smooth``, ``diverge_threshold`` and ``suggestion``); the model
+        and the optimizer are restored afterwards. Returns the
+        :class:`~chainrule.optim.LRFinderResult`."""
+        from .lr_finder import LRFinder
+
+        finder = LRFinder(**sweep)
+        history = self.history
+        self.fit(train, epochs=None, batch_size=batch_size, seed=seed, verbose=False,
+                 callbacks=[finder])
+        self.history = history
+        return finder.result
+
     # ----------------------------------------------------------------- evaluate / predict
     def _evaluate_loader(self, loader: DataLoader, prefix: str = "") -> dict[str, float]:
         tracker = MetricTracker(self.metrics, prefix)
         with evaluating(self.model):
             for batch in loader:
-                x, y = _split_batch(batch)
-                out = self.model(self._input(x))
-                tracker.update(float(self._objective(out, y).item()), _as_numpy(out),
-                               np.asarray(y))
+                self.test_step(batch, tracker)
         return tracker.result()
 
     def evaluate(self, data: DataLike, batch_size: int = 256) -> dict[str, float]:
