@@ -1,30 +1,12 @@
-"""Forward-mode differentiation with dual numbers ``a + b*ε`` (where ``ε**2 = 0``).
-
-Evaluating ``f(Dual(x, 1))`` yields ``Dual(f(x), f'(x))``: every operation carries its value
-(``real``) and its derivative along one seed direction (``eps``), as in *Hands-On ML*
-appendix D. ``partials`` does one forward pass per input (the textbook's cost); ``gradient`` and
-``jacobian`` push *all* seed directions through ONE pass by letting ``eps`` hold arrays.
-
-Shape convention
-----------------
-``real`` is a float or an ndarray. ``eps`` is either a float (broadcast everywhere) or an
-array of shape ``batch + real.shape``: the leading ``batch`` axes (zero or more) index seed
-directions, the trailing axes match ``real``. ``Dual(x, v)`` with ``v.shape == x.shape`` is a
-single directional derivative (a Jacobian-vector product); ``Dual(x, eye)`` with
-``eye.shape == (n,) + x.shape`` pushes ``n`` directions at once. Operations keep the batch axes
-leading, so ``eps[k]`` is always the derivative along seed ``k``.
-
-Elementary functions (:func:`exp`, :func:`log`, ... :func:`pow`) accept Duals, plain numbers
-and NumPy arrays; NumPy ufuncs (``np.exp(d)``, ``array * d``) dispatch to them too.
-Conventions: ``relu'(0) = 0``, ``|x|'(0) = 0``. Out-of-domain input (division by a zero real
-part, ``log`` of a non-positive number, ``sqrt`` of a Dual with non-positive real part, whose
-derivative is infinite) raises :class:`~chainrule.diff.errors.DiffError`; never a NaN.
-"""
+"""The dual number ``a + b*ε`` (``ε**2 = 0``): the :class:`Dual` class, its arithmetic, the
+elementary functions and the NumPy ufunc hooks. See :mod:`chainrule.diff.dual` for the
+shape conventions."""
 
 from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -36,12 +18,8 @@ __all__ = [
     "Dual",
     "abs",
     "cos",
-    "derivative",
     "exp",
-    "gradient",
-    "jacobian",
     "log",
-    "partials",
     "pow",
     "relu",
     "sigmoid",
@@ -125,6 +103,29 @@ def _fmt(value: Real) -> str:
 
 
 # ------------------------------------------------------------------------------- Dual
+
+
+def _operator_pair(rule: Callable[[Dual, Dual], Dual]) -> tuple[Callable, Callable]:
+    """``__op__`` and ``__rop__`` for an arithmetic ``rule`` of two Duals (other operands are
+    lifted to constants; unrelated types get NotImplemented)."""
+
+    def forward(self: Dual, other: Any) -> Dual:
+        return rule(self, _lift(other)) if _is_operand(other) else NotImplemented
+
+    def reflected(self: Dual, other: Any) -> Dual:
+        return rule(_lift(other), self) if _is_operand(other) else NotImplemented
+
+    return forward, reflected
+
+
+def _comparison(compare: Callable[[Any, Any], Any]) -> Callable[[Dual, Any], Any]:
+    """A comparison method acting on the real parts."""
+
+    def method(self: Dual, other: Any) -> Any:
+        return compare(self.real, _real_of(other))
+
+    return method
+
 
 
 class Dual:
@@ -222,41 +223,17 @@ class Dual:
         return _make(total.real / count, total.eps / count)
 
     # -- arithmetic ---------------------------------------------------------------
-    def __add__(self, other: Any) -> Dual:
-        return _add(self, _lift(other)) if _is_operand(other) else NotImplemented
-
-    def __radd__(self, other: Any) -> Dual:
-        return _add(_lift(other), self) if _is_operand(other) else NotImplemented
-
-    def __sub__(self, other: Any) -> Dual:
-        return _sub(self, _lift(other)) if _is_operand(other) else NotImplemented
-
-    def __rsub__(self, other: Any) -> Dual:
-        return _sub(_lift(other), self) if _is_operand(other) else NotImplemented
-
-    def __mul__(self, other: Any) -> Dual:
-        return _mul(self, _lift(other)) if _is_operand(other) else NotImplemented
-
-    def __rmul__(self, other: Any) -> Dual:
-        return _mul(_lift(other), self) if _is_operand(other) else NotImplemented
-
-    def __truediv__(self, other: Any) -> Dual:
-        return _div(self, _lift(other)) if _is_operand(other) else NotImplemented
-
-    def __rtruediv__(self, other: Any) -> Dual:
-        return _div(_lift(other), self) if _is_operand(other) else NotImplemented
+    __add__, __radd__ = _operator_pair(lambda x, y: _add(x, y))
+    __sub__, __rsub__ = _operator_pair(lambda x, y: _sub(x, y))
+    __mul__, __rmul__ = _operator_pair(lambda x, y: _mul(x, y))
+    __truediv__, __rtruediv__ = _operator_pair(lambda x, y: _div(x, y))
+    __matmul__, __rmatmul__ = _operator_pair(lambda x, y: _matmul(x, y))
 
     def __pow__(self, other: Any) -> Dual:
         return _pow(self, other) if _is_operand(other) else NotImplemented
 
     def __rpow__(self, other: Any) -> Dual:
         return _pow(_lift(other), self) if _is_operand(other) else NotImplemented
-
-    def __matmul__(self, other: Any) -> Dual:
-        return _matmul(self, _lift(other)) if _is_operand(other) else NotImplemented
-
-    def __rmatmul__(self, other: Any) -> Dual:
-        return _matmul(_lift(other), self) if _is_operand(other) else NotImplemented
 
     def __neg__(self) -> Dual:
         return _make(-self.real, -self.eps)
@@ -268,23 +245,12 @@ class Dual:
         return abs(self)
 
     # -- comparisons act on the real part -----------------------------------------
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        return self.real == _real_of(other)
-
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        return self.real != _real_of(other)
-
-    def __lt__(self, other: Any) -> Any:
-        return self.real < _real_of(other)
-
-    def __le__(self, other: Any) -> Any:
-        return self.real <= _real_of(other)
-
-    def __gt__(self, other: Any) -> Any:
-        return self.real > _real_of(other)
-
-    def __ge__(self, other: Any) -> Any:
-        return self.real >= _real_of(other)
+    __eq__ = _comparison(operator.eq)  # type: ignore[assignment]
+    __ne__ = _comparison(operator.ne)  # type: ignore[assignment]
+    __lt__ = _comparison(operator.lt)
+    __le__ = _comparison(operator.le)
+    __gt__ = _comparison(operator.gt)
+    __ge__ = _comparison(operator.ge)
 
     def __hash__(self) -> int:
         if isinstance(self.real, float):
@@ -493,97 +459,3 @@ _UFUNCS: dict[Any, Callable[..., Any]] = {
     np.equal: lambda u, v: _real_of(u) == _real_of(v),
     np.not_equal: lambda u, v: _real_of(u) != _real_of(v),
 }
-
-
-# ----------------------------------------------------------------- derivative helpers
-
-
-def _tangent(result: Any, shape: tuple[int, ...]) -> np.ndarray | float:
-    """The eps part of ``result`` (zero for a plain constant), broadcast to ``shape``."""
-    eps = result.eps if isinstance(result, Dual) else 0.0
-    if shape == () and np.ndim(eps) == 0:
-        return float(eps)
-    return np.broadcast_to(np.asarray(eps, dtype=np.float64), shape).copy()
-
-
-def _stack_output(result: Any) -> Any:
-    """Allow a function to return a list/tuple of Duals: stack into one Dual."""
-    if not isinstance(result, (list, tuple)):
-        return result
-    items = [_lift(r) for r in result]
-    nb = max(_batch_ndim(r) for r in items) if items else 0
-    seeds = next((np.shape(r.eps)[:nb] for r in items if _batch_ndim(r) == nb), ())
-    eps = [np.broadcast_to(r.eps, seeds + np.shape(r.real)) for r in items]
-    return _make(np.stack([r.real for r in items]), np.stack(eps, axis=len(seeds)))
-
-
-def derivative(f: Callable[[Any], Any], x: Any) -> Any:
-    """``f'(x)`` by one forward pass of ``f(Dual(x, 1))``.
-
-    ``x`` may be a number (returns a float) or an array, in which case the seed is all ones and
-    the result (shape of ``f(x)``) is the elementwise derivative of an elementwise ``f``.
-    """
-    real = _as_real(x, "x")
-    result = _stack_output(f(Dual(real, 1.0)))
-    return _tangent(result, np.shape(result.real if isinstance(result, Dual) else result))
-
-
-def partials(f: Callable[..., Any], *args: Any) -> list[Any]:
-    """All partial derivatives of ``f(*args)``, one forward pass per argument.
-
-    This is the textbook's cost: ``n`` passes for ``n`` inputs. Each argument may be a number or
-    an array (seeded with ones, giving the elementwise/summed-direction derivative).
-
-    >>> partials(lambda x, y: x * x * y + y + 2, 3.0, 4.0)
-    [24.0, 10.0]
-    """
-    reals = [_as_real(a, "argument") for a in args]
-    out = []
-    for i in range(len(reals)):
-        seeded = [Dual(r, 1.0) if j == i else r for j, r in enumerate(reals)]
-        result = _stack_output(f(*seeded))
-        out.append(_tangent(result, np.shape(result.real if isinstance(result, Dual) else result)))
-    return out
-
-
-def gradient(f: Callable[..., Any], *args: Any) -> list[Any]:
-    """Gradient of a scalar ``f(*args)`` in ONE forward pass.
-
-    All ``N`` scalar inputs (arguments may be numbers or arrays; ``N`` counts their entries)
-    are seeded at once: input entry ``k`` gets ``eps`` equal to row ``k`` of the ``N x N``
-    identity, so the output's ``eps`` has shape ``(N,)`` and is the whole gradient. Returns a
-    list with one entry per argument: a float for a number, an array of its shape otherwise.
-
-    >>> gradient(lambda x, y: x * x * y + y + 2, 3.0, 4.0)
-    [24.0, 10.0]
-    """
-    reals = [_as_real(a, "argument") for a in args]
-    sizes = [int(np.size(r)) for r in reals]
-    eye = np.eye(sum(sizes))
-    seeded, start = [], 0
-    for r, n in zip(reals, sizes, strict=True):
-        seeded.append(Dual(r, eye[:, start : start + n].reshape((-1,) + np.shape(r))))
-        start += n
-    result = _stack_output(f(*seeded))
-    if np.ndim(result.real if isinstance(result, Dual) else result) != 0:
-        raise DiffError("gradient: f must return a scalar; use jacobian for vector outputs")
-    flat = _tangent(result, (sum(sizes),))
-    pieces = np.split(flat, np.cumsum(sizes)[:-1])
-    shaped = zip(pieces, reals, strict=True)
-    return [float(p[0]) if np.ndim(r) == 0 else p.reshape(np.shape(r)) for p, r in shaped]
-
-
-def jacobian(f: Callable[[Any], Any], x: Any) -> np.ndarray:
-    """Jacobian of ``f`` at ``x`` in ONE forward pass (identity seeds in ``eps``).
-
-    Returns an array of shape ``out.shape + x.shape`` (same convention as
-    :func:`chainrule.diff.numeric.numeric_jacobian`). ``f`` may return a Dual, a plain
-    constant, or a list/tuple of scalar Duals.
-    """
-    real = _as_real(x, "x")
-    n = int(np.size(real))
-    seeds = np.eye(n).reshape((n,) + np.shape(real))
-    result = _stack_output(f(Dual(real, seeds)))
-    out_shape = np.shape(result.real if isinstance(result, Dual) else result)
-    tangent = np.asarray(_tangent(result, (n,) + out_shape))
-    return np.moveaxis(tangent, 0, -1).reshape(out_shape + np.shape(real))
