@@ -24,34 +24,31 @@ whole figure per frame, which is what matplotlib's PillowWriter does).
 
 from __future__ import annotations
 
-import importlib
 import io
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from chainrule.linear import DescentResult, book_comparison, book_data, regression_surface
+from chainrule.optim.registry import OPTIMIZERS
+from chainrule.optim.surfaces import (
+    SURFACES,
+    OptimizerLike,
+    Surface,
+    SurfacePath,
+    compare_optimizers,
+    get_surface,
+    make_optimizer,
+    optimize_surface,
+    surface_names,
+)
 
 from .figures import new_figure, require_matplotlib, save_figure
-
-if TYPE_CHECKING:
-    from chainrule.optim.registry import OPTIMIZERS
-    from chainrule.optim.surfaces import (
-        SURFACES,
-        OptimizerLike,
-        Surface,
-        SurfacePath,
-        compare_optimizers,
-        get_surface,
-        make_optimizer,
-        optimize_surface,
-        surface_names,
-    )
 
 __all__ = [
     "OPTIMIZERS",
@@ -69,21 +66,6 @@ __all__ = [
     "regression_surface",
     "surface_names",
 ]
-
-#: Names that moved to chainrule.optim, answered on first use (viz imports no layer at
-#: module level): ``chainrule.viz.descent.OPTIMIZERS is chainrule.optim.OPTIMIZERS``.
-_FROM_OPTIM = {
-    "OPTIMIZERS": "chainrule.optim.registry",
-    **dict.fromkeys(["SURFACES", "Surface", "SurfacePath", "OptimizerLike",
-                     "compare_optimizers", "get_surface", "make_optimizer", "optimize_surface",
-                     "surface_names"], "chainrule.optim.surfaces"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_OPTIM:
-        return getattr(importlib.import_module(_FROM_OPTIM[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -351,8 +333,6 @@ def plot_optimizer_paths(surface: str | Surface = "rosenbrock",
     """
     require_matplotlib("drawing descent paths")
     _check_outputs(path, gif)
-    from chainrule.optim.surfaces import compare_optimizers, get_surface
-
     surf = get_surface(surface)
     if layout not in ("grid", "overlay"):
         raise ValueError(f"layout must be 'grid' or 'overlay', got {layout!r}")
