@@ -21,11 +21,11 @@ part, ``log`` of a non-positive number, ``sqrt`` of a Dual with non-positive rea
 derivative is infinite) raises :class:`~chainrule.diff.errors.DiffError`; never a NaN.
 """
 
-from chainrule.diff.dual import drivers, number
-from chainrule.diff.dual.drivers import derivative, gradient, jacobian, partials
-from chainrule.diff.dual.number import (
+from . import drivers, number
+from .drivers import derivative, gradient, jacobian, partials
+from .number import (
     Dual,
-    _as_real,  # used by chainrule.diff.symbolic
+    _as_real,  # noqa: F401  (used by chainrule.diff.symbolic)
     abs,
     cos,
     exp,
@@ -39,21 +39,4 @@ from chainrule.diff.dual.number import (
     tanh,
 )
 
-__all__ = [
-    "Dual",
-    "abs",
-    "cos",
-    "derivative",
-    "exp",
-    "gradient",
-    "jacobian",
-    "log",
-    "partials",
-    "pow",
-    "relu",
-    "sigmoid",
-    "sin",
-    "sqrt",
-    "tan",
-    "tanh",
-]
+__all__ = sorted(number.__all__ + drivers.__all__)

@@ -41,21 +41,11 @@ and the one graph walk), :mod:`.evaluate` (numbers, numeric reverse mode), :mod:
 :mod:`.simplify`, :mod:`.printing` (text and LaTeX), :mod:`.parser` and :mod:`.compiled`.
 """
 
-from chainrule.diff.symbolic import (
-    builders,
-    compiled,
-    derive,
-    evaluate,
-    nodes,
-    parser,
-    printing,
-    simplify,
-    table,
-)
-from chainrule.diff.symbolic.compiled import CompiledExpr
-from chainrule.diff.symbolic.derive import hessian
-from chainrule.diff.symbolic.evaluate import backward_adjoints, forward_values
-from chainrule.diff.symbolic.nodes import (
+from . import builders, compiled, derive, evaluate, nodes, parser, printing, simplify, table
+from .compiled import CompiledExpr
+from .derive import hessian
+from .evaluate import backward_adjoints, forward_values
+from .nodes import (
     ONE,
     TWO,
     ZERO,
@@ -69,7 +59,7 @@ from chainrule.diff.symbolic.nodes import (
     Pow,
     Sub,
     Var,
-    _rebuild,  # pickles of expressions name it here
+    _rebuild,  # noqa: F401  (pickles of expressions name it here)
     cos,
     exp,
     log,
@@ -79,11 +69,11 @@ from chainrule.diff.symbolic.nodes import (
     tan,
     tanh,
 )
-from chainrule.diff.symbolic.nodes import topo as _topo  # used by chainrule.viz.graph
-from chainrule.diff.symbolic.parser import parse
-from chainrule.diff.symbolic.printing import PRINT_LIMIT
-from chainrule.diff.symbolic.printing import format_number as _format_number  # chainrule.viz
-from chainrule.diff.symbolic.table import FUNCTIONS, OPERATORS, Rule
+from .nodes import topo as _topo  # noqa: F401  (used by chainrule.viz.graph)
+from .parser import parse
+from .printing import PRINT_LIMIT
+from .printing import format_number as _format_number  # noqa: F401  (chainrule.viz.graph)
+from .table import FUNCTIONS, OPERATORS, Rule
 
 __all__ = [
     "Add",

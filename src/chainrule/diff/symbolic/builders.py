@@ -10,19 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from chainrule.diff.symbolic.nodes import (
-    ONE,
-    ZERO,
-    Add,
-    Const,
-    Div,
-    Expr,
-    Func,
-    Mul,
-    Neg,
-    Pow,
-    Sub,
-)
+from .nodes import ONE, ZERO, Add, Const, Div, Expr, Func, Mul, Neg, Pow, Sub
 
 __all__ = ["SMART"]
 

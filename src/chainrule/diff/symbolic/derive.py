@@ -14,20 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.diff.symbolic.builders import SMART
-from chainrule.diff.symbolic.evaluate import check_env, evaluate
-from chainrule.diff.symbolic.nodes import (
-    ONE,
-    RAW,
-    ZERO,
-    Const,
-    Expr,
-    Var,
-    depending_on,
-    topo,
-    var_name,
-)
-from chainrule.diff.symbolic.simplify import simplify as _simplify
+from .builders import SMART
+from .evaluate import check_env, evaluate
+from .nodes import ONE, RAW, ZERO, Const, Expr, Var, depending_on, topo, var_name
+from .simplify import simplify as _simplify
 
 __all__ = ["derive", "gradient", "hessian"]
 

@@ -15,7 +15,7 @@ import itertools
 import keyword
 import math
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +35,19 @@ def _package() -> Any:
     return symbolic
 
 
+def _operator_pair(make: Callable[[Any, Any], Expr]) -> tuple[Callable, Callable]:
+    """``__op__`` and ``__rop__`` building ``make(a, b)`` from an expression and an expression
+    or a number (other types get NotImplemented)."""
+
+    def forward(self: Expr, other: Any) -> Expr:
+        return make(self, other) if _is_operand(other) else NotImplemented
+
+    def reflected(self: Expr, other: Any) -> Expr:
+        return make(other, self) if _is_operand(other) else NotImplemented
+
+    return forward, reflected
+
+
 class Expr:
     """Base class of expression nodes. Use :class:`Const`, :class:`Var`, operators and the
     module-level functions to build expressions; see the module docstring for conventions."""
@@ -46,35 +59,11 @@ class Expr:
     __array_ufunc__ = None  # make NumPy defer to our reflected operators (and refuse)
 
     # -- operators ----------------------------------------------------------------
-    def __add__(self, other: Any) -> Expr:
-        return Add(self, other) if _is_operand(other) else NotImplemented
-
-    def __radd__(self, other: Any) -> Expr:
-        return Add(other, self) if _is_operand(other) else NotImplemented
-
-    def __sub__(self, other: Any) -> Expr:
-        return Sub(self, other) if _is_operand(other) else NotImplemented
-
-    def __rsub__(self, other: Any) -> Expr:
-        return Sub(other, self) if _is_operand(other) else NotImplemented
-
-    def __mul__(self, other: Any) -> Expr:
-        return Mul(self, other) if _is_operand(other) else NotImplemented
-
-    def __rmul__(self, other: Any) -> Expr:
-        return Mul(other, self) if _is_operand(other) else NotImplemented
-
-    def __truediv__(self, other: Any) -> Expr:
-        return Div(self, other) if _is_operand(other) else NotImplemented
-
-    def __rtruediv__(self, other: Any) -> Expr:
-        return Div(other, self) if _is_operand(other) else NotImplemented
-
-    def __pow__(self, other: Any) -> Expr:
-        return Pow(self, other) if _is_operand(other) else NotImplemented
-
-    def __rpow__(self, other: Any) -> Expr:
-        return Pow(other, self) if _is_operand(other) else NotImplemented
+    __add__, __radd__ = _operator_pair(lambda a, b: Add(a, b))
+    __sub__, __rsub__ = _operator_pair(lambda a, b: Sub(a, b))
+    __mul__, __rmul__ = _operator_pair(lambda a, b: Mul(a, b))
+    __truediv__, __rtruediv__ = _operator_pair(lambda a, b: Div(a, b))
+    __pow__, __rpow__ = _operator_pair(lambda a, b: Pow(a, b))
 
     def __neg__(self) -> Expr:
         return Neg(self)

@@ -15,23 +15,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule.diff.errors import DiffError
-from chainrule.diff.symbolic.nodes import (
-    ONE,
-    Add,
-    Const,
-    Div,
-    Expr,
-    Func,
-    Mul,
-    Neg,
-    Pow,
-    Sub,
-    Var,
-    topo,
-)
-from chainrule.diff.symbolic.printing import format_number
-from chainrule.diff.symbolic.table import FUNCTIONS
+from ..errors import DiffError
+from .nodes import ONE, Add, Const, Div, Expr, Func, Mul, Neg, Pow, Sub, Var, topo
+from .printing import format_number
+from .table import FUNCTIONS
 
 __all__ = ["simplify"]
 
