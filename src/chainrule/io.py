@@ -311,10 +311,6 @@ def write_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = 
 
     ``architecture`` defaults to :func:`architecture_of` ``(model)``.
     """
-    reserved = {"model", "architecture", "optimizer"} & set(extra)
-    if reserved:
-        raise TypeError(f"write_checkpoint: {sorted(reserved)} are written from the "
-                        "arguments, not as extra metadata")
     data: dict[str, Any] = {"model": dict(model.state_dict())}
     spec = architecture if architecture is not None else architecture_of(model)
     if spec is not None:

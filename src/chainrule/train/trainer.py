@@ -91,7 +91,7 @@ def make_loader(data: DataLike, batch_size: int, shuffle: bool = False,
                           seed=_shuffle_rng(data.shuffle, seed, stream),
                           transform=data.transform)
     if isinstance(data, tuple | list):
-        if len(data) != 2:
+        if len(data) not in (1, 2):  # (x,): for a model with its own train_step
             raise ValueError(f"data given as a tuple must be (x, y), got {len(data)} items")
         data = ArrayDataset(*data)
     elif not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
@@ -236,9 +236,11 @@ class Trainer:
         return {"loss": loss, "size": len(pred)}
 
     def results(self) -> Logs:
-        """The epoch's results so far: the exactly tracked loss and metrics of the
-        supervised step, else the (size-weighted) means of what ``train_step`` returned."""
-        return self.tracker.result() if self.tracker.samples else self.running.result()
+        """The epoch's results so far: the (size-weighted) means of what ``train_step``
+        returned, with the loss and metrics of the supervised step tracked exactly
+        (``self.tracker``) in place of their means."""
+        means = self.running.result()
+        return {**means, **self.tracker.result()} if self.tracker.samples else means
 
     def test_step(self, batch: Any, tracker: MetricTracker) -> None:
         """Add one evaluation batch ``(x, y)`` to ``tracker`` (evaluation mode, no graph)."""
