@@ -160,25 +160,32 @@ def _takes_params(fn: Any, n_tensors: int) -> bool:
 
 def _scaled(d: Any, n_args: int) -> Rule:
     """The rule ``v -> v * d(y, *xs)`` (or ``v / h`` for a reciprocal): elementwise ops
-    have a diagonal Jacobian, so the same rule serves as vjp and as jvp."""
+    have a diagonal Jacobian, so the same rule serves as vjp and as jvp.
+
+    It calls the mul (div) primitive directly, as ``v * d`` would after the operator's
+    dispatch: the same NumPy work in fewer Python calls, paying for the extra call of ``d``.
+    """
+    table = PRIMITIVES  # "mul" and "div" are looked up when the rule runs
     if isinstance(d, reciprocal):
         h = d.h
         if _takes_params(h, n_args + 1):
-            return lambda v, y, *xs, **p: v / h(y, *xs, **p)
-        return lambda v, y, *xs: v / h(y, *xs)
+            return lambda v, y, *xs, **p: table["div"](v, h(y, *xs, **p))
+        if n_args == 1:
+            return lambda v, y, x: table["div"](v, h(y, x))
+        return lambda v, y, *xs: table["div"](v, h(y, *xs))
     if _takes_params(d, n_args + 1):
-        return lambda v, y, *xs, **p: v * d(y, *xs, **p)
+        return lambda v, y, *xs, **p: table["mul"](v, d(y, *xs, **p))
     if n_args == 1:  # the common case, without argument packing
-        return lambda v, y, x: v * d(y, x)
-    return lambda v, y, *xs: v * d(y, *xs)
+        return lambda v, y, x: table["mul"](v, d(y, x))
+    return lambda v, y, *xs: table["mul"](v, d(y, *xs))
 
 
 def elementwise(name: str, forward: Any, *partials: Any) -> Primitive:
     """An elementwise primitive from one partial derivative per argument.
 
-    ``partials[i](y, *xs, **params)`` is d forward / d xs[i] at every element, written
-    with differentiable ops (or ``reciprocal(h)`` for ``1 / h``). Both rules follow:
-    vjp_i = g * partial_i and jvp_i = t * partial_i.
+    ``partials[i](y, *xs, **params)`` is d forward / d xs[i] at every element, a Tensor
+    computed with differentiable ops (or ``reciprocal(h)`` for ``1 / h``). Both rules
+    follow: vjp_i = g * partial_i and jvp_i = t * partial_i.
 
     >>> cosh = elementwise("cosh", np.cosh, lambda y, x: sinh(x))
     """
