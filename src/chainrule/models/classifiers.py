@@ -24,12 +24,14 @@ __all__ = ["MODELS", "Reshape", "build_model", "cnn", "image_shape", "mlp"]
 ShapeLike = int | Sequence[int]
 
 
-def _shape(input_shape: ShapeLike) -> tuple[int, ...]:
+def _shape(input_shape: ShapeLike, name: str = "input_shape",
+           who: str | None = None) -> tuple[int, ...]:
+    """A per-sample shape as a tuple of positive ints (an int is a 1-d shape)."""
     shape = (input_shape,) if isinstance(input_shape, numbers.Integral) else tuple(input_shape)
     if not shape or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d <= 0
                         for d in shape):
-        raise ValueError(f"input_shape must be positive integers (without the batch axis), "
-                         f"got {input_shape!r}")
+        raise ValueError(f"{who + ': ' if who else ''}{name} must be positive integers "
+                         f"(without the batch axis), got {input_shape!r}")
     return tuple(int(d) for d in shape)
 
 

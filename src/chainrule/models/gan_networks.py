@@ -22,7 +22,7 @@ from .. import nn
 from ..autograd import ops
 from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor
-from .classifiers import Reshape
+from .classifiers import Reshape, _shape
 from .classifiers import image_shape as _image_shape
 from .registry import register_model
 
@@ -50,12 +50,7 @@ def _classes(who: str, value: Any) -> int:
 
 
 def _sample_shape(who: str, shape: ShapeLike) -> tuple[int, ...]:
-    dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    if not dims or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d <= 0
-                       for d in dims):
-        raise ValueError(f"{who}: image_shape must be positive integers (without the batch "
-                         f"axis), got {shape!r}")
-    return tuple(int(d) for d in dims)
+    return _shape(shape, "image_shape", who)
 
 
 def _dropout(who: str, p: float) -> float:
