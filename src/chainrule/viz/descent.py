@@ -48,6 +48,7 @@ from chainrule.optim.surfaces import (
     surface_names,
 )
 
+from ..io import atomic_write
 from .figures import new_figure, require_matplotlib, save_figure
 
 __all__ = [
@@ -174,8 +175,6 @@ def _save_gif(fig: Any, path: str | os.PathLike[str], anim: _Anim, frames: int, 
         from PIL import Image
     except ImportError:
         raise ImportError("writing a GIF needs Pillow: pip install pillow") from None
-    from chainrule.data.files import atomic_write
-
     _check_outputs(None, path)
     out = Path(path)
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 2:

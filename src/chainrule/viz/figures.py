@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..io import atomic_write
+
 __all__ = ["INSTALL_HINT", "PathLike", "new_figure", "require_matplotlib", "save_figure"]
 
 PathLike = str | os.PathLike[str]
@@ -55,11 +57,9 @@ def save_figure(fig: Any, path: PathLike, dpi: float = 100,
 
     The format follows the suffix (``.png``, ``.svg``, ``.pdf``, ...; anything else raises
     ``ValueError``); missing parent folders are created; the file appears only when
-    complete (:func:`chainrule.data.files.atomic_write`). ``savefig_kwargs`` go to
+    complete (:func:`chainrule.io.atomic_write`). ``savefig_kwargs`` go to
     ``Figure.savefig`` (``bbox_inches="tight"``, ``facecolor``, ...).
     """
-    from chainrule.data.files import atomic_write
-
     out = Path(path)
     fmt = out.suffix[1:].lower()
     supported = fig.canvas.get_supported_filetypes()

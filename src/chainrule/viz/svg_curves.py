@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..io import atomic_write
+
 __all__ = ["Panel", "plot_svg"]
 
 #: (title, [(label, values per epoch)]).
@@ -111,8 +113,6 @@ def plot_svg(panels: Sequence[Panel], path: Path) -> Path:
         "</svg>",
         "",
     ])
-    from chainrule.data.files import atomic_write
-
     with atomic_write(path) as f:
         f.write(svg.encode("utf-8"))
     return path
