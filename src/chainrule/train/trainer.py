@@ -105,7 +105,8 @@ def make_loader(data: DataLike, batch_size: int, shuffle: bool = False,
 
 def _split_batch(batch: Any) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(batch, tuple | list) or len(batch) < 2:
-        raise ValueError("each batch must be a tuple (x, y, ...); the data has no targets")
+        raise ValueError("each batch must be a tuple (x, y) (or (x, y, ...)); the data has no "
+                         "targets")
     return batch[0], batch[1]
 
 
