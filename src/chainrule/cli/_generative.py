@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,20 +35,10 @@ import numpy as np
 
 from .. import io, nn
 from ..errors import CheckpointError, DataError, UsageError
-from ..models import (
-    GAN,
-    SampleGrid,
-    conv_autoencoder,
-    dcgan_discriminator,
-    dcgan_generator,
-    dense_autoencoder,
-    dense_discriminator,
-    dense_generator,
-    dense_vae,
-)
+from ..models import create_model, save_model
 from ..models.classifiers import image_shape
 from ..random import manual_seed
-from ..train import CSVLogger, Trainer, plot_history
+from ..train import CSVLogger, SampleGrid, Trainer, fit_gan, plot_history
 from ..viz import images as pictures
 from . import common
 
@@ -100,45 +89,42 @@ def _images(splits: Any, value_range: tuple[float, float]) -> Images:
 
 @dataclass
 class Spec:
-    """How one model name is built, scaled and trained."""
+    """How the command trains one registered model name and scales its images."""
 
     kind: str  # "autoencoder", "vae" or "gan"
     value_range: tuple[float, float]
     default_latent: int
-    build: Callable[[tuple[int, int, int], int, int], Any]  # (shape, latent, classes)
 
 
+#: The registered models ``chainrule train`` trains as generative models.
 GENERATIVE: dict[str, Spec] = {
-    "autoencoder": Spec("autoencoder", (0.0, 1.0), 30,
-                        lambda shape, latent, k: dense_autoencoder(shape, code_size=latent)),
-    "conv-autoencoder": Spec("autoencoder", (0.0, 1.0), 0,
-                             lambda shape, latent, k: conv_autoencoder(
-                                 shape, code_size=latent or None)),
-    "vae": Spec("vae", (0.0, 1.0), 10,
-                lambda shape, latent, k: dense_vae(shape, latent_size=latent)),
-    "gan": Spec("gan", (-1.0, 1.0), 30,
-                lambda shape, latent, k: (
-                    dense_generator(latent, shape, num_classes=k),
-                    dense_discriminator(shape, num_classes=k))),
-    "dcgan": Spec("gan", (-1.0, 1.0), 100,
-                  lambda shape, latent, k: (
-                      dcgan_generator(latent, shape, num_classes=k),
-                      dcgan_discriminator(shape, num_classes=k))),
+    "autoencoder": Spec("autoencoder", (0.0, 1.0), 30),
+    "conv-autoencoder": Spec("autoencoder", (0.0, 1.0), 0),  # 0: no dense bottleneck
+    "vae": Spec("vae", (0.0, 1.0), 10),
+    "gan": Spec("gan", (-1.0, 1.0), 30),
+    "dcgan": Spec("gan", (-1.0, 1.0), 100),
 }
 
 
-def build_generative(config: dict[str, Any]) -> Any:
-    """Rebuild a model from the ``config`` saved in its checkpoint: a Module for the
-    autoencoders and the VAE, a :class:`~chainrule.models.GAN` for the GANs."""
-    spec = GENERATIVE[config["model"]]
+def model_arguments(config: dict[str, Any]) -> dict[str, Any]:
+    """The registry arguments of the model a run's ``config`` describes."""
     shape = tuple(int(d) for d in config["image_shape"])
-    latent, classes = int(config["latent_size"]), int(config.get("conditional_classes", 0))
-    built = spec.build(shape, latent, classes)  # type: ignore[arg-type]
-    if spec.kind != "gan":
-        return built
-    gen, disc = built
-    return GAN(gen, disc, latent_size=latent, num_classes=classes,
-               label_smoothing=float(config.get("label_smoothing", 0.0)))
+    latent = int(config["latent_size"])
+    kind = GENERATIVE[config["model"]].kind
+    if kind == "gan":
+        return {"latent_size": latent, "image_shape": shape,
+                "num_classes": int(config.get("conditional_classes", 0)),
+                "label_smoothing": float(config.get("label_smoothing", 0.0))}
+    if kind == "vae":
+        return {"input_shape": shape, "latent_size": latent}
+    return {"input_shape": shape, "code_size": latent or None}
+
+
+def build_generative(config: dict[str, Any]) -> Any:
+    """Build, through the model registry, the model a run's ``config`` describes: a
+    Module for the autoencoders and the VAE, a :class:`~chainrule.models.GAN` for the
+    GANs."""
+    return create_model(config["model"], **model_arguments(config))
 
 
 # --------------------------------------------------------------------------- training
@@ -222,15 +208,10 @@ def _fit_gan(args: argparse.Namespace, gan: Any, data: Images,
              out: Path) -> tuple[dict[str, list[float]], float, list[str]]:
     labels = data.train_labels if gan.num_classes else None
     grid = SampleGrid(out / "samples" / "epoch_{epoch:03d}.png", n=64, seed=args.seed)
-    csv = CSVLogger(out / "history.csv")
-    csv.on_train_begin()
     start = time.perf_counter()
-    try:
-        history = gan.fit(data.train, labels, epochs=args.epochs, batch_size=args.batch_size,
-                          seed=args.seed, verbose=not args.quiet,
-                          callbacks=[grid, lambda epoch, _, logs: csv.on_epoch_end(epoch, logs)])
-    finally:
-        csv.on_train_end()
+    history = fit_gan(gan, data.train, labels, epochs=args.epochs, batch_size=args.batch_size,
+                      seed=args.seed, verbose=not args.quiet,
+                      callbacks=[grid, CSVLogger(out / "history.csv")])
     seconds = time.perf_counter() - start
     n = 10 * (gan.num_classes or 8)
     lab = np.repeat(np.arange(gan.num_classes), 10) if gan.num_classes else None
@@ -279,16 +260,14 @@ def run_generative(args: argparse.Namespace, splits: Any, out: Path) -> int:
     if spec.kind == "gan":
         history, seconds, written = _fit_gan(args, model, data, out)
         results = {k: history[k][-1] for k in GAN_RESULTS if k in history}
-        io.save({"generator": dict(model.generator.state_dict()),
-                 "discriminator": dict(model.discriminator.state_dict()),
-                 "config": config, "results": results}, out / "model.npz")
+        save_model(model, out / "model.npz", config=config, results=results)
     else:
         hist, optimizer, seconds = _fit_reconstruction(args, model, data, spec.kind, out)
         history = hist.history
         results = _reconstruction_results(model, data, spec.kind)
         written = _draw_reconstruction_pictures(model, data, spec.kind, out, latent, args.seed)
-        io.save({"model": dict(model.state_dict()), "optimizer": optimizer.state_dict(),
-                 "config": config, "results": results}, out / "model.npz")
+        save_model(model, out / "model.npz", optimizer=optimizer, config=config,
+                   results=results)
     curves = plot_history(history, out / "curves")
     print(f"trained in {seconds:.1f} s")
     for key, value in results.items():
@@ -312,12 +291,11 @@ def load_generative(path: str | Path) -> tuple[Any, dict[str, Any]]:
     if not isinstance(config, dict) or config.get("model") not in GENERATIVE:
         raise ValueError(f"{path} is not a checkpoint of one of {', '.join(GENERATIVE)}")
     model = build_generative(config)
+    # GAN files written before the one checkpoint format kept the two networks at the top
+    weights = data["model"] if "model" in data else \
+        {k: data[k] for k in ("generator", "discriminator") if k in data}
     try:
-        if GENERATIVE[config["model"]].kind == "gan":
-            model.generator.load_state_dict(data["generator"])
-            model.discriminator.load_state_dict(data["discriminator"])
-        else:
-            model.load_state_dict(data["model"])
+        model.load_state_dict(weights)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"{path}: the weights do not fit a {config['model']} with "
                          f"{config['image_shape']} images and latent size "
