@@ -103,3 +103,22 @@ def test_numeric_gradient_lives_in_autograd():
     np.testing.assert_allclose(g, [2.0, -4.0], rtol=1e-8)
     with pytest.raises(DiffError, match="eps"):
         numeric_gradient(lambda x: 0.0, np.zeros(1), eps=0.0)
+
+
+# every public name chainrule.autograd.ops had before the split into a package
+OLD_PUBLIC = """CONV_WORKSPACE_BYTES Joint PRIMITIVES Primitive SELU_ALPHA SELU_SCALE ShapeError
+Tensor abs
+add alias argmax argmin broadcast_to cast cat clip concatenate conv2d conv_padding
+conv_transpose2d cos div einsum elu equal erf exp expand expm1 flatten flip gelu
+get_default_dtype getitem greater greater_equal leaky_relu less less_equal lift linear linear_
+linear_nobias log log1p log_sigmoid log_softmax logsumexp lstm_gates lstm_scan matmul max
+max_pool2d_ maximum mean min minimum mul neg nondiff norm not_equal ones ones_like pad permute
+pow prim prod relu reshape scatter_add selu sigmoid sign silu sin softmax softmax_cross_entropy
+softplus split sqrt squeeze stack std stop_gradient sub sum sum_to swapaxes tan tanh transpose
+unfold unsqueeze var where zeros zeros_like""".split()
+
+
+def test_every_old_public_name_is_still_there():
+    with pytest.warns(DeprecationWarning):  # the moved ones warn
+        missing = [name for name in OLD_PUBLIC if not hasattr(ops, name)]
+    assert missing == []

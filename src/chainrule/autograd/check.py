@@ -24,8 +24,19 @@ from .functional import jvp
 from .tensor import Tensor, _make
 
 
-def _finite_scalar(value: Any, where: str) -> float:
-    """A function value as a finite Python float, or DiffError."""
+def positive_step(eps: Any) -> float:
+    """A finite-difference step as a positive finite float, or DiffError."""
+    try:
+        value = float(eps)
+    except (TypeError, ValueError):
+        raise DiffError(f"eps must be a positive finite number, got {eps!r}") from None
+    if not math.isfinite(value) or value <= 0.0:
+        raise DiffError(f"eps must be a positive finite number, got {eps!r}")
+    return value
+
+
+def finite_scalar(value: Any, where: str) -> float:
+    """A function value as a finite Python float, or DiffError naming ``where``."""
     arr = np.asarray(value, dtype=np.float64)
     if arr.size != 1:
         raise DiffError(f"{where}: function must return a scalar, got shape {arr.shape}")
@@ -47,12 +58,7 @@ def numeric_gradient(f: Callable[[np.ndarray], Any], x: Any, eps: float = 1e-6) 
         float64 array of ``x``'s shape; entry ``i`` is ``(f(x + eps e_i) - f(x - eps e_i)) / h``
         with ``h`` the step actually taken. Costs ``2 * x.size`` calls of ``f``.
     """
-    try:
-        step = float(eps)
-    except (TypeError, ValueError):
-        raise DiffError(f"eps must be a positive finite number, got {eps!r}") from None
-    if not math.isfinite(step) or step <= 0.0:
-        raise DiffError(f"eps must be a positive finite number, got {eps!r}")
+    step = positive_step(eps)
     work = np.array(x, dtype=np.float64, copy=True)
     grad = np.zeros_like(work)
     flat_work, flat_grad = work.reshape(-1), grad.reshape(-1)
@@ -60,9 +66,9 @@ def numeric_gradient(f: Callable[[np.ndarray], Any], x: Any, eps: float = 1e-6) 
         orig = flat_work[i]
         hi, lo = orig + step, orig - step
         flat_work[i] = hi
-        f_hi = _finite_scalar(f(work), "numeric_gradient")
+        f_hi = finite_scalar(f(work), "numeric_gradient")
         flat_work[i] = lo
-        f_lo = _finite_scalar(f(work), "numeric_gradient")
+        f_lo = finite_scalar(f(work), "numeric_gradient")
         flat_work[i] = orig
         flat_grad[i] = (f_hi - f_lo) / (hi - lo)
     return grad

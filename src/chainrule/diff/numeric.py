@@ -18,13 +18,14 @@ Conventions
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.check import finite_scalar as _scalar
 from chainrule.autograd.check import numeric_gradient
+from chainrule.autograd.check import positive_step as _check_eps
 from chainrule.diff.errors import DiffError
 
 __all__ = [
@@ -68,27 +69,6 @@ class CountingFunction:
 
 
 # ----------------------------------------------------------------------------- checks
-
-
-def _check_eps(eps: float) -> float:
-    try:
-        value = float(eps)
-    except (TypeError, ValueError):
-        raise DiffError(f"eps must be a positive finite number, got {eps!r}") from None
-    if not math.isfinite(value) or value <= 0.0:
-        raise DiffError(f"eps must be a positive finite number, got {eps!r}")
-    return value
-
-
-def _scalar(value: Any, where: str) -> float:
-    """Convert a function value to a finite Python float, or raise DiffError."""
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.size != 1:
-        raise DiffError(f"{where}: function must return a scalar, got shape {arr.shape}")
-    out = float(arr.reshape(()))
-    if not math.isfinite(out):
-        raise DiffError(f"{where}: function returned a non-finite value ({out})")
-    return out
 
 
 def _finite_array(value: Any, where: str) -> np.ndarray:

@@ -15,6 +15,9 @@ from ..primitive import bilinear, elementwise, lift, lift_pair, linear, prim, re
 from ..tensor import Tensor, _make, _to_array, get_default_dtype
 from .elementwise import log, where
 
+__all__ = ["add", "alias", "div", "mul", "neg", "ones", "ones_like", "pow", "stop_gradient", "sub",
+           "zeros", "zeros_like"]
+
 _add = prim("add", np.add,
             vjp=(lambda g, y, a, b: g, lambda g, y, a, b: g),
             jvp=(lambda t, y, a, b: t, lambda t, y, a, b: t))

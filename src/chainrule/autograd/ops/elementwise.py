@@ -27,6 +27,12 @@ from ..primitive import (
 )
 from ..tensor import Tensor, _make
 
+__all__ = ["SELU_ALPHA", "SELU_SCALE", "abs", "acos", "asin", "asinh", "atan", "clip", "cos",
+           "cosh", "elu", "equal", "erf", "exp", "expm1", "gelu", "greater", "greater_equal",
+           "leaky_relu", "less", "less_equal", "log", "log1p", "log_sigmoid", "maximum", "minimum",
+           "not_equal", "relu", "selu", "sigmoid", "sign", "silu", "sin", "sinh", "softplus",
+           "sqrt", "tan", "tanh", "where"]
+
 
 def _sigmoid_np(x: np.ndarray) -> np.ndarray:
     """1/(1 + e^-x) for x >= 0 and e^x/(1 + e^x) below: exp never overflows.

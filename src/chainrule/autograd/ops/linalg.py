@@ -17,6 +17,8 @@ from ..primitive import Each, bilinear, lift, lift_pair, multilinear, prim
 from ..tensor import Tensor
 from .shape import broadcast_to, reshape, squeeze, swapaxes, transpose, unsqueeze
 
+__all__ = ["einsum", "linear", "matmul"]
+
 
 def _mm_vjp_a(g: Tensor, y: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if b.ndim == 1:

@@ -17,6 +17,9 @@ from ..tensor import Tensor
 from .elementwise import exp, where
 from .shape import broadcast_to, normalize_axis, reshape, transpose, unsqueeze
 
+__all__ = ["argmax", "argmin", "logsumexp", "max", "mean", "min", "norm", "prod", "std", "sum",
+           "var"]
+
 
 def _kept_shape(shape: tuple, axis: tuple | None) -> tuple:
     if axis is None:

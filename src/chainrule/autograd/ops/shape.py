@@ -16,6 +16,10 @@ from ...errors import ShapeError
 from ..primitive import Each, lift, linear, prim
 from ..tensor import Tensor
 
+__all__ = ["broadcast_to", "cast", "cat", "concatenate", "expand", "flatten", "flip", "getitem",
+           "pad", "permute", "reshape", "scatter_add", "split", "squeeze", "stack", "sum_to",
+           "swapaxes", "transpose", "unsqueeze"]
+
 
 def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
     """``axis`` (None, an int or a sequence, negatives allowed) as sorted non-negative ints."""

@@ -18,6 +18,8 @@ from .elementwise import exp
 from .reductions import _sum, logsumexp_np
 from .shape import normalize_axis, unsqueeze
 
+__all__ = ["log_softmax", "softmax", "softmax_cross_entropy"]
+
 
 def _softmax_np(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
