@@ -142,7 +142,7 @@ def nondiff(name: str, forward: Any) -> Primitive:
 # --------------------------------------------------------------------------- constructors
 
 
-class reciprocal:  # noqa: N801  (reads as a function in a rule table)
+class reciprocal:  # lower case: it reads as a function in a rule table
     """A partial derivative given as ``1 / h(y, *xs)``: the rules compute ``g / h``."""
 
     __slots__ = ("h",)
