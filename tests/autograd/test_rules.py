@@ -6,6 +6,7 @@
 
 import numpy as np
 import pytest
+import test_indexing  # tests/autograd/test_indexing.py (on sys.path under pytest)
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -151,6 +152,7 @@ def test_every_primitive_is_covered():
         "cast", "pad", "concatenate", "getitem", "scatter_add", "einsum", "alias",
         "conv2d", "conv2d_bias", "unfold", "fold", "max_pool2d",  # tests/nn/test_conv.py
         "lstm_gates", "sigmoid_slope",
+        *test_indexing.COVERED,  # tests/autograd/test_indexing.py
         "lstm_scan",  # first order only: tests/nn/test_recurrent.py
         "first_order_only",  # refuses to be differentiated (test_recurrent.py)
     }

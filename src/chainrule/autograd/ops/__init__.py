@@ -7,6 +7,9 @@
 ``shape``           reshape, transpose, broadcast, pad, concatenate; getitem, scatter_add
 ``linalg``          matmul, linear (fused x @ W.T + b), einsum
 ``softmax``         softmax, log_softmax, softmax_cross_entropy (fused)
+``indexing``        gather (+ transpose), sort, argsort, partition, topk, scatter*, masks
+``scans``           cumsum, cumprod, cummax, cummin, logcumsumexp
+``creation``        tril, triu; arange, linspace, eye, full, full_like, meshgrid
 ==================  =======================================================
 
 The machinery (``Primitive``, the registry ``PRIMITIVES``, the rule constructors) is in
@@ -28,7 +31,9 @@ from ...errors import ShapeError
 from ..primitive import PRIMITIVES, Joint, Primitive, lift, nondiff, prim
 from ..tensor import Tensor, get_default_dtype
 from .arithmetic import *  # noqa: F403  (each module's __all__: its public ops)
+from .creation import *  # noqa: F403
 from .elementwise import *  # noqa: F403
+from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape import *  # noqa: F403
