@@ -144,11 +144,14 @@ def gradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
 
 
 def gradgradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
-                  rtol: float = 1e-3, seed: int = 0, check_jvp: bool = True) -> bool:
-    """Check second derivatives: gradcheck of ``(x, u) -> vjp of f at x along u``.
+                  rtol: float = 1e-3, seed: int = 0, check_jvp: bool = True,
+                  check_forward_first: bool = True) -> bool:
+    """Check second derivatives in every combination of modes.
 
-    The first derivatives are built with ``create_graph=True`` and then checked in both
-    modes, so reverse-over-reverse and forward-over-reverse are both exercised.
+    gradcheck of ``(x, u) -> vjp of f at x along u`` (built with ``create_graph=True``)
+    in both modes exercises reverse-over-reverse and forward-over-reverse; with
+    ``check_forward_first``, gradcheck of ``(x, v) -> jvp of f at x along v`` exercises
+    reverse-over-forward and (with ``check_jvp``) forward-over-forward: nested jvps.
     """
     xs = _inputs64(inputs)
     y0 = _call(f, xs)
@@ -164,8 +167,22 @@ def gradgradcheck(f: Callable, inputs: Any, eps: float = 1e-6, atol: float = 1e-
                 for g, x in zip(grads, leaves)]
         return ops.concatenate(flat)
 
-    return gradcheck(first_derivative, [*xs, u0], eps=eps, atol=atol, rtol=rtol, seed=seed,
-                     check_jvp=check_jvp)
+    gradcheck(first_derivative, [*xs, u0], eps=eps, atol=atol, rtol=rtol, seed=seed,
+              check_jvp=check_jvp)
+    if check_forward_first:
+        rng = np.random.default_rng(seed + 2)
+        v0 = [rng.standard_normal(x.shape) for x in xs]
+
+        def first_tangent(*args: Tensor) -> Tensor:
+            return jvp(f, args[:n], args[n:])[1]
+
+        try:
+            gradcheck(first_tangent, [*xs, *v0], eps=eps, atol=atol, rtol=rtol, seed=seed,
+                      check_jvp=check_jvp)
+        except GradcheckError as e:
+            raise GradcheckError(f"second derivative through forward mode (x, v -> J v): "
+                                 f"{e}") from None
+    return True
 
 
 def _alias_leaf(a: Tensor) -> Tensor:

@@ -202,7 +202,8 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
 def grad(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
          grad_outputs: Sequence[Any] | None = None, retain_graph: bool | None = None,
          create_graph: bool = False) -> list[Tensor | None]:
-    """Cotangents of ``inputs`` (None where unconnected), without touching ``.grad``.
+    """Cotangents of ``inputs``, without touching ``.grad``: None for an input the outputs
+    do not reach, zeros for one they reach only through structurally zero derivatives.
 
     ``grad_outputs`` default to ones for one-element outputs (as PyTorch requires).
     """
@@ -220,7 +221,10 @@ def grad(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
     want = {id(t) for t in inputs}
     needed = _leads_to(order, want)
     kept = _run(roots, seeds, order, needed, retain_graph, create_graph, keep=want)
-    return [kept.get(id(t)) for t in inputs]
+    # An input the outputs reach gets zeros where every path's derivative is structurally
+    # zero (through sign, floor, ...), as backward() does; None only for an unconnected one.
+    return [kept[id(t)] if id(t) in kept else
+            (_make(np.zeros_like(t.data)) if id(t) in needed else None) for t in inputs]
 
 
 def _leads_to(order: list[Tensor], want: set[int]) -> set[int]:

@@ -1,6 +1,14 @@
-"""Global switches of the engine: whether reverse mode records, and the forward-mode level.
+"""Global switches of the engine: whether reverse mode records, and the forward-mode levels.
 
 Both live in one small object so the hot path reads a single attribute.
+
+Forward mode nests: every ``jvp`` opens a *level* with a fresh id (ids only grow, so a
+tangent left on a tensor by a level that has closed is never mistaken for a live one).
+``fw_level`` is the tuple of the levels that operations currently see, outermost first;
+``()`` means forward mode is off, and ``Primitive.__call__`` tests only its truth. While
+the tangent of level ``L`` is computed, only the levels outside ``L`` are visible, so the
+tangent computation is itself differentiated by the outer levels (JAX's and HIPS
+autograd's level discipline) and never by ``L`` or the levels inside it.
 """
 
 from __future__ import annotations
@@ -16,8 +24,8 @@ class _State:
 
     def __init__(self) -> None:
         self.grad_enabled = True  # record the reverse-mode graph
-        self.fw_level = 0  # id of the active forward-mode (jvp) level; 0 = none
-        self.fw_paused = False  # True while a jvp rule itself is being evaluated
+        self.fw_level: tuple[int, ...] = ()  # visible forward-mode (jvp) levels, outer first
+        self.fw_paused = False  # kept for readers of the old flag: always False
 
 
 state = _State()
@@ -71,10 +79,33 @@ def is_grad_enabled() -> bool:
 
 @contextlib.contextmanager
 def paused_forward_mode() -> Iterator[None]:
-    """Evaluate a jvp rule without pushing tangents through the ops it uses."""
-    saved = state.fw_paused
-    state.fw_paused = True
+    """Compute without pushing tangents of any forward level through the ops used."""
+    saved = state.fw_level
+    state.fw_level = ()
     try:
         yield
     finally:
-        state.fw_paused = saved
+        state.fw_level = saved
+
+
+@contextlib.contextmanager
+def forward_level(level: int) -> Iterator[None]:
+    """Make ``level`` (a fresh id) the innermost visible forward level inside the block."""
+    saved = state.fw_level
+    state.fw_level = saved + (level,)
+    try:
+        yield
+    finally:
+        state.fw_level = saved
+
+
+def visible_tangent(t: Any, level: int) -> Any:
+    """``t``'s tangent at forward level ``level``, or None."""
+    tans = t._tangent
+    return None if tans is None else tans.get(level)
+
+
+def has_visible_tangent(t: Any) -> bool:
+    """Whether ``t`` carries a tangent at a forward level operations currently see."""
+    tans = t._tangent
+    return tans is not None and any(level in tans for level in state.fw_level)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from .mode import paused_forward_mode, state
+from .mode import has_visible_tangent, state
 from .tensor import Tensor, _make, get_default_dtype
 
 Rule = Any  # a vjp or jvp function, see the module docstring
@@ -83,7 +83,7 @@ class Primitive:
                     y._parents = args
                     y._params = params
                     break
-        if state.fw_level and not state.fw_paused:
+        if state.fw_level:
             _push_tangents(self, y, args, params)
         return y
 
@@ -233,35 +233,52 @@ def bilinear(name: str, forward: Any, transpose_a: Rule, transpose_b: Rule) -> P
 
 
 def _push_tangents(p: Primitive, y: Tensor, args: tuple, params: dict) -> None:
-    level = state.fw_level
-    total = None
-    with paused_forward_mode():
-        for i, a in enumerate(args):
-            tan = a._tangent
-            if tan is None or tan[0] != level:
-                continue
-            rule = p.jvps[i]
-            if rule is None:
-                raise NotImplementedError(f"no jvp rule for primitive '{p.name}' "
-                                          f"(argument {i})")
-            ti = rule(tan[1], y, *args, **params)
-            if ti is not None:
-                total = ti if total is None else total + ti
-        if total is not None and total.data.shape != y.data.shape:
-            total = PRIMITIVES["broadcast_to"](total, shape=y.data.shape)
-    if total is not None:
-        y._tangent = (level, total)
+    """y's tangent at every visible forward level, outermost first.
+
+    The tangent of level ``L`` is computed with only the levels outside ``L`` visible: the
+    rule's ops are then differentiated by those outer levels (so the tangent carries its
+    own outer tangents, the mixed derivatives) and never by ``L`` itself. Outer levels go
+    first, so that a rule using ``y`` sees ``y``'s outer tangents already in place.
+    """
+    levels = state.fw_level
+    try:
+        for k, level in enumerate(levels):
+            state.fw_level = levels[:k]
+            total = None
+            for i, a in enumerate(args):
+                tans = a._tangent
+                if tans is None:
+                    continue
+                tan = tans.get(level)
+                if tan is None:
+                    continue
+                rule = p.jvps[i]
+                if rule is None:
+                    raise NotImplementedError(f"no jvp rule for primitive '{p.name}' "
+                                              f"(argument {i})")
+                ti = rule(tan, y, *args, **params)
+                if ti is not None:
+                    total = ti if total is None else total + ti
+            if total is not None:
+                if total.data.shape != y.data.shape:
+                    total = PRIMITIVES["broadcast_to"](total, shape=y.data.shape)
+                if y._tangent is None:
+                    y._tangent = {level: total}
+                else:
+                    y._tangent[level] = total
+    finally:
+        state.fw_level = levels
 
 
 def unrecorded(*ts: Tensor) -> bool:
     """True when nothing records operations on ``ts``: no reverse-mode graph (grad mode is
     off, as in a backward without create_graph, or none of them requires grad) and no
-    forward-mode tangent. A rule may then compute with NumPy directly: its first-order
-    fast path, the same numbers as its differentiable form without recording a graph."""
+    forward-mode tangent at a visible level. A rule may then compute with NumPy directly:
+    its first-order fast path, the same numbers as its differentiable form without
+    recording a graph."""
     if state.grad_enabled and any(t._rg for t in ts):
         return False
-    return not (state.fw_level and not state.fw_paused
-                and any(t._tangent is not None for t in ts))
+    return not (state.fw_level and any(has_visible_tangent(t) for t in ts))
 
 
 # --------------------------------------------------------------------------- helpers for rules
@@ -284,7 +301,37 @@ def lift(x: Any, like: Tensor | None = None) -> Tensor:
             return _make(np.asarray(x, dtype=like.data.dtype))
         if isinstance(x, float):
             return _make(np.asarray(x, dtype=get_default_dtype()))
+    elif isinstance(x, (list, tuple)) and _holds_tensor(x):
+        return _stack_nested(x, like)
     return Tensor(x)
+
+
+def _holds_tensor(x: Any) -> bool:
+    """Whether a (nested) list/tuple holds a Tensor somewhere."""
+    return any(isinstance(e, Tensor) or (isinstance(e, (list, tuple)) and _holds_tensor(e))
+               for e in x)
+
+
+def _stack_nested(x: Any, like: Tensor | None) -> Tensor:
+    """A (nested) list/tuple holding tensors as one tensor, through the differentiable
+    ``stack``: the derivative flows to every tensor inside (``mean([x, x])``). Numbers
+    beside the tensors are constants of their dtype."""
+    parts = [lift(e, like) if isinstance(e, (list, tuple)) else e for e in x]
+    ref = next((e for e in parts if isinstance(e, Tensor) and e.data.dtype.kind in "fc"),
+               like)
+    parts = [lift(e, ref) for e in parts]
+    ops = _ops()
+    dtypes = {e.data.dtype for e in parts}
+    if len(dtypes) > 1:
+        common = np.result_type(*dtypes)
+        parts = [e if e.data.dtype == common else ops.cast(e, common) for e in parts]
+    return ops.stack(parts)
+
+
+def _ops() -> Any:
+    from . import ops
+
+    return ops
 
 
 def lift_pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import engine, ops
 from .mode import state
+from .pytree import tree_flatten
 from .tensor import Tensor, _make, _to_array, get_default_dtype
 
 
@@ -54,34 +55,9 @@ class Variable(Tensor):
 
 
 def _flatten(structure: Any) -> tuple[list[Any], Any]:
-    """Leaves of a (nested) list/tuple/dict of tensors, and a function to rebuild it."""
-    if isinstance(structure, dict):
-        keys = list(structure)
-        parts = [_flatten(structure[k]) for k in keys]
-        leaves = [x for p in parts for x in p[0]]
-
-        def rebuild(vals: list) -> Any:
-            out, i = {}, 0
-            for k, (lv, rb) in zip(keys, parts):
-                out[k] = rb(vals[i:i + len(lv)])
-                i += len(lv)
-            return out
-
-        return leaves, rebuild
-    if isinstance(structure, (list, tuple)):
-        parts = [_flatten(s) for s in structure]
-        leaves = [x for p in parts for x in p[0]]
-        kind = type(structure)
-
-        def rebuild(vals: list) -> Any:
-            out, i = [], 0
-            for lv, rb in parts:
-                out.append(rb(vals[i:i + len(lv)]))
-                i += len(lv)
-            return kind(out)
-
-        return leaves, rebuild
-    return [structure], lambda vals: vals[0]
+    """Leaves of a pytree (nested list/tuple/dict) of tensors, and a function to rebuild it."""
+    leaves, treedef = tree_flatten(structure)
+    return leaves, treedef.unflatten
 
 
 class GradientTape:

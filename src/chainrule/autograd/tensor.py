@@ -3,8 +3,9 @@
 A tensor made by a primitive while recording keeps ``_op`` (the primitive), ``_parents``
 (its input tensors) and ``_params`` (the primitive's keyword arguments). That is the whole
 graph: the engine walks ``_parents`` backwards; the rule table (``ops/``) turns each
-``_op`` into vector-Jacobian products. Forward mode keeps one tangent per tensor in
-``_tangent`` as ``(level, tangent_tensor)``.
+``_op`` into vector-Jacobian products. Forward mode keeps a tangent per forward level in
+``_tangent``, a dict ``{level_id: tangent_tensor}`` (None when there is none); a tangent is
+itself a tensor that may carry tangents of the levels outside its own (``mode.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from .mode import has_visible_tangent
 
 _default_dtype: type[np.floating] = np.float32
 
@@ -43,6 +46,8 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     elif isinstance(data, np.ndarray):
         arr = data
     else:
+        if isinstance(data, (list, tuple)):
+            _refuse_traced(data)
         arr = np.asarray(data)
         if arr.dtype.kind == "f" and not isinstance(data, np.generic):
             arr = arr.astype(_default_dtype)
@@ -51,6 +56,21 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr
+
+
+def _refuse_traced(data: Any) -> None:
+    """A container holding a tensor that is being differentiated (it requires grad or
+    carries a forward tangent) cannot become a new leaf: the derivative would be dropped
+    silently. Raise instead; ops lift such containers through ``stack``."""
+    for e in data:
+        if isinstance(e, Tensor):
+            if e._rg or has_visible_tangent(e):
+                raise TypeError(
+                    "cannot make a constant tensor from a list/tuple holding a tensor that "
+                    "is being differentiated: the derivative would be lost; combine them "
+                    "with stack(...) (ops do this for you), or detach() them first")
+        elif isinstance(e, (list, tuple)):
+            _refuse_traced(e)
 
 
 def _make(data: Any, requires_grad: bool = False) -> Tensor:
@@ -432,8 +452,41 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 def as_tensor(x: Any) -> Tensor:
-    """``x`` itself when it is a Tensor, else a new constant tensor."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+    """``x`` itself when it is a Tensor, else a tensor of it: a constant, or, for a
+    (nested) list/tuple holding tensors, their differentiable ``stack``."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (list, tuple)):
+        from .primitive import lift
+
+        return lift(x)
+    return Tensor(x)
 
 
 from . import ops as _ops  # noqa: E402  (operators resolve at call time)
+
+# ------------------------------------------------------- elementwise methods (issues 22, 23)
+# ``x.name(*args, **kw)`` is ``ops.name(x, *args, **kw)``: NumPy's and PyTorch's method names.
+_OP_METHODS = (
+    "acos acosh arccos arccosh arcsin arcsinh arctan arctan2 arctanh asin asinh atan atan2 "
+    "atanh ceil copysign cosh deg2rad div exp2 fix floor floor_divide fmax fmin fmod hypot "
+    "isclose isfinite isinf isnan lerp log2 log10 logaddexp logaddexp2 nan_to_num rad2deg "
+    "reciprocal remainder round rsqrt sinc sinh trunc").split()
+
+
+def _op_method(name: str, reflected: bool = False) -> Any:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if reflected:  # other <op> self
+            return getattr(_ops, name)(args[0], self)
+        return getattr(_ops, name)(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+for _name in _OP_METHODS:
+    if not hasattr(Tensor, _name):  # a method written out above wins
+        setattr(Tensor, _name, _op_method(_name))
+Tensor.__mod__, Tensor.__rmod__ = _op_method("mod"), _op_method("mod", reflected=True)
+Tensor.__floordiv__ = _op_method("floor_divide")
+Tensor.__rfloordiv__ = _op_method("floor_divide", reflected=True)
