@@ -24,6 +24,8 @@ BASE, ENGINE, TOOLKIT, TRAIN, MODELS, CLI = range(6)
 LAYERS = {
     "errors": BASE, "random": BASE, "io": BASE, "_allocator": BASE, "_moved": BASE,
     "autograd": ENGINE,
+    "numpy": ENGINE,  # chainrule.numpy: NumPy's names over tensors (issue 22)
+    "linalg": ENGINE,  # chainrule.linalg: engine-level API (issue 22)
     "nn": TOOLKIT, "optim": TOOLKIT, "data": TOOLKIT,
     "train": TRAIN,
     "models": MODELS,
