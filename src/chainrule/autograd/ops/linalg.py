@@ -15,7 +15,7 @@ import numpy as np
 from ...errors import ShapeError
 from ..primitive import Each, bilinear, lift, lift_pair, multilinear, prim
 from ..tensor import Tensor
-from .shape import broadcast_to, reshape, squeeze, swapaxes, transpose, unsqueeze
+from .shape import broadcast_to, getitem, reshape, squeeze, swapaxes, transpose, unsqueeze
 
 __all__ = ["einsum", "linear", "matmul"]
 
@@ -141,8 +141,56 @@ _einsum = multilinear("einsum", lambda *xs, ins, out: np.einsum(
     ",".join(ins) + "->" + out, *xs, optimize=len(xs) > 2), Each(_einsum_vjp))
 
 
-def einsum(subscripts: str, *operands: Any) -> Tensor:
-    """Einstein summation as ``np.einsum`` (explicit or implicit output, '...' allowed)."""
+def diagonal_last(x: Tensor, axis1: int, axis2: int, offset: int = 0) -> Tensor:
+    """The diagonal over axes ``axis1``/``axis2`` (non-negative) moved to the last axis, as
+    ``np.diagonal``: gather by index arrays, so its transpose scatters back."""
+    rest = tuple(i for i in range(x.ndim) if i not in (axis1, axis2))
+    x = transpose(x, rest + (axis1, axis2))
+    n, m = x.shape[-2], x.shape[-1]
+    k = builtins.max(0, builtins.min(n + builtins.min(offset, 0), m - builtins.max(offset, 0)))
+    rows = np.arange(k) + builtins.max(-offset, 0)
+    return getitem(x, (Ellipsis, rows, rows + offset))
+
+
+def _einsum_sublists(args: tuple) -> tuple[str, tuple]:
+    """``einsum(a, [0, 1], b, [1, 2], [0, 2])`` as a subscript string and the operands."""
+    out = args[-1] if len(args) % 2 else None
+    args = args[:len(args) // 2 * 2]
+    ops, subs = args[0::2], args[1::2]
+
+    def word(sub: Any) -> str:
+        parts = []
+        for s in sub:
+            if s is Ellipsis:
+                parts.append("...")
+            elif isinstance(s, (int, np.integer)) and 0 <= s < len(_LETTERS):
+                parts.append(_LETTERS[s])
+            else:
+                raise ValueError(f"einsum: sublist entries must be ints in [0, 52) or "
+                                 f"Ellipsis, got {s!r}")
+        return "".join(parts)
+
+    spec = ",".join(word(s) for s in subs) + ("" if out is None else "->" + word(out))
+    return spec, ops
+
+
+def einsum(subscripts: Any, *operands: Any, optimize: Any = None) -> Tensor:
+    """Einstein summation as ``np.einsum``: explicit or implicit output, '...', repeated
+    indices within an operand (``'ii->'`` trace, ``'ii->i'`` diagonal) and the sublist
+    form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``. ``optimize`` is accepted and ignored."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _einsum_sublists((subscripts, *operands))
     ts = [lift(t) for t in operands]
     ins, out = _parse_einsum(subscripts, [t.shape for t in ts])
+    for i, sub in enumerate(ins):  # a repeated index within one operand: take the diagonal
+        while len(set(sub)) != len(sub):
+            c = next(c for c in sub if sub.count(c) > 1)
+            p1 = sub.index(c)
+            p2 = sub.index(c, p1 + 1)
+            if ts[i].shape[p1] != ts[i].shape[p2]:
+                raise ShapeError(f"einsum: index '{c}' of operand {i} spans axes of sizes "
+                                 f"{ts[i].shape[p1]} and {ts[i].shape[p2]}")
+            ts[i] = diagonal_last(ts[i], p1, p2)
+            sub = sub[:p1] + sub[p1 + 1:p2] + sub[p2 + 1:] + c
+        ins[i] = sub
     return _einsum(*ts, ins=tuple(ins), out=out)

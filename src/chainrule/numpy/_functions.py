@@ -1,0 +1,305 @@
+"""The differentiable functions of ``chainrule.numpy``: NumPy's names and signatures over
+the ops of ``chainrule.autograd.ops``."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from ..autograd import ops as _ops
+from ..autograd.tensor import Tensor
+from ..errors import ShapeError
+from ._core import _t
+
+
+def _unsupported(op: str, **given: Any) -> None:
+    for name, value in given.items():
+        if value is not None:
+            raise NotImplementedError(f"{op}: the argument {name}= is not supported")
+
+
+def _lists(fn: Any, name: str | None = None) -> Any:
+    """``fn`` with list arguments holding tensors stacked first (so they differentiate)."""
+    def op(*args: Any, **kw: Any) -> Any:
+        return fn(*[_t(a) for a in args], **kw)
+
+    op.__name__ = name or getattr(fn, "__name__", "op")
+    op.__doc__ = getattr(fn, "__doc__", None)
+    return op
+
+
+# --------------------------------------------------------------------------- elementwise
+
+_SAME = ["exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh",
+         "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2", "sign",
+         "maximum", "minimum", "equal", "not_equal", "less", "less_equal", "greater",
+         "greater_equal", "add", "abs", "matmul",
+         # NumPy names added to the ops by the elementwise work of issue 22 (if present)
+         "hypot", "log2", "log10", "exp2", "logaddexp", "logaddexp2", "reciprocal", "sinc",
+         "deg2rad", "rad2deg", "radians", "degrees", "floor", "ceil", "round", "around",
+         "rint", "trunc", "fix", "mod", "remainder", "fmod", "fmax", "fmin", "nan_to_num",
+         "cbrt", "sort", "partition", "argsort", "take_along_axis", "heaviside", "copysign"]
+_RENAMED = {"subtract": "sub", "multiply": "mul", "divide": "div", "true_divide": "div",
+            "power": "pow", "float_power": "pow", "negative": "neg", "absolute": "abs",
+            "fabs": "abs"}
+_DONE = []
+for _name in _SAME + list(_RENAMED):
+    _fn = getattr(_ops, _RENAMED.get(_name, _name), None)
+    if _fn is not None:
+        globals()[_name] = _lists(_fn, _name)
+        _DONE.append(_name)
+
+
+def square(x: Any) -> Tensor:
+    x = _ops.lift(_t(x))
+    return x * x
+
+
+def positive(x: Any) -> Tensor:
+    return _ops.lift(_t(x))
+
+
+def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+    """``np.clip``: the gradient passes where ``a_min <= a <= a_max``."""
+    return _ops.clip(_t(a), a_min, a_max)
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    """``np.where(condition, x, y)``; with the condition alone, ``np.nonzero``."""
+    if x is None and y is None:
+        return np.nonzero(_ops.lift(_t(condition)).data)
+    return _ops.where(_t(condition), _t(x), _t(y))
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _reduce(fn: Any, name: str) -> Any:
+    def reduce(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
+               keepdims: bool = False) -> Tensor:
+        _unsupported(name, out=out)
+        x = _ops.lift(_t(a))
+        if dtype is not None:
+            x = _ops.cast(x, dtype)
+        return fn(x, axis=axis, keepdims=keepdims)
+
+    reduce.__name__ = name
+    reduce.__doc__ = f"``np.{name}(a, axis=None, dtype=None, keepdims=False)``."
+    return reduce
+
+
+sum = _reduce(_ops.sum, "sum")  # noqa: A001
+mean = _reduce(_ops.mean, "mean")
+prod = _reduce(_ops.prod, "prod")
+
+
+def max(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """``np.max``; tied maxima share the gradient equally."""
+    _unsupported("max", out=out)
+    return _ops.max(_t(a), axis=axis, keepdims=keepdims)
+
+
+def min(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """``np.min``; tied minima share the gradient equally."""
+    _unsupported("min", out=out)
+    return _ops.min(_t(a), axis=axis, keepdims=keepdims)
+
+
+amax, amin = max, min
+
+
+def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Tensor:
+    """``np.var``: divides by N - ddof (NumPy's default ddof=0)."""
+    _unsupported("var", out=out)
+    x = _ops.lift(_t(a))
+    return _ops.var(x if dtype is None else _ops.cast(x, dtype), axis, keepdims, ddof)
+
+
+def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
+        keepdims: bool = False) -> Tensor:
+    """``np.std`` (ddof=0 by default); its gradient where std = 0 is 0."""
+    _unsupported("std", out=out)
+    x = _ops.lift(_t(a))
+    return _ops.std(x if dtype is None else _ops.cast(x, dtype), axis, keepdims, ddof)
+
+
+def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False,
+            keepdims: bool = False) -> Any:
+    """``np.average``: the mean, or the weighted mean (differentiable in the weights too)."""
+    x = _ops.lift(_t(a))
+    if weights is None:
+        avg = _ops.mean(x, axis=axis, keepdims=keepdims)
+        count = x.size // builtins.max(avg.size, 1)
+        return (avg, _ops.full_like(avg, float(count))) if returned else avg
+    w = _ops.lift(_t(weights), x)
+    if w.shape != x.shape:
+        if axis is None or w.ndim != 1:
+            raise ShapeError(f"average: weights of shape {w.shape} differ from a's shape "
+                             f"{x.shape}; 1-D weights need an axis")
+        ax = int(axis) % x.ndim
+        w = _ops.reshape(w, tuple(s if i == ax else 1 for i, s in enumerate(x.shape)))
+    scl = _ops.sum(_ops.broadcast_to(w, x.shape), axis=axis, keepdims=keepdims)
+    avg = _ops.sum(x * w, axis=axis, keepdims=keepdims) / scl
+    return (avg, scl) if returned else avg
+
+
+def argmax(a: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return _ops.argmax(_t(a), axis=axis, keepdims=keepdims)
+
+
+def argmin(a: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return _ops.argmin(_t(a), axis=axis, keepdims=keepdims)
+
+
+def _scan(name: str) -> Any:
+    fn = getattr(_ops, name)
+
+    def scan(a: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
+        x = _ops.lift(_t(a))
+        if dtype is not None:
+            x = _ops.cast(x, dtype)
+        if axis is None:
+            x, axis = _ops.ravel(x), 0
+        return fn(x, axis)
+
+    scan.__name__ = name
+    scan.__doc__ = f"``np.{name}``: along ``axis``, over the flattened input when None."
+    return scan
+
+
+for _name in ("cumsum", "cumprod"):
+    if hasattr(_ops, _name):
+        globals()[_name] = _scan(_name)
+        _DONE.append(_name)
+
+
+# --------------------------------------------------------------------------- shape
+
+
+def reshape(a: Any, newshape: Any = None, order: str = "C", shape: Any = None) -> Tensor:
+    """``np.reshape`` (C order only; ``shape=`` as NumPy 2 spells it)."""
+    if order != "C":
+        raise NotImplementedError(f"reshape: only order='C' is supported, got {order!r}")
+    return _ops.reshape(_t(a), newshape if shape is None else shape)
+
+
+def transpose(a: Any, axes: Any = None) -> Tensor:
+    return _ops.transpose(_t(a), axes)
+
+
+def swapaxes(a: Any, axis1: int, axis2: int) -> Tensor:
+    return _ops.swapaxes(_t(a), axis1, axis2)
+
+
+def expand_dims(a: Any, axis: Any) -> Tensor:
+    """Insert axes of size 1 at the positions ``axis`` of the result (``np.expand_dims``)."""
+    x = _ops.lift(_t(a))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    nd = x.ndim + len(axes)
+    pos = sorted(int(p) % nd for p in axes)
+    if len(set(pos)) != len(pos) or builtins.any(not -nd <= int(p) < nd for p in axes):
+        raise ShapeError(f"expand_dims: axis {axis} is invalid for {x.ndim} dimensions")
+    it = iter(x.shape)
+    return _ops.reshape(x, tuple(1 if i in pos else next(it) for i in range(nd)))
+
+
+def squeeze(a: Any, axis: Any = None) -> Tensor:
+    return _ops.squeeze(_t(a), axis)
+
+
+def concatenate(arrays: Any, axis: int | None = 0) -> Tensor:
+    """``np.concatenate``; ``axis=None`` flattens the inputs first."""
+    arrays = [_t(x) for x in arrays]
+    if axis is None:
+        return _ops.concatenate([_ops.ravel(x) for x in arrays], axis=0)
+    return _ops.concatenate(arrays, axis=axis)
+
+
+def stack(arrays: Any, axis: int = 0) -> Tensor:
+    return _ops.stack([_t(x) for x in arrays], axis=axis)
+
+
+def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    return _ops.split(_t(ary), indices_or_sections, axis)
+
+
+def flip(m: Any, axis: Any = None) -> Tensor:
+    return _ops.flip(_t(m), axis)
+
+
+def fliplr(m: Any) -> Tensor:
+    return _ops.flip(_t(m), 1)
+
+
+def flipud(m: Any) -> Tensor:
+    return _ops.flip(_t(m), 0)
+
+
+def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Tensor:
+    """``np.pad`` with ``mode='constant'`` and one constant value."""
+    if mode != "constant" or np.ndim(constant_values) != 0:
+        raise NotImplementedError(f"pad: only mode='constant' with one constant value is "
+                                  f"supported, got mode={mode!r}")
+    return _ops.pad(_t(array), pad_width, float(constant_values))
+
+
+def broadcast_to(array: Any, shape: Any) -> Tensor:
+    return _ops.broadcast_to(_t(array), shape)
+
+
+def broadcast_arrays(*args: Any) -> list[Tensor]:
+    ts = [_ops.lift(_t(a)) for a in args]
+    shape = np.broadcast_shapes(*[t.shape for t in ts])
+    return [_ops.broadcast_to(t, shape) for t in ts]
+
+
+def tril(m: Any, k: int = 0) -> Tensor:
+    return _ops.tril(_t(m), k)
+
+
+def triu(m: Any, k: int = 0) -> Tensor:
+    return _ops.triu(_t(m), k)
+
+
+def take(a: Any, indices: Any, axis: int | None = None) -> Tensor:
+    """``np.take``: elements at ``indices`` (of the flattened input when ``axis`` is None)."""
+    x = _ops.lift(_t(a))
+    if axis is None:
+        x, axis = _ops.ravel(x), 0
+    axis = int(axis) % builtins.max(x.ndim, 1)
+    return _ops.getitem(x, (slice(None),) * axis + (np.asarray(indices),))
+
+
+def vdot(a: Any, b: Any) -> Tensor:
+    return _ops.sum(_ops.ravel(_t(a)) * _ops.ravel(_t(b)))
+
+
+def _sequence(fn: Any, name: str) -> Any:
+    """``fn(tup)`` with each element of ``tup`` stacked if it is a list holding tensors."""
+    def op(tup: Any) -> Tensor:
+        return fn([_t(x) for x in tup] if isinstance(tup, (list, tuple)) else tup)
+
+    op.__name__, op.__doc__ = name, fn.__doc__
+    return op
+
+
+_STACKS = ["column_stack", "dstack", "hstack", "row_stack", "vstack"]
+_BUILDING = ["append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "cross", "diag",
+             "diagonal", "diff", "dot", "dsplit", "einsum", "hsplit", "inner", "kron",
+             "moveaxis", "outer", "ravel", "repeat", "roll", "rollaxis", "tensordot", "tile",
+             "trace", "vsplit", *_STACKS]
+for _name in _BUILDING:
+    _wrap = _sequence if _name in _STACKS else _lists
+    globals()[_name] = _wrap(getattr(_ops, _name), _name)
+r_, c_ = _ops.r_, _ops.c_
+
+# NumPy names this module aims for and does not provide (yet): see the module docstring.
+MISSING = sorted(n for n in _SAME if n not in _DONE)
+__all__ = sorted(set(_DONE) | set(_BUILDING) | {
+    "amax", "amin", "argmax", "argmin", "average", "broadcast_arrays", "broadcast_to", "c_",
+    "clip", "concatenate", "expand_dims", "flip", "fliplr", "flipud", "max", "mean", "min",
+    "pad", "positive", "prod", "r_", "reshape", "split", "square", "squeeze", "stack", "std",
+    "sum", "swapaxes", "take", "transpose", "tril", "triu", "var", "vdot", "where"})
