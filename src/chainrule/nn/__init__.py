@@ -2,17 +2,16 @@
 
 from . import functional, init
 from .conv import (
-    AvgPool2d,
     BatchNorm2d,
     Conv1d,
     Conv2d,
+    Conv3d,
     ConvTranspose2d,
     GlobalAvgPool2d,
-    MaxPool1d,
-    MaxPool2d,
     ResidualBlock,
 )
 from .layers import (
+    CELU,
     ELU,
     GELU,
     SELU,
@@ -22,23 +21,29 @@ from .layers import (
     Dropout,
     Flatten,
     GaussianNoise,
+    Hardsigmoid,
+    Hardswish,
     Identity,
     LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
+    Mish,
     ReLU,
     Sequential,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softsign,
     Swish,
     Tanh,
     TiedLinear,
     mc_dropout,
 )
 from .losses import (
+    BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
@@ -50,5 +55,17 @@ from .losses import (
     max_norm_,
 )
 from .module import Module, Parameter, evaluating
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+)
 from .recurrent import GRU, LSTM, RNN, Embedding, GRUCell, LSTMCell, RNNCell
 from .summary import ModelSummary

@@ -12,8 +12,10 @@ from ..autograd.tensor import Tensor, get_default_dtype
 from . import functional as F
 from . import init as initializers
 from .kernels import as_pair
+from .kernels.convnd import PADDING_MODES, mode_pad, padding_pairs
 from .layers import BatchNorm1d
 from .module import Module, Parameter
+from .pooling import AvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401  (their old home)
 
 
 def _positive_pair(v: Any, name: str, layer: str) -> tuple[int, int]:
@@ -30,9 +32,13 @@ class _ConvNd(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 init: str = "glorot_uniform") -> None:
+                 init: str = "glorot_uniform", padding_mode: str = "zeros") -> None:
         super().__init__()
         name = type(self).__name__
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got "
+                             f"{padding_mode!r}")
+        self.padding_mode = padding_mode
         for what, v in (("in_channels", in_channels), ("out_channels", out_channels),
                         ("groups", groups)):
             if not isinstance(v, (int, np.integer)) or v < 1:
@@ -48,6 +54,8 @@ class _ConvNd(Module):
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"{name}: padding must be an int, a pair, 'same' or 'valid', got "
                              f"{padding!r}")
+        if one and isinstance(padding, (tuple, list)) and len(padding) == 1:
+            padding = padding[0]
         self.padding = padding if isinstance(padding, str) or not one else (0, padding)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         shape = (out_channels, in_channels // groups, *self.kernel_size)
@@ -62,8 +70,13 @@ class _ConvNd(Module):
                              f"got shape {x.shape}")
 
     def _conv(self, x: Tensor) -> Tensor:
+        padding = self.padding
         try:
-            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding,
+            if self.padding_mode != "zeros":  # pad first in that mode, then a valid conv
+                pairs = padding_pairs(padding, x.shape[2:], self.kernel_size, self.stride,
+                                      self.dilation, self.label())
+                x, padding = mode_pad(x, pairs, self.padding_mode, self.label()), 0
+            return F.conv2d(x, self.weight, self.bias, self.stride, padding,
                             self.dilation, self.groups)
         except ShapeError as e:
             raise ShapeError(f"{self.label()}: {e}") from None
@@ -73,7 +86,9 @@ class _ConvNd(Module):
         s = self.stride[1:] if self.dims == 1 else self.stride
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={k}, stride={s}, "
                 f"padding={self.padding!r}" + (f", groups={self.groups}"
-                                                if self.groups > 1 else ""))
+                                                if self.groups > 1 else "")
+                + (f", padding_mode={self.padding_mode!r}"
+                   if self.padding_mode != "zeros" else ""))
 
 
 class Conv2d(_ConvNd):
@@ -99,6 +114,68 @@ class Conv1d(_ConvNd):
         x = ops.lift(x)
         self._check(x, 3, "(N, C, L)")
         return ops.squeeze(self._conv(ops.unsqueeze(x, 2)), 2)
+
+
+class Conv3d(Module):
+    """3-D convolution. x (N, C_in, D, H, W) -> (N, C_out, Do, Ho, Wo); weight
+    (C_out, C_in/groups, kd, kh, kw) as PyTorch. ``padding``: an int, a triple, "same",
+    "valid"; ``padding_mode``: "zeros", "reflect", "replicate" or "circular"."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", init: str = "glorot_uniform") -> None:
+        super().__init__()
+        name = "Conv3d"
+        for what, v in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("groups", groups)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name}: {what} must be a positive integer, got {v!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must be divisible by groups ({groups})")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got "
+                             f"{padding_mode!r}")
+        self.kernel_size = _triple(kernel_size, "kernel_size", 1)
+        self.stride = _triple(stride, "stride", 1)
+        self.dilation = _triple(dilation, "dilation", 1)
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"{name}: padding must be an int, a triple, 'same' or 'valid', "
+                             f"got {padding!r}")
+        self.padding = padding if isinstance(padding, str) else _triple(padding, "padding", 0)
+        self.padding_mode = padding_mode
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, dtype=get_default_dtype()))
+        initializers.get(init)(self.weight)
+        self.bias = Parameter(np.zeros(out_channels, get_default_dtype())) if bias else None
+
+    def forward(self, x: Any) -> Tensor:
+        x = ops.lift(x)
+        if x.ndim != 5 or x.shape[1] != self.in_channels:
+            raise ShapeError(f"{self.label()}: expected input (N, C, D, H, W) with C = "
+                             f"{self.in_channels}, got shape {x.shape}")
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            pairs = padding_pairs(padding, x.shape[2:], self.kernel_size, self.stride,
+                                  self.dilation, self.label())
+            x, padding = mode_pad(x, pairs, self.padding_mode, self.label()), 0
+        return F.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}"
+                + (f", groups={self.groups}" if self.groups > 1 else "")
+                + (f", padding_mode={self.padding_mode!r}"
+                   if self.padding_mode != "zeros" else ""))
+
+
+def _triple(v: Any, name: str, low: int) -> tuple[int, int, int]:
+    t = (v,) * 3 if isinstance(v, (int, np.integer)) else tuple(v)
+    if len(t) != 3 or not all(isinstance(i, (int, np.integer)) for i in t) or min(t) < low:
+        raise ValueError(f"Conv3d: {name} must be an int or 3 ints >= {low}, got {v!r}")
+    return tuple(int(i) for i in t)
 
 
 class ConvTranspose2d(Module):
@@ -138,59 +215,6 @@ class ConvTranspose2d(Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}")
-
-
-class _Pool2d(Module):
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
-        super().__init__()
-        name = type(self).__name__
-        self.kernel_size = _positive_pair(kernel_size, "kernel_size", name)
-        self.stride = self.kernel_size if stride is None else _positive_pair(stride, "stride",
-                                                                             name)
-        self.padding = as_pair(padding, "padding", name)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
-
-    def _checked(self, fn: Any, x: Any) -> Tensor:
-        try:
-            return fn(x, self.kernel_size, self.stride, self.padding)
-        except ShapeError as e:
-            raise ShapeError(f"{self.label()}: {e}") from None
-
-
-class MaxPool2d(_Pool2d):
-    """Max over k×k windows (stride defaults to the kernel size)."""
-
-    def forward(self, x: Any) -> Tensor:
-        return self._checked(F.max_pool2d, x)
-
-
-class AvgPool2d(_Pool2d):
-    """Mean over k×k windows (stride defaults to the kernel size)."""
-
-    def forward(self, x: Any) -> Tensor:
-        return self._checked(F.avg_pool2d, x)
-
-
-class MaxPool1d(Module):
-    """Max over windows of a (N, C, L) input."""
-
-    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0) -> None:
-        super().__init__()
-        if kernel_size < 1 or (stride is not None and stride < 1):
-            raise ValueError(f"MaxPool1d: kernel_size and stride must be >= 1, got "
-                             f"{kernel_size} and {stride}")
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
-    def forward(self, x: Any) -> Tensor:
-        try:
-            return F.max_pool1d(x, self.kernel_size, self.stride, self.padding)
-        except ShapeError as e:
-            raise ShapeError(f"{self.label()}: {e}") from None
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
 
 
 class GlobalAvgPool2d(Module):

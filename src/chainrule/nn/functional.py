@@ -24,24 +24,87 @@ from ..autograd.ops import (  # re-exported stateless activations
     sigmoid,
     silu,
     softmax,
-    softplus,
     tanh,
 )
 from ..autograd.tensor import Tensor
 from ..random import get_rng
+from .activations import (  # noqa: F401  (PyTorch's activations, re-exported)
+    celu,
+    hardsigmoid,
+    hardswish,
+    mish,
+    normalize,
+    softmin,
+    softplus,
+    softsign,
+)
 from .kernels import (  # noqa: F401  (convolution and pooling, re-exported)
-    avg_pool2d,
     conv2d,
     conv_transpose2d,
-    max_pool2d,
     unfold,
 )
+from .kernels.convnd import conv1d, conv3d  # noqa: F401
+from .kernels.losses import _reduction as _legacy_reduction  # noqa: F401
+from .kernels.losses import (  # noqa: F401
+    binary_cross_entropy,
+    cross_entropy,
+    nll_loss,
+)
+from .kernels.pool import (  # noqa: F401
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+    max_unpool1d,
+    max_unpool2d,
+)
+from .kernels.resample import interpolate, pad  # noqa: F401
+
+# isort: split
+from ..autograd.ops import (  # noqa: F401  (indexing, scans, creation: issue 23)
+    arange,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+    eye,
+    full,
+    full_like,
+    gather,
+    index_select,
+    linspace,
+    logcumsumexp,
+    masked_fill,
+    masked_select,
+    meshgrid,
+    nonzero,
+    one_hot,
+    repeat_interleave,
+    scatter_reduce,
+    topk,
+    tril,
+    triu,
+)
+from ..autograd.ops.selection import (  # noqa: F401  (PyTorch's, not NumPy's, sort)
+    argsort,
+    scatter,
+    scatter_add,
+    sort,
+)
+
+# (above: convolution, pooling, padding, resampling and the classification losses with
+# PyTorch's names and semantics, from nn.kernels)
 
 swish = silu
 __all__ = ["elu", "gelu", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "relu", "selu",
            "sigmoid", "silu", "softmax", "softplus", "swish", "tanh", "dropout", "alpha_dropout",
            "batch_norm", "layer_norm", "mse_loss", "l1_loss", "huber_loss", "cross_entropy",
-           "nll_loss", "binary_cross_entropy_with_logits"]
+           "nll_loss", "binary_cross_entropy_with_logits",
+           "celu", "hardsigmoid", "hardswish", "mish", "normalize", "softmin", "softsign"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -173,38 +236,6 @@ def huber_loss(pred: Any, target: Any, delta: float = 1.0, reduction: str = "mea
     return _reduce(loss, reduction)
 
 
-def cross_entropy(logits: Any, target: Any, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy from logits (classes on the last axis), fused and stable.
-
-    ``target``: class indices (integers, shape logits.shape[:-1]) or one-hot /
-    probability rows (floats, logits' shape).
-    """
-    z = ops.lift(logits)
-    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1), got "
-                         f"{label_smoothing}")
-    if label_smoothing:
-        c = z.shape[-1]
-        probs = t.data if t.dtype.kind == "f" else np.eye(c, dtype=z.dtype)[t.data]
-        t = Tensor((probs * (1 - label_smoothing) + label_smoothing / c).astype(z.dtype))
-    elif t.dtype.kind == "f" and t.dtype != z.dtype:
-        t = ops.cast(t, z.dtype)
-    return _reduce(ops.softmax_cross_entropy(z, t), reduction)
-
-
-def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of class indices given log-probabilities (last axis)."""
-    lp = ops.lift(log_probs)
-    idx = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if idx.dtype.kind not in "iu" or idx.shape != lp.shape[:-1]:
-        raise ops.ShapeError(f"nll_loss: target must be class indices of shape "
-                             f"{lp.shape[:-1]}, got {idx.dtype} of shape {idx.shape}")
-    picked = lp[tuple(np.indices(idx.shape)) + (idx,)]
-    return _reduce(-picked, reduction)
-
-
 def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean",
                                      pos_weight: float | None = None) -> Tensor:
     """-[w y log σ(z) + (1 - y) log(1 - σ(z))], computed stably from the logits z."""
@@ -220,32 +251,16 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = 
 # ----------------------------------------------------------------------------- convolution
 
 
-def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1,
-           padding: Any = 0, dilation: int = 1, groups: int = 1) -> Tensor:
-    """1-D convolution: x (N, C, L), weight (O, C/groups, k) -> (N, O, Lo)."""
-    x, weight = ops.lift(x), ops.lift(weight)
-    if x.ndim != 3 or weight.ndim != 3:
-        raise ops.ShapeError(f"conv1d: expected input (N, C, L) and weight (O, C/groups, k), "
-                             f"got shapes {x.shape} and {weight.shape}")
-    pad = padding if isinstance(padding, str) else (0, padding)
-    y = conv2d(ops.unsqueeze(x, 2), ops.unsqueeze(weight, 2), bias, stride=(1, stride),
-               padding=pad, dilation=(1, dilation), groups=groups)
-    return ops.squeeze(y, 2)
-
-
-def max_pool1d(x: Any, kernel_size: int, stride: int | None = None, padding: int = 0) -> Tensor:
-    """Max over windows of a (N, C, L) input."""
-    x = ops.lift(x)
-    if x.ndim != 3:
-        raise ops.ShapeError(f"max_pool1d: expected input (N, C, L), got shape {x.shape}")
-    y = max_pool2d(ops.unsqueeze(x, 2), (1, kernel_size),
-                   None if stride is None else (1, stride), (0, padding))
-    return ops.squeeze(y, 2)
-
-
 def global_avg_pool2d(x: Any) -> Tensor:
     """(N, C, H, W) -> (N, C): the mean of each feature map."""
     x = ops.lift(x)
     if x.ndim != 4:
         raise ops.ShapeError(f"global_avg_pool2d: expected (N, C, H, W), got {x.shape}")
     return ops.mean(x, axis=(2, 3))
+
+
+__all__ += ["conv1d", "conv2d", "conv3d", "conv_transpose2d", "unfold", "pad", "interpolate",
+            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "max_unpool1d",
+            "max_unpool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+            "adaptive_max_pool1d", "adaptive_max_pool2d", "global_avg_pool2d",
+            "binary_cross_entropy"]

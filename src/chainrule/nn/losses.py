@@ -42,19 +42,54 @@ class HuberLoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy from logits: targets are class indices or probability rows."""
+    """Softmax cross-entropy from logits: targets are class indices or probability rows.
+    PyTorch's options: per-class ``weight``, ``ignore_index``, ``label_smoothing``."""
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
-        super().__init__(reduction)
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        if isinstance(weight, str):  # the older CrossEntropyLoss(reduction, label_smoothing)
+            weight, reduction = None, weight
+            if size_average is not None and not isinstance(size_average, bool):
+                size_average, label_smoothing = None, size_average
+        super().__init__(F._legacy_reduction("CrossEntropyLoss", reduction, size_average,
+                                             reduce))
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
+                             f"{label_smoothing}")
+        self.weight, self.ignore_index = weight, ignore_index
         self.label_smoothing = label_smoothing
 
     def forward(self, logits: Any, target: Any) -> Tensor:
-        return F.cross_entropy(logits, target, self.reduction, self.label_smoothing)
+        return F.cross_entropy(logits, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_Loss):
+    """Negative log-likelihood of class indices: ``weight``, ``ignore_index`` as PyTorch."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        if isinstance(weight, str):  # the older NLLLoss(reduction)
+            weight, reduction = None, weight
+        super().__init__(F._legacy_reduction("NLLLoss", reduction, size_average, reduce))
+        self.weight, self.ignore_index = weight, ignore_index
+
     def forward(self, log_probs: Any, target: Any) -> Tensor:
-        return F.nll_loss(log_probs, target, self.reduction)
+        return F.nll_loss(log_probs, target, self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities (logs clamped at -100, as PyTorch)."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(F._legacy_reduction("BCELoss", reduction, size_average, reduce))
+        self.weight = weight
+
+    def forward(self, probs: Any, target: Any) -> Tensor:
+        return F.binary_cross_entropy(probs, target, self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):

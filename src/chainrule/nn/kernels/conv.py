@@ -140,9 +140,6 @@ def _max_pool_jvp(t: Tensor, y: Tensor, x: Tensor, kernel: tuple, stride: tuple)
 
 
 # Max over k×k windows; ties share the gradient. Gradchecked against max(unfold(x)).
-
-
-# Max over k×k windows; ties share the gradient. Gradchecked against max(unfold(x)).
 _max_pool2d = prim("max_pool2d", max_pool_np, vjp=_max_pool_vjp, jvp=_max_pool_jvp)
 
 
@@ -156,7 +153,8 @@ def as_pair(v: Any, name: str, op: str) -> tuple[int, int]:
 
 def conv_padding(padding: Any, size: tuple, kernel: tuple, stride: tuple, dilation: tuple,
                  op: str = "conv2d") -> tuple:
-    """((top, bottom), (left, right)) from an int, a pair, "valid" or "same".
+    """((top, bottom), (left, right)) from an int, a pair, "valid", "same" or the
+    asymmetric ((top, bottom), (left, right)) itself.
 
     "same" follows TensorFlow: the output has ceil(size / stride) positions and any odd
     padding goes at the end.
@@ -172,6 +170,12 @@ def conv_padding(padding: Any, size: tuple, kernel: tuple, stride: tuple, dilati
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got "
                          f"{padding!r}")
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
+            isinstance(p, (tuple, list)) for p in padding):  # ((top, bottom), (left, right))
+        pairs = tuple(as_pair(p, "padding", op) for p in padding)
+        if min(min(p) for p in pairs) < 0:
+            raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+        return pairs
     ph, pw = as_pair(padding, "padding", op)
     if ph < 0 or pw < 0:
         raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
