@@ -29,6 +29,7 @@ Where derivatives do not exist (docs/engine.md, "Linear algebra"):
 
 from __future__ import annotations
 
+import builtins
 import operator
 from typing import Any, NamedTuple
 
@@ -251,7 +252,7 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     m, n = a.shape[-2:]
     if full_matrices and m != n:
         uf, _, vhf = np.linalg.svd(a.data, full_matrices=True)
-        k = min(m, n)
+        k = builtins.min(m, n)
         if m > n:
             u = concatenate([u, const(uf[..., k:])], axis=-1)
         else:
