@@ -129,6 +129,42 @@ from .autograd.ops import (  # noqa: E402
     zeros,
     zeros_like,
 )
+
+# isort: split
+from .autograd.ops import (  # noqa: E402  (NumPy's array building, issue 22; not diff,
+    append,  # which would hide the chainrule.diff package: use chainrule.numpy.diff)
+    array_split,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    c_,
+    column_stack,
+    cross,
+    diag,
+    diagonal,
+    dot,
+    dsplit,
+    dstack,
+    hsplit,
+    hstack,
+    inner,
+    kron,
+    moveaxis,
+    outer,
+    r_,
+    ravel,
+    repeat,
+    roll,
+    rollaxis,
+    row_stack,
+    tensordot,
+    tile,
+    trace,
+    vsplit,
+    vstack,
+)
+
+# isort: split
 from .io import load, save  # noqa: E402
 from .random import manual_seed  # noqa: E402
 

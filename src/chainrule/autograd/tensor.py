@@ -490,3 +490,9 @@ for _name in _OP_METHODS:
 Tensor.__mod__, Tensor.__rmod__ = _op_method("mod"), _op_method("mod", reflected=True)
 Tensor.__floordiv__ = _op_method("floor_divide")
 Tensor.__rfloordiv__ = _op_method("floor_divide", reflected=True)
+
+# ------------------------------------------- array building (issue 22): NumPy's ndarray
+# methods, ``x.diagonal(offset, axis1, axis2)`` = ``ops.diagonal(x, offset, axis1, axis2)``.
+for _name in ("ravel", "diagonal", "trace", "dot"):
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _op_method(_name))

@@ -6,6 +6,8 @@
 ``reductions``      sum, mean, max, min, prod, logsumexp; var, std, norm; argmax, argmin
 ``shape``           reshape, transpose, broadcast, pad, concatenate; getitem, scatter_add
 ``linalg``          matmul, linear (fused x @ W.T + b), einsum
+``building``        NumPy's shape and array building (diag, trace, tile, roll, stacks, kron,
+                    cross, diff, tensordot, r_, ...): composites, no rules of their own
 ``softmax``         softmax, log_softmax, softmax_cross_entropy (fused)
 ``indexing``        gather (+ transpose), sort, argsort, partition, topk, scatter*, masks
 ``scans``           cumsum, cumprod, cummax, cummin, logcumsumexp
@@ -31,6 +33,7 @@ from ...errors import ShapeError
 from ..primitive import PRIMITIVES, Joint, Primitive, lift, nondiff, prim
 from ..tensor import Tensor, get_default_dtype
 from .arithmetic import *  # noqa: F403  (each module's __all__: its public ops)
+from .building import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
