@@ -17,6 +17,7 @@ _moved.install()  # old module paths keep working, with a DeprecationWarning
 
 from . import (  # noqa: E402
     _allocator,
+    linalg,  # numpy.linalg over tensors, differentiable (issue 22)
     linear,  # linear regression by the normal equation and gradient descent
 )
 from .autograd import (  # noqa: E402

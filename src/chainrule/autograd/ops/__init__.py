@@ -6,6 +6,7 @@
 ``reductions``      sum, mean, max, min, prod, logsumexp; var, std, norm; argmax, argmin
 ``shape``           reshape, transpose, broadcast, pad, concatenate; getitem, scatter_add
 ``linalg``          matmul, linear (fused x @ W.T + b), einsum
+``decompositions``  inv, det, slogdet, solve, cholesky, qr, eigh, svd, pinv (chainrule.linalg)
 ``building``        NumPy's shape and array building (diag, trace, tile, roll, stacks, kron,
                     cross, diff, tensordot, r_, ...): composites, no rules of their own
 ``softmax``         softmax, log_softmax, softmax_cross_entropy (fused)
@@ -35,6 +36,7 @@ from ..tensor import Tensor, get_default_dtype
 from .arithmetic import *  # noqa: F403  (each module's __all__: its public ops)
 from .building import *  # noqa: F403
 from .creation import *  # noqa: F403
+from .decompositions import *  # noqa: F403  (registers inv, det, ...; public in chainrule.linalg)
 from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
