@@ -277,6 +277,79 @@ def vdot(a: Any, b: Any) -> Tensor:
     return _ops.sum(_ops.ravel(_t(a)) * _ops.ravel(_t(b)))
 
 
+def rot90(m: Any, k: int = 1, axes: Any = (0, 1)) -> Tensor:
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes`` (``np.rot90``)."""
+    x = _ops.lift(_t(m))
+    a, b = (int(v) % builtins.max(x.ndim, 1) for v in axes)
+    if x.ndim < 2 or a == b:
+        raise ShapeError(f"rot90: needs two different axes of a tensor with at least 2 "
+                         f"dimensions, got axes {axes} for shape {x.shape}")
+    k %= 4
+    if k == 2:
+        return _ops.flip(x, (a, b))
+    if k == 0:
+        return x
+    if k == 1:
+        return _ops.swapaxes(_ops.flip(x, b), a, b)
+    return _ops.flip(_ops.swapaxes(x, a, b), b)
+
+
+def nansum(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum treating NaNs as zero (their gradient is zero)."""
+    x = _ops.lift(_t(a))
+    return _ops.sum(_ops.where(np.isnan(x.data), 0.0, x), axis=axis, keepdims=keepdims)
+
+
+def nanmean(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over the non-NaN elements."""
+    x = _ops.lift(_t(a))
+    count = np.sum(~np.isnan(x.data), axis=axis, keepdims=keepdims)
+    return nansum(x, axis, keepdims) / count.astype(x.dtype)
+
+
+def select(condlist: Any, choicelist: Any, default: Any = 0) -> Tensor:
+    """``np.select``: the first choice whose condition holds, else ``default``."""
+    if len(condlist) != len(choicelist):
+        raise ValueError("select: condlist and choicelist must have the same length")
+    out = _ops.lift(_t(default))
+    for cond, choice in reversed(list(zip(condlist, choicelist))):
+        out = _ops.where(_ops.lift(_t(cond)).data.astype(bool), _t(choice), out)
+    return out
+
+
+def real(val: Any) -> Tensor:
+    """The real part: the tensor itself (chainrule tensors are real)."""
+    return _ops.lift(_t(val))
+
+
+conj = conjugate = real
+
+
+def imag(val: Any) -> Tensor:
+    """The imaginary part of a real tensor: zeros."""
+    x = _ops.lift(_t(val))
+    return x * 0
+
+
+if not hasattr(_ops, "cbrt"):
+    def cbrt(x: Any) -> Tensor:
+        """The real cube root, ``sign(x) |x|**(1/3)``."""
+        x = _ops.lift(_t(x))
+        return _ops.sign(x) * _ops.abs(x) ** (1.0 / 3.0)
+
+    _DONE.append("cbrt")
+if "round" in _DONE:
+    around = rint = globals()["round"]
+    _DONE += ["around", "rint"]
+if not hasattr(_ops, "heaviside"):
+    def heaviside(x1: Any, x2: Any) -> Tensor:
+        """0 where x1 < 0, ``x2`` where x1 == 0, 1 where x1 > 0 (differentiable in x2)."""
+        x = _ops.lift(_t(x1)).data
+        return _ops.where(x == 0, _t(x2), np.heaviside(x, 0.0))
+
+    _DONE.append("heaviside")
+
+
 def _sequence(fn: Any, name: str) -> Any:
     """``fn(tup)`` with each element of ``tup`` stacked if it is a list holding tensors."""
     def op(tup: Any) -> Tensor:
@@ -300,6 +373,7 @@ r_, c_ = _ops.r_, _ops.c_
 MISSING = sorted(n for n in _SAME if n not in _DONE)
 __all__ = sorted(set(_DONE) | set(_BUILDING) | {
     "amax", "amin", "argmax", "argmin", "average", "broadcast_arrays", "broadcast_to", "c_",
+    "conj", "conjugate", "imag", "nanmean", "nansum", "real", "rot90", "select",
     "clip", "concatenate", "expand_dims", "flip", "fliplr", "flipud", "max", "mean", "min",
     "pad", "positive", "prod", "r_", "reshape", "split", "square", "squeeze", "stack", "std",
     "sum", "swapaxes", "take", "transpose", "tril", "triu", "var", "vdot", "where"})
