@@ -172,5 +172,6 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None,
         raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1]")
     loss = -(y * _clamped_log(x) + (1.0 - y) * _clamped_log(1.0 - x))
     if weight is not None:
-        loss = loss * ops.lift(weight)
+        w = ops.lift(weight)
+        loss = loss * (ops.cast(w, x.dtype) if w.dtype != x.dtype else w)
     return reduce_loss(loss, reduction)
