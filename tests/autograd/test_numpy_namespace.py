@@ -123,7 +123,9 @@ def _reductions(m, a):
     return m.concatenate([m.ravel(v) for v in [
         m.sum(a, axis=0), m.mean(a, axis=1, keepdims=True), m.var(a), m.std(a, axis=0, ddof=1),
         m.amax(a, axis=1), m.min(a), m.prod(a, axis=0), m.average(a, axis=1, weights=[1, 2, 3]),
-        m.average(a)]])
+        m.average(a), m.ptp(a, axis=0), m.atleast_1d(m.median(a)), m.median(a, axis=1),
+        m.ravel(m.median(a, axis=0, keepdims=True)), m.ravel(m.nanvar(a, axis=1, ddof=1)),
+        m.ravel(m.nanstd(a, axis=0, keepdims=True))]])
 
 
 def _shapes(m, a):
@@ -187,6 +189,9 @@ def test_nan_reductions_select_and_real_parts():
     np.testing.assert_allclose(cnp.heaviside(x, 0.5).data, np.heaviside(x, 0.5))
     assert cr.gradcheck(lambda v: cnp.select([v > 0], [v * v], -v), [np.array([0.5, -1.0])])
     assert cr.gradcheck(lambda v: cnp.real(v) * cnp.conj(v) + cnp.imag(v), [y])
+    np.testing.assert_allclose(cnp.angle(y).data, np.angle(y))
+    np.testing.assert_allclose(cnp.nanvar(x, ddof=1).data, np.nanvar(x, ddof=1))
+    np.testing.assert_allclose(cnp.nanstd(x).data, np.nanstd(x))
     assert cr.gradgradcheck(lambda v: cnp.cbrt(v) ** 2, [np.array([0.7, -2.0])], atol=1e-4)
 
 

@@ -317,12 +317,58 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Tensor:
     return out
 
 
+def nanvar(a: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Variance over the non-NaN elements (NaNs get a zero gradient)."""
+    x = _ops.lift(_t(a))
+    ok = ~np.isnan(x.data)
+    count = np.sum(ok, axis=axis, keepdims=True).astype(x.dtype)
+    d = _ops.where(ok, x - nanmean(x, axis, keepdims=True), 0.0)
+    out = _ops.sum(d * d, axis=axis, keepdims=True) / (count - ddof)
+    return out if keepdims else _ops.squeeze(out, axis)
+
+
+def nanstd(a: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    return _ops.sqrt(nanvar(a, axis, ddof, keepdims))
+
+
+def ptp(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Peak to peak: max - min."""
+    x = _ops.lift(_t(a))
+    return _ops.max(x, axis=axis, keepdims=keepdims) - _ops.min(x, axis=axis, keepdims=keepdims)
+
+
+def median(a: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """The median along one axis (the flattened input when None): the middle of the sorted
+    values, or the mean of the two middle ones."""
+    x = _ops.lift(_t(a))
+    flat = axis is None
+    if flat:
+        x, axis = _ops.ravel(x), 0
+    axis = int(axis) % builtins.max(x.ndim, 1)
+    s = _ops.sort(x, axis)
+    n = x.shape[axis]
+    if n == 0:
+        raise ValueError("median: empty axis")
+    lead = (slice(None),) * axis
+    mid = _ops.mean(_ops.getitem(s, lead + (slice((n - 1) // 2, n // 2 + 1),)), axis=axis,
+                    keepdims=True)
+    if keepdims:
+        return _ops.reshape(mid, (1,) * _ops.lift(_t(a)).ndim) if flat else mid
+    return _ops.squeeze(mid, axis)
+
+
+def angle(z: Any) -> Tensor:
+    """The angle of a real number: 0 where z >= 0, pi where z < 0 (derivative 0)."""
+    x = _ops.lift(_t(z)).data
+    return _ops.lift(np.angle(x).astype(np.result_type(x, np.float16)))
+
+
 def real(val: Any) -> Tensor:
     """The real part: the tensor itself (chainrule tensors are real)."""
     return _ops.lift(_t(val))
 
 
-conj = conjugate = real
+conj = conjugate = real_if_close = real
 
 
 def imag(val: Any) -> Tensor:
@@ -373,7 +419,8 @@ r_, c_ = _ops.r_, _ops.c_
 MISSING = sorted(n for n in _SAME if n not in _DONE)
 __all__ = sorted(set(_DONE) | set(_BUILDING) | {
     "amax", "amin", "argmax", "argmin", "average", "broadcast_arrays", "broadcast_to", "c_",
-    "conj", "conjugate", "imag", "nanmean", "nansum", "real", "rot90", "select",
+    "angle", "conj", "conjugate", "imag", "median", "nanmean", "nanstd", "nansum", "nanvar",
+    "ptp", "real", "real_if_close", "rot90", "select",
     "clip", "concatenate", "expand_dims", "flip", "fliplr", "flipud", "max", "mean", "min",
     "pad", "positive", "prod", "r_", "reshape", "split", "square", "squeeze", "stack", "std",
     "sum", "swapaxes", "take", "transpose", "tril", "triu", "var", "vdot", "where"})
