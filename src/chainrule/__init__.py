@@ -166,6 +166,33 @@ from .autograd.ops import (  # noqa: E402  (NumPy's array building, issue 22; no
 )
 
 # isort: split
+from .autograd.ops import (  # noqa: E402  (indexing, scans, creation of issue 23)
+    arange,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+    eye,
+    full,
+    full_like,
+    gather,
+    index_select,
+    linspace,
+    logcumsumexp,
+    masked_fill,
+    masked_select,
+    meshgrid,
+    nonzero,
+    one_hot,
+    repeat_interleave,
+    scatter_reduce,
+    topk,
+    tril,
+    triu,
+)
+from .autograd.ops.selection import argsort, scatter, sort  # noqa: E402  (PyTorch's)
+
+# isort: split
 from .io import load, save  # noqa: E402
 from .random import manual_seed  # noqa: E402
 

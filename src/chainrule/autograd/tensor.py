@@ -491,6 +491,19 @@ Tensor.__mod__, Tensor.__rmod__ = _op_method("mod"), _op_method("mod", reflected
 Tensor.__floordiv__ = _op_method("floor_divide")
 Tensor.__rfloordiv__ = _op_method("floor_divide", reflected=True)
 
+# --------------------------------------- indexing, scans, triangles (issue 23): PyTorch's
+# methods, ``x.gather(dim, index)`` = ``ops.gather(x, dim, index)``; ``sort``, ``argsort``,
+# ``scatter*`` and ``unfold(dim, size, step)`` are PyTorch's (``ops.selection``).
+_TORCH_METHODS = dict.fromkeys((
+    "cummax cummin cumprod cumsum gather index_select logcumsumexp masked_fill masked_select "
+    "nonzero repeat_interleave scatter_reduce topk tril triu").split(), _ops)
+for _name in ("unfold", "sort", "argsort", "scatter", "scatter_add"):
+    _TORCH_METHODS[_name] = "selection"
+for _name, _where in _TORCH_METHODS.items():  # looked up at call time (ops imports us)
+    setattr(Tensor, _name, lambda self, *a, _n=_name, _w=_where, **k: getattr(
+        _ops.selection if _w == "selection" else _ops,
+        "unfold_axis" if _n == "unfold" else _n)(self, *a, **k))
+
 # ------------------------------------------- array building (issue 22): NumPy's ndarray
 # methods, ``x.diagonal(offset, axis1, axis2)`` = ``ops.diagonal(x, offset, axis1, axis2)``.
 for _name in ("ravel", "diagonal", "trace", "dot"):

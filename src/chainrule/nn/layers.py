@@ -287,13 +287,21 @@ Softmax = _activation("Softmax", ops.softmax, "Softmax over ``axis`` (default la
                       axis=-1)
 LogSoftmax = _activation("LogSoftmax", ops.log_softmax, "log-softmax over ``axis``.",
                          axis=-1)
-Softplus = _activation("Softplus", ops.softplus, "log(1 + e^x), overflow-safe.")
+Softplus = _activation("Softplus", F.softplus, "log(1 + e^(beta x)) / beta; x above threshold.",
+                       beta=1.0, threshold=20.0)
+CELU = _activation("CELU", F.celu, "max(0, x) + min(0, alpha (e^(x/alpha) - 1)).", alpha=1.0)
+Mish = _activation("Mish", F.mish, "x tanh(softplus(x)).")
+Hardswish = _activation("Hardswish", F.hardswish, "x relu6(x + 3) / 6.")
+Hardsigmoid = _activation("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6.")
+Softsign = _activation("Softsign", F.softsign, "x / (1 + |x|).")
+Softmin = _activation("Softmin", F.softmin, "softmax(-x) over ``dim``.", dim=None)
 
 
-def _leaky_positional(cls: type[Module]) -> type[Module]:
-    """Allow ``LeakyReLU(0.2)`` and ``ELU(0.5)`` positionally, as in PyTorch."""
+def _leaky_positional(cls: type[Module], key: str | None = None) -> type[Module]:
+    """Allow ``LeakyReLU(0.2)``, ``ELU(0.5)``, ``CELU(0.5)``, ``Softmin(1)`` positionally,
+    as in PyTorch."""
     base_init = cls.__init__
-    key = "slope" if cls is LeakyReLU else "alpha"
+    key = key or ("slope" if cls is LeakyReLU else "alpha")
 
     def __init__(self: Module, value: float | None = None, **kwargs: Any) -> None:
         if value is not None:
@@ -306,3 +314,5 @@ def _leaky_positional(cls: type[Module]) -> type[Module]:
 
 _leaky_positional(LeakyReLU)
 _leaky_positional(ELU)
+_leaky_positional(CELU)
+_leaky_positional(Softmin, "dim")

@@ -10,7 +10,8 @@
 ``building``        NumPy's shape and array building (diag, trace, tile, roll, stacks, kron,
                     cross, diff, tensordot, r_, ...): composites, no rules of their own
 ``softmax``         softmax, log_softmax, softmax_cross_entropy (fused)
-``indexing``        gather (+ transpose), sort, argsort, partition, topk, scatter*, masks
+``indexing``        gather and its transpose; NumPy's sort, argsort, partition, take_along_axis
+``selection``       PyTorch's scatter*, index_select, masked_*, one_hot, topk, sort, unfold
 ``scans``           cumsum, cumprod, cummax, cummin, logcumsumexp
 ``creation``        tril, triu; arange, linspace, eye, full, full_like, meshgrid
 ==================  =======================================================
@@ -41,6 +42,8 @@ from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .reductions import *  # noqa: F403
+from .scans import *  # noqa: F403
+from .selection import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .softmax import *  # noqa: F403
 

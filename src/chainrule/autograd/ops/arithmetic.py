@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import bilinear, elementwise, lift, lift_pair, linear, prim, reciprocal
+from ..primitive import _scaled, bilinear, elementwise, lift, lift_pair, linear, prim, reciprocal
 from ..tensor import Tensor, _make, _to_array, get_default_dtype
 from .elementwise import log, where
+from .rounding import _floor_divide, _trunc_divide
 
 __all__ = ["add", "alias", "div", "mul", "neg", "ones", "ones_like", "pow", "stop_gradient", "sub",
            "zeros", "zeros_like"]
@@ -29,12 +30,6 @@ _div = elementwise("div", np.true_divide, reciprocal(lambda y, a, b: b),
                    lambda y, a, b: -y / b)
 
 
-def _log_base(a: Tensor) -> Tensor:
-    """log(a) where a > 0, else 0: d(a**b)/db is taken as 0 where the base is not positive."""
-    pos = a.data > 0
-    return log(where(pos, a, 1.0)) if not pos.all() else log(a)
-
-
 def _pow_da(y: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """b a^(b-1), with the b = 0 terms exactly 0 (no 0 * inf at a = 0, to any order)."""
     zero = b.data == 0
@@ -44,7 +39,25 @@ def _pow_da(y: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return where(zero, 0.0, b * safe_a ** (b - 1))
 
 
-_pow = elementwise("pow", np.power, _pow_da, lambda y, a, b: y * _log_base(a))
+def _pow_db(v: Tensor, y: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """v * d(a**b)/db = v a^b log a, with PyTorch's values where a <= 0: 0 for 0 ** (b >= 0),
+    -inf * a^b for 0 ** (b < 0) (0 ** -0.3 -> -inf), NaN for a negative base. A zero
+    cotangent (or tangent) contributes 0 there: no rule makes NaN out of inf * 0."""
+    if (a.data > 0).all():
+        return _mul(v, y * log(a))
+    shape = np.broadcast_shapes(v.data.shape, y.data.shape)
+    pos = np.broadcast_to(a.data > 0, y.data.shape)
+    with np.errstate(invalid="ignore"):
+        a0, b0 = np.broadcast_to(a.data, y.data.shape), np.broadcast_to(b.data, y.data.shape)
+        edge = np.where(a0 < 0, np.nan, np.where(b0 >= 0, 0.0, -np.copysign(np.inf, y.data)))
+        vd = np.broadcast_to(v.data, shape)
+        edge = np.where(vd == 0, 0.0, vd * edge).astype(y.data.dtype, copy=False)
+    inner = where(pos, y, 0.0) * log(where(pos, a, 1.0))
+    return where(np.broadcast_to(pos, shape), _mul(v, inner), _make(edge))
+
+
+_pow_a = _scaled(_pow_da, 2)
+_pow = prim("pow", np.power, vjp=(_pow_a, _pow_db), jvp=(_pow_a, _pow_db))
 neg = linear("neg", np.negative, lambda g, y, x: -g)
 # The identity as a node: gives a tensor its own place in the graph (used by jvp).
 alias = prim("alias", lambda x: x, vjp=lambda g, y, x: g, jvp=lambda t, y, x: t)
@@ -62,12 +75,21 @@ def mul(a: Any, b: Any) -> Tensor:
     return _mul(*lift_pair(a, b))
 
 
-def div(a: Any, b: Any) -> Tensor:
-    return _div(*lift_pair(a, b))
+def div(a: Any, b: Any, rounding_mode: str | None = None) -> Tensor:
+    """a / b; ``rounding_mode="trunc"`` rounds toward zero, ``"floor"`` down (PyTorch's
+    ``div``): both have derivative 0."""
+    if rounding_mode is None:
+        return _div(*lift_pair(a, b))
+    if rounding_mode == "floor":
+        return _floor_divide(*lift_pair(a, b))
+    if rounding_mode == "trunc":
+        return _trunc_divide(*lift_pair(a, b))
+    raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
-    """``a ** b``; the exponent may be a tensor (d/db uses log a, taken as 0 where a <= 0)."""
+    """``a ** b``; the exponent may be a tensor. d/db = a^b log a, with PyTorch's values at
+    a <= 0 (see ``_pow_db``): 0 for 0 ** (b >= 0), -inf for 0 ** (b < 0), NaN for a < 0."""
     return _pow(*lift_pair(a, b))
 
 

@@ -27,8 +27,11 @@ from ..primitive import (
 )
 from ..tensor import Tensor, _make
 
-__all__ = ["SELU_ALPHA", "SELU_SCALE", "abs", "acos", "asin", "asinh", "atan", "clip", "cos",
+__all__ = ["SELU_ALPHA", "SELU_SCALE", "abs", "acos", "acosh", "arccos", "arccosh", "arcsin",
+           "arcsinh", "arctan", "arctan2", "arctanh", "asin", "asinh", "atan", "atan2", "atanh",
+           "clip", "cos",
            "cosh", "elu", "equal", "erf", "exp", "expm1", "gelu", "greater", "greater_equal",
+           "hardsigmoid", "hardswish",
            "leaky_relu", "less", "less_equal", "log", "log1p", "log_sigmoid", "maximum", "minimum",
            "not_equal", "relu", "selu", "sigmoid", "sign", "silu", "sin", "sinh", "softplus",
            "sqrt", "tan", "tanh", "where"]
@@ -96,6 +99,12 @@ asin = elementwise("asin", np.arcsin, reciprocal(lambda y, x: sqrt(1 - x * x)))
 acos = elementwise("acos", np.arccos, reciprocal(lambda y, x: -sqrt(1 - x * x)))
 atan = elementwise("atan", np.arctan, reciprocal(lambda y, x: 1 + x * x))
 asinh = elementwise("asinh", np.arcsinh, reciprocal(lambda y, x: sqrt(x * x + 1)))
+acosh = elementwise("acosh", np.arccosh, reciprocal(lambda y, x: sqrt(x * x - 1)))
+atanh = elementwise("atanh", np.arctanh, reciprocal(lambda y, x: 1 - x * x))
+_atan2 = elementwise("atan2", np.arctan2, lambda y, a, b: b / (a * a + b * b),
+                     lambda y, a, b: -a / (a * a + b * b))
+# NumPy's names for the same primitives (PyTorch accepts both)
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
 erf = elementwise("erf", _erf_np, lambda y, x: _TWO_OVER_SQRT_PI * exp(-x * x))
 # sigmoid' = y (1 - y) as one node, so sigmoid's backward is two operations.
 _sigmoid_slope = elementwise("sigmoid_slope", lambda y: y * (1 - y), lambda s, y: 1 - 2 * y)
@@ -111,6 +120,13 @@ elu = elementwise(
     "elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))
                                          ).astype(x.dtype, copy=False),
     lambda y, x, alpha=1.0: where(x.data > 0, 1.0, y + alpha))
+# PyTorch's piecewise-linear activations, with its derivatives at the kinks (x = +-3)
+hardsigmoid = elementwise(
+    "hardsigmoid", lambda x: np.minimum(np.maximum(x + 3, 0), 6) / 6,
+    lambda y, x: const(np.where((x.data > -3) & (x.data < 3), 1 / 6, 0).astype(y.data.dtype)))
+hardswish = elementwise(
+    "hardswish", lambda x: x * np.minimum(np.maximum(x + 3, 0), 6) / 6,
+    lambda y, x: where(x.data <= -3, 0.0, where(x.data >= 3, 1.0, x * (1 / 3) + 0.5)))
 abs = elementwise("abs", np.abs, lambda y, x: sign(x))  # noqa: A001  |x|'(0) = 0
 _clip = elementwise("clip", lambda x, lo, hi: np.clip(x, lo, hi),
                     lambda y, x, lo, hi: mask_like(_inside(x.data, lo, hi), y))
@@ -132,6 +148,14 @@ def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor: 
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     return _clip(lift(x), lo=min, hi=max)
+
+
+def atan2(a: Any, b: Any) -> Tensor:
+    """The angle of the point (b, a), in (-pi, pi]: ``atan2(y, x)`` (NumPy's ``arctan2``)."""
+    return _atan2(*lift_pair(a, b))
+
+
+arctan2 = atan2
 
 
 def maximum(a: Any, b: Any) -> Tensor:

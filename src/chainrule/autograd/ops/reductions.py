@@ -8,10 +8,12 @@ shape): vjp = (g broadcast back over the reduced axes) * partial, jvp = sum(t * 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
+from ...errors import ShapeError
 from ..primitive import Primitive, const, elementwise, lift, linear, mask_like, nondiff, prim
 from ..tensor import Tensor
 from .elementwise import exp, where
@@ -42,6 +44,17 @@ def _count(shape: tuple, axis: tuple | None) -> int:
     if axis is None:
         return math.prod(shape)
     return math.prod(shape[a] for a in axis)
+
+
+def _axes(x: Tensor, axis: Any) -> tuple[int, ...] | None:
+    """``axis`` normalised for ``x``; a 0-d tensor reduces over axis 0 or -1 (or a tuple of
+    them) as over all its axes, as in PyTorch."""
+    if x.ndim == 0 and axis is not None:
+        for a in (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis):
+            if int(a) not in (0, -1):
+                raise ShapeError(f"axis {int(a)} is out of range for a 0-d tensor (0 or -1)")
+        return None
+    return normalize_axis(axis, x.ndim)
 
 
 def _reduction(name: str, forward: Any, partial: Any) -> Primitive:
@@ -117,7 +130,7 @@ _logsumexp = _reduction("logsumexp", logsumexp_np,
 def _reducer(p: Primitive) -> Any:
     def reduce(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
         x = lift(x)
-        return p(x, axis=normalize_axis(axis, x.ndim), keepdims=bool(keepdims))
+        return p(x, axis=_axes(x, axis), keepdims=bool(keepdims))
 
     reduce.__name__ = p.name
     reduce.__doc__ = f"{p.name} over ``axis`` (None = all axes), optionally keeping dims."
@@ -146,13 +159,18 @@ _safe_sqrt = elementwise("safe_sqrt", np.sqrt, _safe_sqrt_slope)
 def var(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
     """Variance over ``axis``, dividing by N - correction (PyTorch's default correction=1)."""
     x = lift(x)
-    ax = normalize_axis(axis, x.ndim)
+    ax = _axes(x, axis)
     n = _count(x.shape, ax)
-    if n - correction <= 0:
-        raise ValueError(f"var: correction={correction} needs more than {correction} "
-                         f"element(s) per group, got {n} (shape {x.shape}, axis {axis})")
     d = x - _mean(x, axis=ax, keepdims=True)
-    return _sum(d * d, axis=ax, keepdims=bool(keepdims)) / (n - correction)
+    ss = _sum(d * d, axis=ax, keepdims=bool(keepdims))
+    if n - correction > 0:
+        return ss / (n - correction)
+    # as PyTorch: no error, a warning and a division by zero (inf, or NaN for 0 / 0)
+    warnings.warn(f"var: degrees of freedom N - correction = {n} - {correction} <= 0 "
+                  f"(shape {x.shape}, axis {axis}): the result is inf or NaN",
+                  RuntimeWarning, stacklevel=3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ss / const(np.zeros((), dtype=ss.dtype))
 
 
 def std(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
@@ -163,7 +181,7 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, correction: int = 1) -
 def norm(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Euclidean norm over ``axis``; its gradient at 0 is 0 (the subgradient)."""
     x = lift(x)
-    return _safe_sqrt(_sum(x * x, axis=normalize_axis(axis, x.ndim), keepdims=bool(keepdims)))
+    return _safe_sqrt(_sum(x * x, axis=_axes(x, axis), keepdims=bool(keepdims)))
 
 
 _argmax = nondiff("argmax", lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims))

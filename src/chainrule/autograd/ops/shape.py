@@ -131,9 +131,10 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     if axis is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     axes = normalize_axis(axis, x.ndim)
-    for a in axes:
-        if x.shape[a] != 1:
-            raise ShapeError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+    if x.ndim == 0:
+        return x
+    # as PyTorch: an axis whose size is not 1 is left alone (NumPy raises)
+    axes = tuple(a for a in axes if x.shape[a] == 1)
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
 
 

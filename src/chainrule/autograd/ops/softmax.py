@@ -16,7 +16,7 @@ from ..primitive import const, lift, prim
 from ..tensor import Tensor
 from .elementwise import exp
 from .reductions import _sum, logsumexp_np
-from .shape import normalize_axis, unsqueeze
+from .shape import normalize_axis, reshape, unsqueeze
 
 __all__ = ["log_softmax", "softmax", "softmax_cross_entropy"]
 
@@ -41,14 +41,22 @@ _log_softmax = prim("log_softmax", _log_softmax_np,
                     jvp=lambda t, y, x, axis: t - _sum(exp(y) * t, axis=(axis,), keepdims=True))
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
+def _over_axis(p: Any, x: Any, axis: Any) -> Tensor:
     x = lift(x)
-    return _softmax(x, axis=normalize_axis(axis, x.ndim)[0])
+    if x.ndim == 0:  # as PyTorch: a 0-d tensor is normalised over axis 0 or -1
+        if int(axis) not in (0, -1):
+            raise ShapeError(f"{p.name}: axis {int(axis)} is out of range for a 0-d tensor "
+                             f"(0 or -1)")
+        return reshape(p(reshape(x, (1,)), axis=0), ())
+    return p(x, axis=normalize_axis(axis, x.ndim)[0])
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    return _over_axis(_softmax, x, axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    x = lift(x)
-    return _log_softmax(x, axis=normalize_axis(axis, x.ndim)[0])
+    return _over_axis(_log_softmax, x, axis)
 
 
 # --------------------------------------------------------------------------- cross-entropy

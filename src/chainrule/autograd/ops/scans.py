@@ -1,0 +1,174 @@
+"""Scans along one axis: cumsum, cumprod, cummax, cummin, logcumsumexp.
+
+``cumsum`` is linear (its transpose is the reversed cumulative sum). ``cumprod`` and
+``logcumsumexp`` have a triangular Jacobian ``J[i, j] = d y_j / d x_i`` (zero for
+``j < i``); their rules contract it with the cotangent or tangent. For ``cumprod`` the fast
+form ``J[i, j] = y_j / x_i`` is used when ``x`` has no zeros; otherwise the exact products
+of the other factors (an n x n grid per scan, n = length of the axis). For
+``logcumsumexp`` ``J[i, j] = exp(x_i - y_j) <= 1`` for ``j >= i``, so the rules never
+overflow. ``cummax``/``cummin`` return values and int64 indices; the values are a
+``gather`` at the indices, so their gradient goes to the element that held the running
+extreme (the latest one among ties, as PyTorch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..primitive import const, lift, linear, prim
+from ..tensor import Tensor, _make
+from .elementwise import exp, where
+from .indexing import _axis, _gather
+from .linalg import einsum
+from .shape import flip, reshape, transpose
+
+__all__ = ["cummax", "cummin", "cumprod", "cumsum", "logcumsumexp"]
+
+
+def _rev_cumsum(g: Tensor, axis: int) -> Tensor:
+    return flip(_cumsum(flip(g, axis), axis=axis), axis)
+
+
+_cumsum = linear("cumsum", lambda x, axis: np.cumsum(x, axis=axis),
+                 lambda g, y, x, axis: _rev_cumsum(g, axis))
+
+
+def _last(x: Tensor, axis: int) -> tuple[Tensor, tuple]:
+    """``x`` with ``axis`` moved last, and the permutation that moves it back."""
+    nd = x.ndim
+    perm = tuple(d for d in range(nd) if d != axis) + (axis,)
+    back = tuple(int(i) for i in np.argsort(perm))
+    return (x if axis == nd - 1 else transpose(x, perm)), back
+
+
+def _back(y: Tensor, back: tuple) -> Tensor:
+    return y if back == tuple(range(len(back))) else transpose(y, back)
+
+
+_UPPER: dict[int, np.ndarray] = {}
+
+
+def _upper(n: int) -> np.ndarray:
+    """The mask ``j >= i`` of an n x n Jacobian (rows i: inputs, columns j: outputs)."""
+    if n not in _UPPER:
+        _UPPER[n] = np.triu(np.ones((n, n), dtype=bool))
+    return _UPPER[n]
+
+
+def _cumprod_jac(y: Tensor, x: Tensor, axis: int) -> Tensor:
+    """``J[..., i, j] = prod_{k <= j, k != i} x_k`` for ``j >= i``, else 0 (axis last)."""
+    xl, _ = _last(x, axis)
+    n = xl.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    grid = where(eye, 1.0, reshape(xl, xl.shape[:-1] + (1, n)))  # row i: x with x_i = 1
+    return where(_upper(n), _cumprod(grid, axis=xl.ndim), 0.0)
+
+
+def _cumprod_vjp(g: Tensor, y: Tensor, x: Tensor, axis: int) -> Tensor:
+    if (x.data != 0).all():
+        return _rev_cumsum(g * y, axis) / x
+    gl, back = _last(g, axis)
+    return _back(einsum("...ij,...j->...i", _cumprod_jac(y, x, axis), gl), back)
+
+
+def _cumprod_jvp(t: Tensor, y: Tensor, x: Tensor, axis: int) -> Tensor:
+    if (x.data != 0).all():
+        return y * _cumsum(t / x, axis=axis)
+    tl, back = _last(t, axis)
+    return _back(einsum("...ij,...i->...j", _cumprod_jac(y, x, axis), tl), back)
+
+
+_cumprod = prim("cumprod", lambda x, axis: np.cumprod(x, axis=axis),
+                vjp=_cumprod_vjp, jvp=_cumprod_jvp)
+
+
+def _lcse_jac(y: Tensor, x: Tensor, axis: int) -> Tensor:
+    """``J[..., i, j] = exp(x_i - y_j)`` for ``j >= i`` (at most 1), else 0 (axis last)."""
+    xl, _ = _last(x, axis)
+    yl, _ = _last(y, axis)
+    n = xl.shape[-1]
+    diff = reshape(xl, xl.shape + (1,)) - reshape(yl, yl.shape[:-1] + (1, n))
+    return exp(where(_upper(n), diff, -np.inf))
+
+
+def _lcse_np(x: np.ndarray, axis: int) -> np.ndarray:
+    return np.logaddexp.accumulate(x, axis=axis) if x.size else x.copy()
+
+
+_logcumsumexp = prim(
+    "logcumsumexp", _lcse_np,
+    vjp=lambda g, y, x, axis: _back(einsum("...ij,...j->...i", _lcse_jac(y, x, axis),
+                                           _last(g, axis)[0]), _last(x, axis)[1]),
+    jvp=lambda t, y, x, axis: _back(einsum("...ij,...i->...j", _lcse_jac(y, x, axis),
+                                           _last(t, axis)[0]), _last(x, axis)[1]))
+
+
+def _scan_axis(op: str, x: Any, dim: Any) -> tuple[Tensor, int, bool]:
+    """The input (a 0-d one as 1-D, as PyTorch scans it) and the normalised axis."""
+    x = lift(x)
+    if dim is None:
+        raise TypeError(f"{op}: dim must be an int, got None")
+    if x.ndim == 0:
+        _axis(op, dim, 0)
+        return reshape(x, (1,)), 0, True
+    return x, _axis(op, dim, x.ndim), False
+
+
+def _scan(p: Any, op: str, x: Any, dim: Any) -> Tensor:
+    xs, axis, scalar = _scan_axis(op, x, dim)
+    if xs.dtype.kind in "biu" and p is not _cumsum and p is not _cumprod:
+        raise TypeError(f"{op}: input must be floating point, got {xs.dtype}")
+    if xs.dtype.kind == "b":
+        xs = _make(xs.data.astype(np.int64))
+    y = p(xs, axis=axis)
+    return reshape(y, ()) if scalar else y
+
+
+def cumsum(x: Any, dim: int, *, dtype: Any = None) -> Tensor:
+    """Cumulative sum along ``dim`` (PyTorch's signature; ints and bools sum as int64)."""
+    y = _scan(_cumsum, "cumsum", x, dim)
+    return y if dtype is None else y.astype(dtype)
+
+
+def cumprod(x: Any, dim: int, *, dtype: Any = None) -> Tensor:
+    """Cumulative product along ``dim``; its gradient is exact where the input has zeros."""
+    y = _scan(_cumprod, "cumprod", x, dim)
+    return y if dtype is None else y.astype(dtype)
+
+
+def logcumsumexp(x: Any, dim: int) -> Tensor:
+    """``log(cumsum(exp(x)))`` along ``dim``, computed without overflow."""
+    return _scan(_logcumsumexp, "logcumsumexp", x, dim)
+
+
+def _cum_extreme(op: str, better: Any, x: Any, dim: Any) -> tuple[Tensor, Tensor]:
+    xs, axis, scalar = _scan_axis(op, x, dim)
+    a = np.moveaxis(xs.data, axis, -1)
+    n = a.shape[-1]
+    idx = np.zeros(a.shape, dtype=np.int64)
+    if n:
+        best = a[..., 0].copy()
+        for j in range(1, n):  # ties and NaN take the later index, as PyTorch
+            cur = a[..., j]
+            take = better(cur, best) | (cur == best) | np.isnan(cur)
+            take &= ~np.isnan(best)
+            best = np.where(take, cur, best)
+            idx[..., j] = np.where(take, j, idx[..., j - 1])
+    idx = np.moveaxis(idx, -1, axis)
+    values = _gather(xs, index=idx, axis=axis) if xs.dtype.kind in "fc" else _make(
+        np.take_along_axis(xs.data, idx, axis))
+    if scalar:
+        return reshape(values, ()), const(idx.reshape(()))
+    return values, const(idx)
+
+
+def cummax(x: Any, dim: int) -> tuple[Tensor, Tensor]:
+    """Running maximum along ``dim``: ``(values, indices)`` as PyTorch's cummax."""
+    return _cum_extreme("cummax", np.greater, x, dim)
+
+
+def cummin(x: Any, dim: int) -> tuple[Tensor, Tensor]:
+    """Running minimum along ``dim``: ``(values, indices)`` as PyTorch's cummin."""
+    return _cum_extreme("cummin", np.less, x, dim)
