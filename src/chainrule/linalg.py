@@ -18,8 +18,9 @@ Where derivatives do not exist (docs/engine.md, "Linear algebra"):
   exact gradient, e.g. ``norm(A, 'nuc')`` or ``eigvalsh``) and NaN otherwise. The same rule
   covers ``1 / s`` at a zero singular value of a non-square matrix.
 * **singular matrices**: ``inv``/``solve`` raise ``LinAlgError`` naming the op (as NumPy);
-  ``det`` is 0 there but its gradient (the adjugate) raises ``LinAlgError``; ``slogdet``
-  gives ``(0, -inf)`` and its gradient raises likewise.
+  ``det`` is 0 there and its gradient is the cofactor matrix ``adj(A)^T`` (computed through
+  the SVD; second order too where the singular values are distinct); ``slogdet`` gives
+  ``(0, -inf)`` and its gradient raises ``LinAlgError``.
 * ``cholesky``/``eigh`` read one triangle (NumPy's ``UPLO``); their derivatives are those
   of the symmetric matrix: tangents are symmetrized, gradients are symmetric (PyTorch, JAX).
 * ``svd(full_matrices=True)`` and ``qr(mode="complete")`` with extra columns: those
@@ -130,8 +131,8 @@ def inv(a: Any) -> Tensor:
 
 
 def det(a: Any) -> Tensor:
-    """Determinant (batched). Gradient ``g det(A) A^-T``; at an exactly singular matrix the
-    gradient (the adjugate) is not implemented and raises ``LinAlgError``."""
+    """Determinant (batched). Gradient ``g det(A) A^-T``, and at an exactly singular matrix
+    the cofactor matrix ``adj(A)^T`` (through the SVD)."""
     return _run(_det, _matrix("det", a))
 
 

@@ -319,10 +319,30 @@ def test_singular_matrices():
         la.solve(s, np.ones(2))
     assert isinstance(la.LinAlgError("x"), np.linalg.LinAlgError)
     assert la.det(s).item() == 0.0
-    with pytest.raises(la.LinAlgError, match="det: the gradient at a singular matrix"):
-        cr.grad(la.det)(s)
     sign, logdet = la.slogdet(s)
     assert sign.item() == 0.0 and logdet.item() == -np.inf
+    with pytest.raises(la.LinAlgError, match="slogdet: no gradient at a singular matrix"):
+        cr.grad(lambda x: la.slogdet(x)[1])(s)
+
+
+@pytest.mark.parametrize("a", [
+    np.array([[1.0, 2.0], [2.0, 4.0]]),                                # rank 1 of 2
+    np.arange(1.0, 10.0).reshape(3, 3),                                # rank 2 of 3
+    np.diag([1.0, 2.0, 0.0]),
+    np.zeros((3, 3)),                                                  # rank 0
+    np.stack([np.diag([1.0, 2.0, 0.0]), well(3, 3)]),                  # a mixed batch
+])
+def test_det_gradient_at_singular_matrices_is_the_cofactor_matrix(a):
+    assert cr.gradcheck(la.det, [a])
+    assert cr.gradgradcheck(la.det, [a], atol=1e-4)
+    g = cr.grad(lambda x: la.det(x).sum())(a).data
+    cof = np.zeros_like(a)
+    n = a.shape[-1]
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, -2), j, -1)
+            cof[..., i, j] = (-1) ** (i + j) * np.linalg.det(minor)
+    np.testing.assert_allclose(g, cof, atol=1e-12)
 
 
 def test_bad_input_names_the_op_and_argument():

@@ -25,9 +25,9 @@ stays exact) and NaN otherwise — never a silent finite value. Nearly equal val
 true, large derivatives.
 
 **Singular matrices.** ``inv`` and ``solve`` raise :class:`LinAlgError` (naming the op) for
-an exactly singular matrix, as NumPy; ``det`` of a singular matrix is 0 but its gradient (the
-adjugate) is not implemented and raises; ``pinv`` is differentiable where the rank is
-locally constant (its rcond cut-off is a discontinuity).
+an exactly singular matrix, as NumPy; ``det``'s gradient there is the cofactor matrix
+(adj(A)^T, through the SVD); ``slogdet``'s raises (log|det| = -inf); ``pinv`` is
+differentiable where the rank is locally constant (its rcond cut-off is a discontinuity).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from ..primitive import Joint, const, prim
 from ..tensor import Tensor
 from .elementwise import where
 from .linalg import matmul
+from .reductions import prod as _rprod
 from .reductions import sum as _rsum
 from .shape import concatenate, getitem, reshape, swapaxes
 
@@ -180,8 +181,8 @@ def _inv_for(name: str, x: Tensor) -> Tensor:
         return _inv(x)
     except ShapeError as e:
         if isinstance(e.__context__, LinAlgError):
-            raise LinAlgError(f"{name}: the gradient at a singular matrix (the adjugate) is "
-                              f"not implemented") from None
+            raise LinAlgError(f"{name}: no gradient at a singular matrix (log|det| is "
+                              f"-inf there)") from None
         raise
 
 
@@ -189,9 +190,41 @@ def _scalar_to_matrix(v: Tensor) -> Tensor:
     return reshape(v, (*v.shape, 1, 1))
 
 
-_det = prim("det", np.linalg.det,
-            vjp=lambda g, y, x: _scalar_to_matrix(g * y) * _mT(_inv_for("det", x)),
-            jvp=lambda t, y, x: y * _trace(solve_matrix(x, t)))
+def _cofactors(x: Tensor) -> Tensor:
+    """adj(A)^T for any square A, singular included, from A = U diag(s) Vh:
+    adj(A) = det(U) det(Vh) Vh^T diag(prod_{j != i} s_j) U^T (differentiable where the
+    singular values are distinct, e.g. at rank N - 1)."""
+    n = x.shape[-1]
+    if n == 1:
+        return const(np.ones_like(x.data))
+    u, s, vh = unpack(svd_packed(x), svd_shapes(x))
+    sign = const((np.linalg.det(u.data) * np.linalg.det(vh.data))[..., None, None])
+    others = _rprod(where(np.eye(n, dtype=bool), 1.0, _row(s)), axis=-1)  # (..., N)
+    return matmul(u * _row(others), vh) * sign
+
+
+def _singular(y: Tensor) -> bool:
+    return bool((y.data == 0).any())
+
+
+def _det_vjp(g: Tensor, y: Tensor, x: Tensor) -> Tensor:
+    if not _singular(y):
+        try:
+            return _scalar_to_matrix(g * y) * _mT(_inv(x))
+        except ShapeError as e:  # singular to LAPACK although det != 0
+            if not isinstance(e.__context__, LinAlgError):
+                raise
+    return _scalar_to_matrix(g) * _cofactors(x)
+
+
+def _det_jvp(t: Tensor, y: Tensor, x: Tensor) -> Tensor:
+    if not _singular(y):
+        return y * _trace(solve_matrix(x, t))
+    return _rsum(_rsum(_cofactors(x) * t, axis=-1), axis=-1)
+
+
+# d det = tr(adj(A) dA): det(A) A^-T as a vjp, the cofactors where A is singular
+_det = prim("det", np.linalg.det, vjp=_det_vjp, jvp=_det_jvp)
 
 
 def _slogdet_np(x: np.ndarray) -> np.ndarray:
