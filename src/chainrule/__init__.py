@@ -132,6 +132,78 @@ from .autograd.ops import (  # noqa: E402
 )
 
 # isort: split
+from .autograd.ops import (  # noqa: E402  (elementwise ops of issues 22 and 23)
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    atan2,
+    atanh,
+    ceil,
+    copysign,
+    deg2rad,
+    degrees,
+    exp2,
+    fix,
+    floor,
+    floor_divide,
+    fmax,
+    fmin,
+    fmod,
+    hypot,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    lerp,
+    log2,
+    log10,
+    logaddexp,
+    logaddexp2,
+    mod,
+    nan_to_num,
+    rad2deg,
+    radians,
+    reciprocal,
+    remainder,
+    round,
+    rsqrt,
+    sinc,
+    trunc,
+)
+
+# isort: split
+from .autograd.ops import (  # noqa: E402  (indexing, scans, creation of issue 23)
+    arange,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+    eye,
+    full,
+    full_like,
+    gather,
+    index_select,
+    linspace,
+    logcumsumexp,
+    masked_fill,
+    masked_select,
+    meshgrid,
+    nonzero,
+    one_hot,
+    repeat_interleave,
+    scatter_reduce,
+    topk,
+    tril,
+    triu,
+)
+from .autograd.ops.selection import argsort, scatter, sort  # noqa: E402  (PyTorch's)
+
+# isort: split
 from .autograd.ops import (  # noqa: E402  (NumPy's array building, issue 22; not diff,
     append,  # which would hide the chainrule.diff package: use chainrule.numpy.diff)
     array_split,
@@ -164,33 +236,6 @@ from .autograd.ops import (  # noqa: E402  (NumPy's array building, issue 22; no
     vsplit,
     vstack,
 )
-
-# isort: split
-from .autograd.ops import (  # noqa: E402  (indexing, scans, creation of issue 23)
-    arange,
-    cummax,
-    cummin,
-    cumprod,
-    cumsum,
-    eye,
-    full,
-    full_like,
-    gather,
-    index_select,
-    linspace,
-    logcumsumexp,
-    masked_fill,
-    masked_select,
-    meshgrid,
-    nonzero,
-    one_hot,
-    repeat_interleave,
-    scatter_reduce,
-    topk,
-    tril,
-    triu,
-)
-from .autograd.ops.selection import argsort, scatter, sort  # noqa: E402  (PyTorch's)
 
 # isort: split
 from .io import load, save  # noqa: E402

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import test_indexing  # tests/autograd/test_indexing.py (on sys.path under pytest)
 import test_linalg  # tests/autograd/test_linalg.py
+import test_rules_elementwise  # tests/autograd/test_rules_elementwise.py
 import test_scans  # tests/autograd/test_scans.py
 
 import chainrule as cr
@@ -155,8 +156,9 @@ def test_every_primitive_is_covered():
         "conv2d", "conv2d_bias", "unfold", "fold", "max_pool2d",  # tests/nn/test_conv.py
         "lstm_gates", "sigmoid_slope",
         *test_indexing.COVERED,  # tests/autograd/test_indexing.py
-        *test_scans.COVERED,  # tests/autograd/test_scans.py
         *test_linalg.COVERED,  # tests/autograd/test_linalg.py (chainrule.linalg)
+        *test_scans.COVERED,  # tests/autograd/test_scans.py
+        *test_rules_elementwise.COVERED,  # tests/autograd/test_rules_elementwise.py
         "lstm_scan",  # first order only: tests/nn/test_recurrent.py
         "first_order_only",  # refuses to be differentiated (test_recurrent.py)
     }

@@ -3,6 +3,8 @@
 ==================  =======================================================
 ``arithmetic``      add, sub, mul, div, pow, neg, alias; constants
 ``elementwise``     exp, log, sin, ..., relu, sigmoid, where; comparisons; selu, gelu, silu
+``special``         log2, exp2, logaddexp, hypot, sinc, rsqrt, fmax, lerp, copysign; isnan, ...
+``rounding``        floor, ceil, round, trunc (derivative 0), floor_divide, mod, fmod
 ``reductions``      sum, mean, max, min, prod, logsumexp; var, std, norm; argmax, argmin
 ``shape``           reshape, transpose, broadcast, pad, concatenate; getitem, scatter_add
 ``linalg``          matmul, linear (fused x @ W.T + b), einsum
@@ -42,10 +44,12 @@ from .elementwise import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .reductions import *  # noqa: F403
+from .rounding import *  # noqa: F403
 from .scans import *  # noqa: F403
 from .selection import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .softmax import *  # noqa: F403
+from .special import *  # noqa: F403
 
 # Old names kept working with a DeprecationWarning: name here -> (module, name there).
 # The fused kernels moved up to chainrule.nn.kernels (imported lazily: autograd does not
