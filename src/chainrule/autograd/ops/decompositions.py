@@ -162,7 +162,7 @@ def _solve_vjp(g: Tensor, y: Tensor, a: Tensor, b: Tensor) -> tuple:
 
 
 # a x = b with b of shape (..., M, K); the public solve handles a vector b
-_solve = prim("solve", _solve_np, vjp=Joint(_solve_vjp),
+_solve = prim("linalg_solve", _solve_np, vjp=Joint(_solve_vjp),
               jvp=(lambda t, y, a, b: -solve_matrix(a, matmul(t, y)),
                    lambda t, y, a, b: solve_matrix(a, t)))
 
@@ -171,7 +171,7 @@ def solve_matrix(a: Tensor, b: Tensor) -> Tensor:
     return _solve(a, b)
 
 
-_inv = prim("inv", lambda x: _call_np("inv", np.linalg.inv, x),
+_inv = prim("linalg_inv", lambda x: _call_np("inv", np.linalg.inv, x),
             vjp=lambda g, y, x: -matmul(_mT(y), matmul(g, _mT(y))),
             jvp=lambda t, y, x: -matmul(y, matmul(t, y)))
 
@@ -224,7 +224,7 @@ def _det_jvp(t: Tensor, y: Tensor, x: Tensor) -> Tensor:
 
 
 # d det = tr(adj(A) dA): det(A) A^-T as a vjp, the cofactors where A is singular
-_det = prim("det", np.linalg.det, vjp=_det_vjp, jvp=_det_jvp)
+_det = prim("linalg_det", np.linalg.det, vjp=_det_vjp, jvp=_det_jvp)
 
 
 def _slogdet_np(x: np.ndarray) -> np.ndarray:
@@ -242,7 +242,7 @@ def _slogdet_jvp(t: Tensor, y: Tensor, x: Tensor) -> Tensor:
 
 
 # packed (..., 2): [sign, log|det|]
-_slogdet = prim("slogdet", _slogdet_np, vjp=_slogdet_vjp, jvp=_slogdet_jvp)
+_slogdet = prim("linalg_slogdet", _slogdet_np, vjp=_slogdet_vjp, jvp=_slogdet_jvp)
 
 
 # --------------------------------------------------------------------------- cholesky
@@ -266,7 +266,7 @@ def _cholesky_vjp(g: Tensor, y: Tensor, x: Tensor) -> Tensor:
     return _sym(_mT(solve_matrix(_mT(y), _mT(z))))  # L^-T P L^-1
 
 
-cholesky_lower = prim("cholesky", lambda x: _call_np("cholesky", np.linalg.cholesky, x),
+cholesky_lower = prim("linalg_cholesky", lambda x: _call_np("cholesky", np.linalg.cholesky, x),
                       vjp=_cholesky_vjp, jvp=_cholesky_jvp)
 
 
@@ -310,7 +310,7 @@ def _qr_vjp(g: Tensor, y: Tensor, x: Tensor) -> Tensor:
 
 
 # packed (..., M*N + N*N): [Q (M, N), R (N, N)], reduced, M >= N
-qr_tall = prim("qr", _qr_np, vjp=_qr_vjp, jvp=_qr_jvp)
+qr_tall = prim("linalg_qr", _qr_np, vjp=_qr_vjp, jvp=_qr_jvp)
 
 
 # --------------------------------------------------------------------------- eigh
@@ -343,7 +343,7 @@ def _eigh_vjp(g: Tensor, y: Tensor, x: Tensor) -> Tensor:
 
 
 # packed (..., N + N*N): [eigenvalues (N,), eigenvectors (N, N)], from the lower triangle
-eigh_packed = prim("eigh", _eigh_np, vjp=_eigh_vjp, jvp=_eigh_jvp)
+eigh_packed = prim("linalg_eigh", _eigh_np, vjp=_eigh_vjp, jvp=_eigh_jvp)
 
 
 # --------------------------------------------------------------------------- svd
@@ -403,7 +403,7 @@ def _svd_vjp(g: Tensor, y: Tensor, x: Tensor) -> Tensor:
 
 
 # packed (..., M*K + K + K*N): [U (M, K), S (K,), Vh (K, N)], K = min(M, N)
-svd_packed = prim("svd", _svd_np, vjp=_svd_vjp, jvp=_svd_jvp)
+svd_packed = prim("linalg_svd", _svd_np, vjp=_svd_vjp, jvp=_svd_jvp)
 
 
 # --------------------------------------------------------------------------- pinv
@@ -427,5 +427,5 @@ def _pinv_vjp(g: Tensor, y: Tensor, x: Tensor, rcond: float, hermitian: bool) ->
             + matmul(matmul(yt, y), matmul(gt, right)))
 
 
-pinv_matrix = prim("pinv", lambda x, rcond, hermitian: np.linalg.pinv(
+pinv_matrix = prim("linalg_pinv", lambda x, rcond, hermitian: np.linalg.pinv(
     x, rcond=rcond, hermitian=hermitian), vjp=_pinv_vjp, jvp=_pinv_jvp)
