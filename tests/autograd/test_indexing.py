@@ -76,20 +76,28 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_first_order(name):
-    f, inputs = CASES[name]
-    assert cr.gradcheck(f, inputs)
+def gradcheck_tests(cases, covered):
+    """The tests of a case table (name -> (function, inputs)): first and second order,
+    reverse and forward mode; and that the primitives it covers are registered."""
+
+    @pytest.mark.parametrize("name", sorted(cases))
+    def test_first_order(name):
+        f, inputs = cases[name]
+        assert cr.gradcheck(f, inputs)
+
+    @pytest.mark.parametrize("name", sorted(cases))
+    def test_second_order(name):
+        f, inputs = cases[name]
+        assert cr.gradgradcheck(f, inputs, atol=1e-4)
+
+    def test_covered_primitives_are_registered():
+        assert covered <= set(ops.PRIMITIVES)
+
+    return test_first_order, test_second_order, test_covered_primitives_are_registered
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_second_order(name):
-    f, inputs = CASES[name]
-    assert cr.gradgradcheck(f, inputs, atol=1e-4)
-
-
-def test_covered_primitives_are_registered():
-    assert COVERED <= set(ops.PRIMITIVES)
+test_first_order, test_second_order, test_covered_primitives_are_registered = gradcheck_tests(
+    CASES, COVERED)
 
 
 # --------------------------------------------------------------------------- PyTorch oracle

@@ -4,7 +4,7 @@ comparisons of forward and backward, and the errors for bad input."""
 
 import numpy as np
 import pytest
-from test_indexing import distinct, torch_compare
+from test_indexing import distinct, gradcheck_tests, torch_compare
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -45,20 +45,8 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_first_order(name):
-    f, inputs = CASES[name]
-    assert cr.gradcheck(f, inputs)
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_second_order(name):
-    f, inputs = CASES[name]
-    assert cr.gradgradcheck(f, inputs, atol=1e-4)
-
-
-def test_covered_primitives_are_registered():
-    assert COVERED <= set(ops.PRIMITIVES)
+test_first_order, test_second_order, test_covered_primitives_are_registered = gradcheck_tests(
+    CASES, COVERED)
 
 
 def test_cumprod_gradient_is_exact_with_zeros():
