@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import const, lift, lift_pair, prim, zero
+from ..primitive import const, lift, prim, zero
 from ..tensor import Tensor
+from .special import binary
 
 __all__ = ["ceil", "fix", "floor", "floor_divide", "fmod", "mod", "remainder", "round", "trunc"]
 
@@ -59,25 +60,9 @@ def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001
     return _round(lift(x), decimals=int(decimals))
 
 
-def floor_divide(a: Any, b: Any) -> Tensor:
-    """floor(a / b) (Python's ``//``); derivative 0."""
-    return _floor_divide(*lift_pair(a, b))
-
-
-def trunc_divide(a: Any, b: Any) -> Tensor:
-    """trunc(a / b), rounded toward zero; derivative 0."""
-    return _trunc_divide(*lift_pair(a, b))
-
-
-def mod(a: Any, b: Any) -> Tensor:
-    """a - floor(a / b) b: the remainder with the sign of ``b`` (Python's ``%``, NumPy's
-    ``mod``/``remainder``, PyTorch's ``remainder``)."""
-    return _mod(*lift_pair(a, b))
-
-
+floor_divide = binary(_floor_divide, "floor(a / b) (Python's ``//``); derivative 0.")
+trunc_divide = binary(_trunc_divide, "trunc(a / b), rounded toward zero; derivative 0.")
+mod = binary(_mod, "a - floor(a / b) b: the remainder with the sign of ``b`` (Python's ``%``, "
+             "NumPy's ``mod``/``remainder``, PyTorch's ``remainder``).")
 remainder = mod
-
-
-def fmod(a: Any, b: Any) -> Tensor:
-    """a - trunc(a / b) b: the remainder with the sign of ``a`` (C's fmod)."""
-    return _fmod(*lift_pair(a, b))
+fmod = binary(_fmod, "a - trunc(a / b) b: the remainder with the sign of ``a`` (C's fmod).")

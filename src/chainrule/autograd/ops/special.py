@@ -104,34 +104,23 @@ _isclose = nondiff("isclose", lambda a, b, rtol, atol, equal_nan: np.isclose(
     a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
-def logaddexp(a: Any, b: Any) -> Tensor:
-    """log(e^a + e^b) without overflow."""
-    return _logaddexp(*lift_pair(a, b))
+def binary(p: Any, doc: str) -> Any:
+    """The public function of a two-argument primitive: lifts numbers and arrays (a Python
+    number takes the other operand's dtype), then applies ``p``."""
+    def op(a: Any, b: Any) -> Tensor:
+        return p(*lift_pair(a, b))
+
+    op.__name__ = op.__qualname__ = p.name
+    op.__doc__ = doc
+    return op
 
 
-def logaddexp2(a: Any, b: Any) -> Tensor:
-    """log2(2^a + 2^b) without overflow."""
-    return _logaddexp2(*lift_pair(a, b))
-
-
-def hypot(a: Any, b: Any) -> Tensor:
-    """sqrt(a^2 + b^2) without overflow."""
-    return _hypot(*lift_pair(a, b))
-
-
-def fmax(a: Any, b: Any) -> Tensor:
-    """Elementwise max ignoring NaN (NaN only where both are NaN)."""
-    return _fmax(*lift_pair(a, b))
-
-
-def fmin(a: Any, b: Any) -> Tensor:
-    """Elementwise min ignoring NaN (NaN only where both are NaN)."""
-    return _fmin(*lift_pair(a, b))
-
-
-def copysign(a: Any, b: Any) -> Tensor:
-    """|a| with the sign of b; the gradient flows to ``a`` only."""
-    return _copysign(*lift_pair(a, b))
+logaddexp = binary(_logaddexp, "log(e^a + e^b) without overflow.")
+logaddexp2 = binary(_logaddexp2, "log2(2^a + 2^b) without overflow.")
+hypot = binary(_hypot, "sqrt(a^2 + b^2) without overflow.")
+fmax = binary(_fmax, "Elementwise max ignoring NaN (NaN only where both are NaN).")
+fmin = binary(_fmin, "Elementwise min ignoring NaN (NaN only where both are NaN).")
+copysign = binary(_copysign, "|a| with the sign of b; the gradient flows to ``a`` only.")
 
 
 def lerp(start: Any, end: Any, weight: Any) -> Tensor:
