@@ -25,6 +25,39 @@ def _positive_pair(v: Any, name: str, layer: str) -> tuple[int, int]:
     return pair
 
 
+def _check_channels(name: str, in_channels: Any, out_channels: Any, groups: Any) -> None:
+    for what, v in (("in_channels", in_channels), ("out_channels", out_channels),
+                    ("groups", groups)):
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name}: {what} must be a positive integer, got {v!r}")
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
+                         f"({out_channels}) must be divisible by groups ({groups})")
+
+
+def _check_padding_mode(name: str, padding_mode: str) -> str:
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got "
+                         f"{padding_mode!r}")
+    return padding_mode
+
+
+def _init_params(layer: Module, shape: tuple, out_channels: int, bias: bool,
+                 init: str) -> None:
+    layer.weight = Parameter(np.empty(shape, dtype=get_default_dtype()))
+    initializers.get(init)(layer.weight)
+    layer.bias = Parameter(np.zeros(out_channels, get_default_dtype())) if bias else None
+
+
+def _mode_padded(layer: Any, x: Tensor) -> tuple[Tensor, Any]:
+    """x padded in the layer's non-zero padding_mode (and padding 0 left to do), or as is."""
+    if layer.padding_mode == "zeros":
+        return x, layer.padding
+    pairs = padding_pairs(layer.padding, x.shape[2:], layer.kernel_size, layer.stride,
+                          layer.dilation, layer.label())
+    return mode_pad(x, pairs, layer.padding_mode, layer.label()), 0
+
+
 class _ConvNd(Module):
     """Shared set-up of Conv1d and Conv2d: weight (O, C/groups, *kernel), optional bias."""
 
@@ -35,17 +68,8 @@ class _ConvNd(Module):
                  init: str = "glorot_uniform", padding_mode: str = "zeros") -> None:
         super().__init__()
         name = type(self).__name__
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got "
-                             f"{padding_mode!r}")
-        self.padding_mode = padding_mode
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("groups", groups)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name}: {what} must be a positive integer, got {v!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
+        self.padding_mode = _check_padding_mode(name, padding_mode)
+        _check_channels(name, in_channels, out_channels, groups)
         one = self.dims == 1
         self.kernel_size = _positive_pair((1, kernel_size) if one else kernel_size,
                                           "kernel_size", name)
@@ -58,10 +82,8 @@ class _ConvNd(Module):
             padding = padding[0]
         self.padding = padding if isinstance(padding, str) or not one else (0, padding)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(shape, dtype=get_default_dtype()))
-        initializers.get(init)(self.weight)
-        self.bias = Parameter(np.zeros(out_channels, get_default_dtype())) if bias else None
+        _init_params(self, (out_channels, in_channels // groups, *self.kernel_size),
+                     out_channels, bias, init)
 
     def _check(self, x: Tensor, rank: int, layout: str) -> None:
         if x.ndim != rank or x.shape[1] != self.in_channels:
@@ -70,12 +92,8 @@ class _ConvNd(Module):
                              f"got shape {x.shape}")
 
     def _conv(self, x: Tensor) -> Tensor:
-        padding = self.padding
         try:
-            if self.padding_mode != "zeros":  # pad first in that mode, then a valid conv
-                pairs = padding_pairs(padding, x.shape[2:], self.kernel_size, self.stride,
-                                      self.dilation, self.label())
-                x, padding = mode_pad(x, pairs, self.padding_mode, self.label()), 0
+            x, padding = _mode_padded(self, x)  # a non-zero padding_mode pads first
             return F.conv2d(x, self.weight, self.bias, self.stride, padding,
                             self.dilation, self.groups)
         except ShapeError as e:
@@ -126,16 +144,7 @@ class Conv3d(Module):
                  padding_mode: str = "zeros", init: str = "glorot_uniform") -> None:
         super().__init__()
         name = "Conv3d"
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("groups", groups)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name}: {what} must be a positive integer, got {v!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(f"{name}: padding_mode must be one of {PADDING_MODES}, got "
-                             f"{padding_mode!r}")
+        _check_channels(name, in_channels, out_channels, groups)
         self.kernel_size = _triple(kernel_size, "kernel_size", 1)
         self.stride = _triple(stride, "stride", 1)
         self.dilation = _triple(dilation, "dilation", 1)
@@ -143,23 +152,17 @@ class Conv3d(Module):
             raise ValueError(f"{name}: padding must be an int, a triple, 'same' or 'valid', "
                              f"got {padding!r}")
         self.padding = padding if isinstance(padding, str) else _triple(padding, "padding", 0)
-        self.padding_mode = padding_mode
+        self.padding_mode = _check_padding_mode(name, padding_mode)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(shape, dtype=get_default_dtype()))
-        initializers.get(init)(self.weight)
-        self.bias = Parameter(np.zeros(out_channels, get_default_dtype())) if bias else None
+        _init_params(self, (out_channels, in_channels // groups, *self.kernel_size),
+                     out_channels, bias, init)
 
     def forward(self, x: Any) -> Tensor:
         x = ops.lift(x)
         if x.ndim != 5 or x.shape[1] != self.in_channels:
             raise ShapeError(f"{self.label()}: expected input (N, C, D, H, W) with C = "
                              f"{self.in_channels}, got shape {x.shape}")
-        padding = self.padding
-        if self.padding_mode != "zeros":
-            pairs = padding_pairs(padding, x.shape[2:], self.kernel_size, self.stride,
-                                  self.dilation, self.label())
-            x, padding = mode_pad(x, pairs, self.padding_mode, self.label()), 0
+        x, padding = _mode_padded(self, x)
         return F.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
 
@@ -199,10 +202,8 @@ class ConvTranspose2d(Module):
         self.dilation = _positive_pair(dilation, "dilation", name)
         self.padding, self.output_padding = padding, output_padding
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        shape = (in_channels, out_channels // groups, *self.kernel_size)
-        self.weight = Parameter(np.empty(shape, dtype=get_default_dtype()))
-        initializers.get(init)(self.weight)
-        self.bias = Parameter(np.zeros(out_channels, get_default_dtype())) if bias else None
+        _init_params(self, (in_channels, out_channels // groups, *self.kernel_size),
+                     out_channels, bias, init)
 
     def forward(self, x: Any) -> Tensor:
         x = ops.lift(x)

@@ -44,12 +44,14 @@ from .kernels import (  # noqa: F401  (convolution and pooling, re-exported)
     unfold,
 )
 from .kernels.convnd import conv1d, conv3d  # noqa: F401
-from .kernels.losses import _reduction as _legacy_reduction  # noqa: F401
 from .kernels.losses import (  # noqa: F401
+    REDUCTIONS,
     binary_cross_entropy,
     cross_entropy,
     nll_loss,
+    reduce_loss,
 )
+from .kernels.losses import _reduction as _legacy_reduction  # noqa: F401
 from .kernels.pool import (  # noqa: F401
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -63,6 +65,9 @@ from .kernels.pool import (  # noqa: F401
     max_unpool2d,
 )
 from .kernels.resample import interpolate, pad  # noqa: F401
+
+# (above: convolution, pooling, padding, resampling and the classification losses with
+# PyTorch's names and semantics, from nn.kernels)
 
 # isort: split
 from ..autograd.ops import (  # noqa: F401  (indexing, scans, creation: issue 23)
@@ -96,9 +101,6 @@ from ..autograd.ops.selection import (  # noqa: F401  (PyTorch's, not NumPy's, s
     sort,
 )
 
-# (above: convolution, pooling, padding, resampling and the classification losses with
-# PyTorch's names and semantics, from nn.kernels)
-
 swish = silu
 __all__ = ["elu", "gelu", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "relu", "selu",
            "sigmoid", "silu", "softmax", "softplus", "swish", "tanh", "dropout", "alpha_dropout",
@@ -106,17 +108,8 @@ __all__ = ["elu", "gelu", "leaky_relu", "linear", "log_sigmoid", "log_softmax", 
            "nll_loss", "binary_cross_entropy_with_logits",
            "celu", "hardsigmoid", "hardswish", "mish", "normalize", "softmin", "softsign"]
 
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return ops.mean(loss)
-    if reduction == "sum":
-        return ops.sum(loss)
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+_REDUCTIONS = REDUCTIONS
+_reduce = reduce_loss
 
 
 def _check_p(p: float, name: str) -> None:

@@ -151,6 +151,16 @@ def as_pair(v: Any, name: str, op: str) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def same_padding(size: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> tuple:
+    """(lo, hi) per axis for an output of ceil(size / stride) positions (TensorFlow's
+    "same"; PyTorch's for stride 1): any odd padding goes at the end."""
+    out = []
+    for n, k, s, d in zip(size, kernel, stride, dilation):
+        total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+        out.append((total // 2, total - total // 2))
+    return tuple(out)
+
+
 def conv_padding(padding: Any, size: tuple, kernel: tuple, stride: tuple, dilation: tuple,
                  op: str = "conv2d") -> tuple:
     """((top, bottom), (left, right)) from an int, a pair, "valid", "same" or the
@@ -162,11 +172,7 @@ def conv_padding(padding: Any, size: tuple, kernel: tuple, stride: tuple, dilati
     if padding == "valid":
         return ((0, 0), (0, 0))
     if padding == "same":
-        out = []
-        for n, k, s, d in zip(size, kernel, stride, dilation):
-            total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
-            out.append((total // 2, total - total // 2))
-        return tuple(out)
+        return same_padding(size, kernel, stride, dilation)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got "
                          f"{padding!r}")

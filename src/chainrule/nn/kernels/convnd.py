@@ -17,7 +17,7 @@ from ...autograd.ops import getitem, lift, reshape, squeeze, stack, transpose, u
 from ...autograd.ops import pad as pad_constant
 from ...autograd.tensor import Tensor
 from ...errors import ShapeError
-from .conv import conv2d
+from .conv import conv2d, same_padding
 from .resample import pad as pad_modes
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -40,11 +40,7 @@ def padding_pairs(padding: Any, size: tuple, kernel: tuple, stride: tuple,
     if padding == "valid":
         return ((0, 0),) * k
     if padding == "same":
-        out = []
-        for n, kk, s, d in zip(size, kernel, stride, dilation):
-            total = max((-(-n // s) - 1) * s + d * (kk - 1) + 1 - n, 0)
-            out.append((total // 2, total - total // 2))
-        return tuple(out)
+        return same_padding(size, kernel, stride, dilation)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int, a tuple, 'same' or 'valid', got "
                          f"{padding!r}")

@@ -97,12 +97,11 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     also the flat index (h * W + w) of each maximum, for ``max_unpool2d``. Without
     dilation, ceil mode or indices, tied maxima share the gradient (the fused kernel);
     otherwise the first maximum takes it, as in PyTorch."""
+    if not (ceil_mode or return_indices) and (dilation == 1 or dilation == (1, 1)):
+        return _max_pool2d_fused(input, kernel_size, stride, padding)  # the plain case
     x = lift(input)
     k, s, p, d, out = _geometry(x, kernel_size, stride, padding, dilation, ceil_mode,
                                 "max_pool2d")
-    if not return_indices and d == (1, 1) and out == tuple(
-            _out_len(n, kk, ss, pp, 1, False) for n, kk, ss, pp in zip(x.shape[2:], k, s, p)):
-        return _max_pool2d_fused(x, k, s, p)
     idx = _max_pool_index(x.data, k, s, p, d, out)
     y = _gather_flat(x, idx)
     return (y, Tensor(idx.astype(np.int64))) if return_indices else y
@@ -175,6 +174,8 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     """Mean over windows of (N, C, H, W), PyTorch's divisor: the window's size clipped to
     the padded input (``count_include_pad``), or to the input itself, or
     ``divisor_override``."""
+    if not ceil_mode and count_include_pad and divisor_override is None:
+        return _avg_pool2d_fused(input, kernel_size, stride, padding)  # the plain case
     x = lift(input)
     k, s, p, _, out = _geometry(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
