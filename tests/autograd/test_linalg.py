@@ -375,3 +375,32 @@ def test_integer_input_is_promoted():
     a = np.array([[2, 1], [1, 3]])
     np.testing.assert_allclose(la.inv(a).data, np.linalg.inv(a))
     np.testing.assert_allclose(la.det(a).data, np.linalg.det(a))
+
+
+# --------------------------------------------------------------------------- forward over forward
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_over_forward_matches_reverse_over_reverse(name):
+    """v^T H v of <u, f(x)> by two nested jvps and by two nested grads."""
+    f, inputs = CASES[name]
+    local = np.random.default_rng(5)
+    u = local.standard_normal(np.shape(f(*[cr.tensor(x) for x in inputs]).data))
+    vs = tuple(local.standard_normal(x.shape) for x in inputs)
+
+    def h(*xs):
+        return (f(*xs) * u).sum()
+
+    def dh(*xs):  # <grad h, v> in forward mode
+        return cr.jvp(h, xs, vs)[1]
+
+    fwd_fwd = cr.jvp(dh, tuple(inputs), vs)[1].data
+    argnums = tuple(range(len(inputs)))
+
+    def gv(*xs):
+        gs = cr.grad(h, argnums=argnums)(*xs)
+        return sum((g * v).sum() for g, v in zip(gs, vs))
+
+    rev_rev = sum((g.data * v).sum() for g, v in
+                  zip(cr.grad(gv, argnums=argnums)(*inputs), vs))
+    np.testing.assert_allclose(fwd_fwd, rev_rev, rtol=1e-7, atol=1e-9)
