@@ -74,6 +74,24 @@ def test_more_numpy_code_differentiates():
     assert cr.gradgradcheck(lambda w: mlp_loss(cnp, w, x), [w], atol=1e-4)
 
 
+def test_array_of_a_tensor_keeps_its_derivative():
+    g = cr.grad(lambda x: cnp.sum(cnp.array(x) * x))(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(g.data, [2.0, 4.0])
+    g = cr.grad(lambda x: cnp.sum(cnp.array(x, ndmin=2)))(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(g.data, [1.0, 1.0])
+
+
+def test_make_diagonal_and_msort():
+    d = rng.standard_normal((3, 4))
+    a = cnp.make_diagonal(d, axis1=-1, axis2=-2)
+    assert a.shape == (3, 4, 4)
+    for i in range(3):
+        np.testing.assert_array_equal(np.diag(a.data[i]), d[i])
+    assert cr.gradcheck(lambda v: cnp.make_diagonal(v, axis1=0, axis2=2), [d])
+    if "sort" not in cnp.MISSING:
+        np.testing.assert_array_equal(cnp.msort(d).data, np.sort(d, axis=0))
+
+
 def test_lists_of_tensors_differentiate():
     g = cr.grad(lambda x: cnp.mean(cnp.array([x, 2 * x, [x, x]][:2])))(0.5)
     np.testing.assert_allclose(float(g), 1.5)

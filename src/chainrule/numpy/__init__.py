@@ -67,8 +67,10 @@ def __getattr__(name: str) -> Any:
 
 def array(object: Any, dtype: Any = None, copy: Any = True, ndmin: int = 0) -> Tensor:  # noqa: A002
     """A tensor from array-like data; tensors inside lists keep their gradient."""
-    t = _build(object) if _has_tensor(object) else Tensor(
-        object.data.copy() if isinstance(object, Tensor) else object)
+    if isinstance(object, Tensor):  # a copy that keeps the derivative
+        t = _ops.alias(object) if copy else object
+    else:
+        t = _build(object) if _has_tensor(object) else Tensor(object)
     if dtype is not None:
         t = _ops.cast(t, dtype)
     if t.ndim < ndmin:

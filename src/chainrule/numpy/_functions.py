@@ -294,6 +294,26 @@ def rot90(m: Any, k: int = 1, axes: Any = (0, 1)) -> Tensor:
     return _ops.flip(_ops.swapaxes(x, a, b), b)
 
 
+def make_diagonal(D: Any, offset: int = 0, axis1: int = -1, axis2: int = -2) -> Tensor:
+    """HIPS autograd's ``make_diagonal``: the last axis of ``D`` spread over a diagonal, placed
+    at ``axis1``/``axis2`` of the result (the inverse of ``diagonal``)."""
+    x = _ops.lift(_t(D))
+    if offset != 0:
+        raise NotImplementedError("make_diagonal: only offset=0 is supported")
+    n = x.shape[-1]
+    out = _ops.unsqueeze(x, -1) * np.eye(n, dtype=x.dtype)
+    nd = out.ndim
+    a1, a2 = int(axis1) % nd, int(axis2) % nd
+    if a1 == a2:
+        raise ValueError(f"make_diagonal: axis1 and axis2 must differ, got {axis1}, {axis2}")
+    return _ops.moveaxis(out, [-2, -1], [a1, a2])
+
+
+def msort(a: Any) -> Tensor:
+    """Sort along the first axis (``np.msort``)."""
+    return _ops.sort(_t(a), 0)
+
+
 def nansum(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum treating NaNs as zero (their gradient is zero)."""
     x = _ops.lift(_t(a))
@@ -419,8 +439,8 @@ r_, c_ = _ops.r_, _ops.c_
 MISSING = sorted(n for n in _SAME if n not in _DONE)
 __all__ = sorted(set(_DONE) | set(_BUILDING) | {
     "amax", "amin", "argmax", "argmin", "average", "broadcast_arrays", "broadcast_to", "c_",
-    "angle", "conj", "conjugate", "imag", "median", "nanmean", "nanstd", "nansum", "nanvar",
-    "ptp", "real", "real_if_close", "rot90", "select",
+    "angle", "conj", "conjugate", "imag", "make_diagonal", "median", "msort", "nanmean",
+    "nanstd", "nansum", "nanvar", "ptp", "real", "real_if_close", "rot90", "select",
     "clip", "concatenate", "expand_dims", "flip", "fliplr", "flipud", "max", "mean", "min",
     "pad", "positive", "prod", "r_", "reshape", "split", "square", "squeeze", "stack", "std",
     "sum", "swapaxes", "take", "transpose", "tril", "triu", "var", "vdot", "where"})
