@@ -224,3 +224,39 @@ def test_conv3d_errors():
         F.conv3d(r(1, 2, 2, 3, 3), r(2, 2, 3, 1, 1))
     with pytest.raises(ValueError, match="Conv3d: kernel_size"):
         nn.Conv3d(2, 2, (1, 2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,size", [((2, 3, 7), 3), ((1, 2, 5, 7), (2, 9)),
+                                        ((1, 2, 4, 4), (4, 4))])
+def test_interpolate_area_matches_torch(shape, size, dtype):
+    torch = pytest.importorskip("torch")
+    compare(lambda x: F.interpolate(x, size, mode="area"),
+            lambda x: torch.nn.functional.interpolate(x, size, mode="area"), [r(*shape)], dtype)
+    checks(lambda x: F.interpolate(x, size, mode="area") ** 2, [r(*shape)])
+
+
+def test_padding_and_upsampling_layers_match_torch():
+    torch = pytest.importorskip("torch")
+    tn = torch.nn
+    x1, x2, x3 = r(2, 3, 6), r(2, 3, 5, 6), r(1, 2, 4, 5, 6)
+    pairs = [
+        (nn.ConstantPad1d((1, 2), 3.5), tn.ConstantPad1d((1, 2), 3.5), x1),
+        (nn.ZeroPad2d((1, 0, 2, 1)), tn.ZeroPad2d((1, 0, 2, 1)), x2),
+        (nn.ReflectionPad1d(2), tn.ReflectionPad1d(2), x1),
+        (nn.ReflectionPad2d((1, 2, 0, 3)), tn.ReflectionPad2d((1, 2, 0, 3)), x2),
+        (nn.ReplicationPad2d(2), tn.ReplicationPad2d(2), x2),
+        (nn.ReplicationPad3d(1), tn.ReplicationPad3d(1), x3),
+        (nn.CircularPad2d((1, 2, 3, 0)), tn.CircularPad2d((1, 2, 3, 0)), x2),
+        (nn.Upsample(scale_factor=2, mode="bilinear"),
+         tn.Upsample(scale_factor=2, mode="bilinear"), x2),
+        (nn.Upsample(size=9, mode="linear", align_corners=True),
+         tn.Upsample(size=9, mode="linear", align_corners=True), x1),
+        (nn.UpsamplingNearest2d(scale_factor=3), tn.UpsamplingNearest2d(scale_factor=3), x2),
+        (nn.UpsamplingBilinear2d((7, 4)), tn.UpsamplingBilinear2d((7, 4)), x2),
+    ]
+    for ours, theirs, x in pairs:
+        np.testing.assert_allclose(ours(x).data, theirs(torch.tensor(x)).numpy(), atol=1e-12,
+                                   err_msg=repr(ours))
+    with pytest.raises(ValueError, match="ReflectionPad2d: padding"):
+        nn.ReflectionPad2d((1, 2))

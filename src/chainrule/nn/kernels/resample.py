@@ -1,6 +1,6 @@
 """Padding and resampling with PyTorch's names and semantics: ``pad`` (constant, reflect,
 replicate, circular) and ``interpolate`` (nearest, nearest-exact, linear, bilinear,
-trilinear).
+trilinear, area; not bicubic).
 
 Both are compositions of the engine's linear primitives, so they are differentiable to any
 order with no rule of their own: a reflect / replicate / circular pad is a gather along
@@ -21,6 +21,7 @@ from ...autograd.ops import getitem, lift, matmul, swapaxes
 from ...autograd.ops import pad as pad_constant
 from ...autograd.tensor import Tensor
 from ...errors import ShapeError
+from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
 
 PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -89,7 +90,7 @@ def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None
 
 # --------------------------------------------------------------------------- interpolate
 
-INTERP_MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2,
+INTERP_MODES = {"nearest": 0, "nearest-exact": 0, "area": 0, "linear": 1, "bilinear": 2,
                 "trilinear": 3}
 
 
@@ -164,6 +165,11 @@ def interpolate(input: Any, size: Any = None, scale_factor: Any = None,
     if min(sizes) < 1 or min(x.shape[2:]) < 1:
         raise ShapeError(f"interpolate: output size {tuple(sizes)} and input size "
                          f"{x.shape[2:]} must be positive")
+    if mode == "area":  # PyTorch's: adaptive average pooling to the output size
+        if k == 3:
+            raise ShapeError("interpolate: mode 'area' takes (N, C, L) or (N, C, H, W) "
+                             f"inputs, got shape {x.shape}")
+        return (adaptive_avg_pool1d if k == 1 else adaptive_avg_pool2d)(x, tuple(sizes))
     scales = scales or [None] * k
     for i, (n_in, n_out, s) in enumerate(zip(x.shape[2:], sizes, scales)):
         axis = 2 + i
