@@ -105,6 +105,22 @@ def test_second_order(name):
     assert cr.gradgradcheck(f, inputs, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_over_forward_matches_hvp(name):
+    """v' H v by nested jvp (forward over forward) equals it by hvp (forward over reverse)."""
+    f, inputs = CASES[name]
+    xs = [np.asarray(a, dtype=np.float64) for a in inputs]
+    g = np.random.default_rng(1)
+    vs = [g.standard_normal(a.shape) for a in xs]
+    u = g.standard_normal(f(*[cr.tensor(a) for a in xs]).shape)
+    scalar = lambda *a: (f(*a) * u).sum()  # noqa: E731
+    ff = cr.jvp(lambda *a: cr.jvp(scalar, a, vs)[1], xs, vs)[1]
+    hv = cr.hvp(scalar, xs, vs)
+    hv = (hv,) if len(xs) == 1 else hv
+    want = sum(float((h.data * v).sum()) for h, v in zip(hv, vs))
+    np.testing.assert_allclose(float(ff.data), want, rtol=1e-7, atol=1e-9)
+
+
 # --------------------------------------------------------------------------- float32, 0-d
 
 
