@@ -130,7 +130,9 @@ _logsumexp = _reduction("logsumexp", logsumexp_np,
 def _reducer(p: Primitive) -> Any:
     def reduce(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
         x = lift(x)
-        return p(x, axis=_axes(x, axis), keepdims=bool(keepdims))
+        nd = x.ndim
+        return p(x, axis=normalize_axis(axis, nd) if nd else _axes(x, axis),
+                 keepdims=bool(keepdims))
 
     reduce.__name__ = p.name
     reduce.__doc__ = f"{p.name} over ``axis`` (None = all axes), optionally keeping dims."

@@ -41,22 +41,26 @@ _log_softmax = prim("log_softmax", _log_softmax_np,
                     jvp=lambda t, y, x, axis: t - _sum(exp(y) * t, axis=(axis,), keepdims=True))
 
 
-def _over_axis(p: Any, x: Any, axis: Any) -> Tensor:
-    x = lift(x)
-    if x.ndim == 0:  # as PyTorch: a 0-d tensor is normalised over axis 0 or -1
-        if int(axis) not in (0, -1):
-            raise ShapeError(f"{p.name}: axis {int(axis)} is out of range for a 0-d tensor "
-                             f"(0 or -1)")
-        return reshape(p(reshape(x, (1,)), axis=0), ())
-    return p(x, axis=normalize_axis(axis, x.ndim)[0])
+def _of_0d(p: Any, x: Tensor, axis: Any) -> Tensor:
+    """As PyTorch: a 0-d tensor is normalised over axis 0 or -1 (as a 1-element vector)."""
+    if int(axis) not in (0, -1):
+        raise ShapeError(f"{p.name}: axis {int(axis)} is out of range for a 0-d tensor "
+                         f"(0 or -1)")
+    return reshape(p(reshape(x, (1,)), axis=0), ())
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    return _over_axis(_softmax, x, axis)
+    x = lift(x)
+    if x.ndim:
+        return _softmax(x, axis=normalize_axis(axis, x.ndim)[0])
+    return _of_0d(_softmax, x, axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    return _over_axis(_log_softmax, x, axis)
+    x = lift(x)
+    if x.ndim:
+        return _log_softmax(x, axis=normalize_axis(axis, x.ndim)[0])
+    return _of_0d(_log_softmax, x, axis)
 
 
 # --------------------------------------------------------------------------- cross-entropy
