@@ -2,8 +2,11 @@
 
 ``inv det slogdet solve cholesky qr eigh eigvalsh svd svdvals pinv matrix_power norm
 vector_norm matrix_norm``, with NumPy's signatures and batching over leading dimensions
-(``(..., M, N)``). Every derivative is checked against finite differences (first and
-second order, reverse and forward mode) and against ``torch.linalg``.
+(``(..., M, N)``), and the rest of NumPy 2's namespace as compositions (``cond lstsq
+matrix_rank multi_dot tensorinv tensorsolve cross diagonal matmul matrix_transpose outer
+tensordot trace vecdot``); not here: ``eig``/``eigvals`` (complex results). Every
+derivative is checked against finite differences (first and second order, reverse and
+forward mode) and against ``torch.linalg``.
 
 Ops with several outputs return named tuples (``SlogdetResult``, ``QRResult``,
 ``EighResult``, ``SVDResult``, as NumPy 2) whose elements all differentiate: each
@@ -31,6 +34,7 @@ Where derivatives do not exist (docs/engine.md, "Linear algebra"):
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 from typing import Any, NamedTuple
 
@@ -38,6 +42,7 @@ import numpy as np
 
 from .autograd.ops import (
     abs,  # noqa: A004
+    building,
     concatenate,
     getitem,
     lift,
@@ -72,7 +77,10 @@ from .errors import ShapeError
 
 __all__ = ["EighResult", "LinAlgError", "QRResult", "SVDResult", "SlogdetResult", "cholesky",
            "det", "eigh", "eigvalsh", "inv", "matrix_norm", "matrix_power", "norm", "pinv",
-           "qr", "slogdet", "solve", "svd", "svdvals", "vector_norm"]
+           "qr", "slogdet", "solve", "svd", "svdvals", "vector_norm",
+           # the rest of numpy.linalg
+           "cond", "cross", "diagonal", "lstsq", "matmul", "matrix_rank", "matrix_transpose",
+           "multi_dot", "outer", "tensordot", "tensorinv", "tensorsolve", "trace", "vecdot"]
 
 
 class SlogdetResult(NamedTuple):
@@ -353,3 +361,124 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
     if len(axis) == 2:
         return _matrix_norm(x, ord, axis, keepdims)
     raise ValueError(f"norm: axis must be an int or a pair, got {axis}")
+
+
+# --------------------------------------------------------------------------- the rest of
+# NumPy 2's numpy.linalg: compositions of differentiable ops (on the last axes)
+
+tensordot = building.tensordot
+
+
+def matrix_transpose(x: Any) -> Tensor:
+    """Swap the last two axes (``(..., M, N) -> (..., N, M)``)."""
+    x = lift(x)
+    if x.ndim < 2:
+        raise ShapeError(f"matrix_transpose: argument x must be at least 2-D, got {x.shape}")
+    return swapaxes(x, -1, -2)
+
+
+def diagonal(x: Any, offset: int = 0) -> Tensor:
+    """The diagonals of the matrices over the last two axes."""
+    return building.diagonal(x, offset, -2, -1)
+
+
+def trace(x: Any, offset: int = 0) -> Tensor:
+    """Traces of the matrices over the last two axes."""
+    return sum(diagonal(x, offset), axis=-1)
+
+
+def outer(x1: Any, x2: Any) -> Tensor:
+    """Outer product of two 1-D tensors."""
+    a, b = lift(x1), lift(x2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ShapeError(f"outer: arguments must be 1-D, got {a.shape} and {b.shape}")
+    return building.outer(a, b)
+
+
+def cross(x1: Any, x2: Any, axis: int = -1) -> Tensor:
+    """Cross product of 3-vectors along ``axis``."""
+    a, b = lift(x1), lift(x2)
+    if a.shape[axis] != 3 or b.shape[axis] != 3:
+        raise ShapeError(f"cross: both arguments need size 3 along axis {axis}, got "
+                         f"{a.shape} and {b.shape}")
+    return building.cross(a, b, axis=axis)
+
+
+def vecdot(x1: Any, x2: Any, axis: int = -1) -> Tensor:
+    """Dot products of vectors along ``axis`` (broadcasting the other axes)."""
+    return sum(lift(x1) * lift(x2), axis=axis)
+
+
+def multi_dot(arrays: Any) -> Tensor:
+    """``A @ B @ C ...`` (a 1-D first/last argument is a row/column vector), left to right."""
+    ts = [lift(a) for a in arrays]
+    if len(ts) < 2:
+        raise ValueError("multi_dot: need at least two arrays")
+    out = ts[0]
+    for t in ts[1:]:
+        out = matmul(out, t)
+    return out
+
+
+def matrix_rank(a: Any, tol: Any = None, hermitian: bool = False, *,
+                rtol: Any = None) -> Tensor:
+    """Number of singular values above the tolerance (an integer: no derivative)."""
+    data = a.data if isinstance(a, Tensor) else np.asarray(a)
+    kw = {} if rtol is None else {"rtol": rtol}
+    return Tensor(np.asarray(np.linalg.matrix_rank(data, tol, hermitian, **kw)))
+
+
+def cond(x: Any, p: Any = None) -> Tensor:
+    """Condition number: ``s_max / s_min`` (p None or 2), ``s_min / s_max`` (-2), else
+    ``norm(x, p) * norm(inv(x), p)`` over the last two axes."""
+    x = lift(x)
+    if p is None or p in (2, -2):
+        s = svdvals(x)
+        hi, lo = s[..., 0], s[..., -1]
+        return lo / hi if p == -2 else hi / lo
+    return matrix_norm(x, p) * matrix_norm(inv(x), p)
+
+
+def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
+    """Least squares ``(x, residuals, rank, s)`` as ``numpy.linalg.lstsq`` (2-D ``a``);
+    ``x = pinv(a) b`` differentiates where the rank is locally constant."""
+    a, b = lift(a), lift(b)
+    if a.ndim != 2 or b.ndim not in (1, 2) or b.shape[0] != a.shape[0]:
+        raise ShapeError(f"lstsq: a must be 2-D and b of shape ({a.shape[0] if a.ndim else '?'},"
+                         f") or ({a.shape[0] if a.ndim else '?'}, K), got {a.shape} and "
+                         f"{b.shape}")
+    m, n = a.shape
+    eps = np.finfo(a.data.dtype if a.data.dtype.kind == "f" else np.float64).eps
+    cut = eps * builtins.max(m, n) if rcond is None else rcond
+    x = matmul(pinv(a, cut), b)
+    rank = Tensor(np.asarray(np.linalg.matrix_rank(a.data, tol=None if rcond is None else
+                                                   cut * np.linalg.norm(a.data, 2))))
+    if int(rank.item()) == n and m > n:
+        res = sum((matmul(a, x) - b) ** 2, axis=0)
+        res = reshape(res, (1,)) if b.ndim == 1 else res
+    else:
+        res = Tensor(np.zeros((0,), dtype=x.data.dtype))
+    return x, res, rank, svdvals(a)
+
+
+def tensorinv(a: Any, ind: int = 2) -> Tensor:
+    """Inverse of ``a`` seen as a matrix (first ``ind`` axes x the rest)."""
+    a = lift(a)
+    rows, cols = math.prod(a.shape[:ind]), math.prod(a.shape[ind:])
+    if ind <= 0 or rows != cols:
+        raise ShapeError(f"tensorinv: shape {a.shape} with ind={ind} is not square")
+    return reshape(inv(reshape(a, (rows, cols))), a.shape[ind:] + a.shape[:ind])
+
+
+def tensorsolve(a: Any, b: Any, axes: Any = None) -> Tensor:
+    """``x`` with ``tensordot(a, x, x.ndim) == b``, as ``numpy.linalg.tensorsolve``."""
+    a, b = lift(a), lift(b)
+    if axes is not None:
+        axes = [ax % a.ndim for ax in axes]
+        rest = [i for i in range(a.ndim) if i not in axes]
+        a = transpose(a, rest + axes)
+    x_shape = a.shape[b.ndim:]
+    rows, cols = math.prod(b.shape), math.prod(x_shape)
+    if rows != cols or a.shape[:b.ndim] != b.shape:
+        raise ShapeError(f"tensorsolve: a of shape {a.shape} does not fit b of shape {b.shape}")
+    return reshape(solve(reshape(a, (rows, cols)), reshape(b, (rows,))), x_shape)
