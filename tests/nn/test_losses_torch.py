@@ -199,3 +199,27 @@ def test_unbatched_and_zero_d_inputs_match_torch(dtype):
             [r(C)], dtype)
     compare(lambda p, t: F.binary_cross_entropy(p, t), lambda p, t: tf.binary_cross_entropy(p, t),
             [np.array(0.3), np.array(0.8)], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_pytorch_class_axis_1_layout_for_index_targets(reduction, dtype):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    y = rng.integers(0, C, (2, 3, 4))
+    y[0, 0] = -100
+    tw = torch.tensor(WEIGHT.astype(dtype))
+    compare(lambda z: F.cross_entropy(z, y, WEIGHT, reduction=reduction, label_smoothing=0.1),
+            lambda z: tf.cross_entropy(z, torch.tensor(y), tw, reduction=reduction,
+                                       label_smoothing=0.1), [r(2, C, 3, 4)], dtype)
+    compare(lambda z: F.cross_entropy(z, y[:, 0], reduction=reduction),
+            lambda z: tf.cross_entropy(z, torch.tensor(y[:, 0]), reduction=reduction),
+            [r(2, C, 4)], dtype)
+    compare(lambda lp: F.nll_loss(lp, y, reduction=reduction),
+            lambda lp: tf.nll_loss(lp, torch.tensor(y), reduction=reduction),
+            [r(2, C, 3, 4)], dtype)
+    # the last-axis layout still wins where it fits
+    z = r(2, 3, C)
+    np.testing.assert_allclose(F.cross_entropy(z, y[:, :, 0]).data,
+                               tf.cross_entropy(torch.tensor(z).permute(0, 2, 1),
+                                                torch.tensor(y[:, :, 0])).numpy())

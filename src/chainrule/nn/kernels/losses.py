@@ -2,11 +2,14 @@
 ``nll_loss`` (``weight``, ``ignore_index``, ``reduction``, ``label_smoothing``) and
 ``binary_cross_entropy`` on probabilities (logs clamped at -100, as PyTorch).
 
-Classes are on the LAST axis (PyTorch's axis 1 for inputs of rank 2 is the same axis;
-for rank > 2 PyTorch puts them on axis 1). The common case (class indices, no weight,
-nothing ignored) stays on the fused ``softmax_cross_entropy`` kernel; the others are
-compositions of differentiable ops. A smoothed probability target is built with tensor
-ops, so a target that requires grad gets its gradient.
+Classes are on the LAST axis (PyTorch's axis 1 for inputs of rank 2 is the same axis).
+For rank > 2 PyTorch puts them on axis 1: class-index targets of shape (N, d1, ...) with
+an input (N, C, d1, ...) are read that way when the last-axis reading does not fit; a
+probability target has the input's shape, so it always means classes last. The common
+case (class indices, no weight, nothing ignored) stays on the fused
+``softmax_cross_entropy`` kernel; the others are compositions of differentiable ops. A
+smoothed probability target is built with tensor ops, so a target that requires grad gets
+its gradient.
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ def _class_weight(weight: Any, c: int, op: str) -> np.ndarray | None:
     return w
 
 
+def _classes_last(x: Tensor, target: Any) -> Tensor:
+    """x with PyTorch's class axis 1 moved last when only that layout fits the class-index
+    target: (N, C, d1, ...) with target (N, d1, ...). Any other input is returned as is."""
+    shape = getattr(target, "shape", None)
+    if (x.ndim > 2 and shape is not None and tuple(shape) != x.shape[:-1]
+            and tuple(shape) == x.shape[:1] + x.shape[2:]):
+        return ops.transpose(x, (0, *range(2, x.ndim), 1))
+    return x
+
+
 def _indices(target: Any, lp: Tensor, op: str) -> np.ndarray:
     idx = np.asarray(target.data if isinstance(target, Tensor) else target)
     if idx.dtype.kind not in "iu" or idx.shape != lp.shape[:-1]:
@@ -95,6 +108,8 @@ def nll_loss(input: Any, target: Any, weight: Any = None, size_average: Any = No
         weight, reduction = None, weight
     reduction = _reduction("nll_loss", reduction, size_average, reduce)
     lp = ops.lift(input)
+    if lp.ndim > 2:
+        lp = _classes_last(lp, target)
     if lp.ndim < 1:
         raise ShapeError(f"nll_loss: input must have a class axis, got shape {lp.shape}")
     idx = _indices(target, lp, "nll_loss")
@@ -118,6 +133,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any
     reduction = _reduction("cross_entropy", reduction, size_average, reduce)
     z = ops.lift(input)
     t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if z.ndim > 2:
+        z = _classes_last(z, t)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
