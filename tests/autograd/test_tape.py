@@ -99,3 +99,15 @@ def test_bad_arguments():
         tape.gradient(y, x, unconnected_gradients="zeros")
     with pytest.raises(TypeError, match="floating-point"):
         cr.GradientTape().watch(cr.tensor([1, 2]))
+
+
+def test_tape_jacobian_of_nested_sources():
+    x = cr.Variable([1.0, 2.0])
+    z = cr.Variable(3.0)
+    u = cr.Variable(0.0)
+    with cr.GradientTape() as tape:
+        y = x * z
+    jac = tape.jacobian(y, {"x": x, "rest": [z, u]})
+    np.testing.assert_allclose(jac["x"].data, 3.0 * np.eye(2))
+    np.testing.assert_allclose(jac["rest"][0].data, [1.0, 2.0])
+    assert jac["rest"][1] is None

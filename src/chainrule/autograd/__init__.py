@@ -4,7 +4,8 @@ from ..errors import ShapeError
 from . import ops
 from .check import GradcheckError, gradcheck, gradgradcheck
 from .engine import GraphReleasedError
-from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from .functional import grad, hvp, jvp, value_and_grad, vjp
+from .jacobians import hessian, jacobian
 from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tape import GradientTape, Variable
 from .tensor import Tensor, as_tensor, get_default_dtype, set_default_dtype, tensor

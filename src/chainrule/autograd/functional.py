@@ -286,6 +286,3 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
     if len(primals) == 1:
         return jvp(grad(f), primals, tangents)[1]
     return jvp(grad(f, tuple(range(len(primals)))), primals, tangents)[1]
-
-
-from .jacobians import hessian, jacobian  # noqa: E402,F401  (public here, as before)

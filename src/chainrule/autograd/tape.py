@@ -158,24 +158,35 @@ class GradientTape:
                      for g, s in zip(grads, srcs)]
         return rebuild(grads)
 
-    def jacobian(self, target: Tensor, source: Tensor,
-                 unconnected_gradients: str = "none") -> Tensor | None:
-        """Full Jacobian, shape ``target.shape + source.shape``, one vjp per target element."""
+    def jacobian(self, target: Tensor, sources: Any,
+                 unconnected_gradients: str = "none") -> Any:
+        """Full Jacobian, shape ``target.shape + source.shape`` for each source (a tensor or
+        a pytree of them, answered in its structure), one vjp per target element. A source
+        the target does not reach gives None (zeros with ``unconnected_gradients="zero"``).
+        """
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
+                             f"{unconnected_gradients!r}")
         self._check_use()
         create = GradientTape.any_recording()
-        rows = []
+        srcs, rebuild = _flatten(sources)
+        rows: list[list[Tensor]] = [[] for _ in srcs]
         for k in range(target.data.size):
             seed = np.zeros(target.data.size, dtype=target.dtype)
             seed[k] = 1
-            (g,) = engine.grad([target], [source], [seed.reshape(target.shape)],
-                               retain_graph=True, create_graph=create)
-            if g is None and unconnected_gradients == "none" and k == 0 and \
-                    target.data.size and not _reaches(target, source):
-                return None
-            rows.append(_make(np.zeros_like(source.data)) if g is None else g)
-        if not rows:
-            return _make(np.zeros(target.shape + source.shape, dtype=source.dtype))
-        return ops.reshape(ops.stack(rows), target.shape + source.shape)
+            gs = engine.grad([target], srcs, [seed.reshape(target.shape)],
+                             retain_graph=True, create_graph=create)
+            for j, (g, s) in enumerate(zip(gs, srcs)):
+                rows[j].append(_make(np.zeros_like(s.data)) if g is None else g)
+        jacs: list[Tensor | None] = []
+        for r, s in zip(rows, srcs):
+            if unconnected_gradients == "none" and not _reaches(target, s):
+                jacs.append(None)
+            elif not r:
+                jacs.append(_make(np.zeros(target.shape + s.shape, dtype=s.dtype)))
+            else:
+                jacs.append(ops.reshape(ops.stack(r), target.shape + s.shape))
+        return rebuild(jacs)
 
 
 def _reaches(target: Tensor, source: Tensor) -> bool:
