@@ -14,13 +14,7 @@ import pytest
 
 import chainrule as cr
 
-
-@pytest.fixture(autouse=True)
-def _float64():
-    saved = cr.get_default_dtype()
-    cr.set_default_dtype(np.float64)
-    yield
-    cr.set_default_dtype(saved)
+pytestmark = pytest.mark.usefixtures("float64")  # tests/autograd/conftest.py
 
 
 # ----------------------------------------------------------------- the four repros

@@ -11,13 +11,7 @@ import pytest
 import chainrule as cr
 from chainrule.autograd.pytree import tree_flatten, tree_map, tree_unflatten
 
-
-@pytest.fixture(autouse=True)
-def _float64():
-    saved = cr.get_default_dtype()
-    cr.set_default_dtype(np.float64)
-    yield
-    cr.set_default_dtype(saved)
+pytestmark = pytest.mark.usefixtures("float64")  # tests/autograd/conftest.py
 
 
 Pair = namedtuple("Pair", "a b")
