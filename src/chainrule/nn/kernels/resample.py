@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...autograd.ops import getitem, lift, matmul, swapaxes
+from ...autograd.ops import concatenate, getitem, lift, matmul, swapaxes
 from ...autograd.ops import pad as pad_constant
 from ...autograd.tensor import Tensor
 from ...errors import ShapeError
@@ -84,7 +84,11 @@ def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None
         if min(lo, hi) < 0 or max(lo, hi) > limit or (mode == "replicate" and n == 0):
             raise ValueError(f"pad: {mode} widths {(lo, hi)} of axis {axis} must lie in "
                              f"[0, {limit}] for size {n}")
-        x = _gather(x, axis, _pad_index(n, lo, hi, mode))
+        # only the borders are gathered (their transpose, a scatter-add, stays small)
+        index = _pad_index(n, lo, hi, mode)
+        parts = ([_gather(x, axis, index[:lo])] if lo else []) + [x] + (
+            [_gather(x, axis, index[lo + n:])] if hi else [])
+        x = concatenate(parts, axis=axis)
     return x
 
 
