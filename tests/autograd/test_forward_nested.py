@@ -127,6 +127,12 @@ def _funcs(lib):
                                   * s.sin(x)),
         "sqrt_pow": lambda x: s.sum(s.sqrt(x * x + 1.0) ** 1.5),
         "prod_sigmoid": lambda x: s.prod(1.0 / (1.0 + s.exp(-x))),
+        "concat_stack": lambda x: (s.sum(s.concatenate([x * x, s.sin(x)]) ** 2)
+                                   + s.sum(s.stack([x, x * 2.0]) ** 3)),
+        "einsum_mean": lambda x: s.einsum("i,j,j->", x, x, s.exp(x)) + s.mean(x ** 4),
+        "pow_tensor": lambda x: s.sum((x * x + 1.0) ** (x + 2.0)),
+        "abs_max_where": lambda x: (s.sum(s.abs(x) ** 3) + s.maximum(x[0], x[1]) * x[2]
+                                    + s.sum(s.where(x > 0, s.exp(x), x ** 3))),
     }
 
 
