@@ -260,3 +260,14 @@ def test_padding_and_upsampling_layers_match_torch():
                                    err_msg=repr(ours))
     with pytest.raises(ValueError, match="ReflectionPad2d: padding"):
         nn.ReflectionPad2d((1, 2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("s,p,op,g,d", [(1, 0, 0, 1, 1), (2, 1, 1, 2, 1), (3, 2, 0, 1, 2)])
+def test_conv_transpose1d_matches_torch(s, p, op, g, d, dtype):
+    torch = pytest.importorskip("torch")
+    x, w, b = r(2, 4, 5), r(4, 3, 3), r(3 * g)
+    compare(lambda x, w, b: F.conv_transpose1d(x, w, b, s, p, op, g, d),
+            lambda x, w, b: torch.nn.functional.conv_transpose1d(x, w, b, s, p, op, g, d),
+            [x, w, b], dtype)
+    checks(lambda x, w: F.conv_transpose1d(x, w, None, s, p, op, g, d), [x[:1], w])

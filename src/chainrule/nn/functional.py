@@ -43,7 +43,7 @@ from .kernels import (  # noqa: F401  (convolution and pooling, re-exported)
     conv_transpose2d,
     unfold,
 )
-from .kernels.convnd import conv1d, conv3d  # noqa: F401
+from .kernels.convnd import conv1d, conv3d, conv_transpose1d  # noqa: F401
 from .kernels.losses import (  # noqa: F401
     REDUCTIONS,
     binary_cross_entropy,
@@ -252,7 +252,8 @@ def global_avg_pool2d(x: Any) -> Tensor:
     return ops.mean(x, axis=(2, 3))
 
 
-__all__ += ["conv1d", "conv2d", "conv3d", "conv_transpose2d", "unfold", "pad", "interpolate",
+__all__ += ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold",
+            "pad", "interpolate",
             "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "max_unpool1d",
             "max_unpool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
             "adaptive_max_pool1d", "adaptive_max_pool2d", "global_avg_pool2d",

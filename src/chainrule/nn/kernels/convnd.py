@@ -1,4 +1,5 @@
-"""conv1d and conv3d on top of the fused conv2d, and PyTorch's ``padding_mode``.
+"""conv1d, conv_transpose1d and conv3d on top of the fused conv2d, and PyTorch's
+``padding_mode``.
 
 ``conv1d`` is conv2d over a height of 1. ``conv3d`` is one conv2d: the kd depth slices
 that kernel depth offsets see are stacked beside the channels, (N, C, D, H, W) ->
@@ -17,7 +18,7 @@ from ...autograd.ops import getitem, lift, reshape, squeeze, stack, transpose, u
 from ...autograd.ops import pad as pad_constant
 from ...autograd.tensor import Tensor
 from ...errors import ShapeError
-from .conv import conv2d, same_padding
+from .conv import conv2d, conv_transpose2d, same_padding
 from .resample import pad as pad_modes
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -108,3 +109,22 @@ def conv3d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     y = conv2d(cols, reshape(w, (o, cg * kd, kh, kw)), bias, stride=s[1:],
                padding=pairs[1:], dilation=d[1:], groups=groups)
     return transpose(reshape(y, (n, do) + y.shape[1:]), (0, 2, 1, 3, 4))
+
+
+def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """Transposed 1-D convolution, PyTorch's argument order: x (N, C_in, L), weight
+    (C_in, C_out/groups, k) -> (N, C_out, (L-1)*stride - 2*padding + dilation*(k-1) +
+    output_padding + 1)."""
+    x, w = lift(input), lift(weight)
+    if x.ndim != 3 or w.ndim != 3:
+        raise ShapeError(f"conv_transpose1d: expected input (N, C_in, L) and weight "
+                         f"(C_in, C_out/groups, k), got shapes {x.shape} and {w.shape}")
+    op = "conv_transpose1d"
+    (s,), (p,) = _ints(stride, 1, "stride", op, 1), _ints(padding, 1, "padding", op, 0)
+    (d,), (q,) = _ints(dilation, 1, "dilation", op, 1), _ints(output_padding, 1,
+                                                              "output_padding", op, 0)
+    y = conv_transpose2d(unsqueeze(x, 2), unsqueeze(w, 2), bias, (1, s), (0, p), (0, q),
+                         (1, d), groups)
+    return squeeze(y, 2)
