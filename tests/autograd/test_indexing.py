@@ -53,6 +53,9 @@ CASES = {
         [r(3, 4), r(3, 2)]),
     "scatter_reduce_prod": (lambda x, s: F.scatter_reduce(x, 1, DUP, s, "prod"),
                             [r(3, 4), r(3, 2)]),
+    "scatter_reduce_prod_zeros": (  # the padded rows: exact at zeros
+        lambda x, s: F.scatter_reduce(x, 1, DUP, s * np.array([[1.0, 0.0]]), "prod"),
+        [r(3, 4), r(3, 2)]),
     "scatter_reduce_amax": (lambda x, s: F.scatter_reduce(x, 1, DUP, s, "amax") ** 2,
                             [distinct(3, 4), distinct(3, 2)]),
     "scatter_reduce_amin_noself": (
@@ -193,6 +196,16 @@ def test_scatter_reduce_prod_with_zeros_matches_torch():
     idx = np.array([[0, 1, 0]])
     torch_compare(lambda a, b: a.scatter_reduce(1, idx, b, "prod"),
                   lambda a, b: a.scatter_reduce(1, _t(idx), b, "prod"), [x, s], np.float64)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf / inf, as PyTorch
+@pytest.mark.parametrize("reduce", ["amax", "amin", "prod", "sum", "mean"])
+def test_scatter_reduce_with_infinities_matches_torch(reduce):
+    x, s = np.array([[1.0, -np.inf, 2.0]]), np.array([[np.inf, 3.0, -2.0, 0.5]])
+    idx = np.array([[0, 0, 1, 2]])
+    torch_compare(lambda a, b: a.scatter_reduce(1, idx, b, reduce, include_self=False),
+                  lambda a, b: a.scatter_reduce(1, _t(idx), b, reduce, include_self=False),
+                  [x, s], np.float64)
 
 
 def test_non_differentiable_outputs_match_torch():

@@ -49,9 +49,13 @@ def _gather_np(x: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
 
 def _scatter_add_axis_np(v: np.ndarray, index: np.ndarray, axis: int, shape: tuple
                          ) -> np.ndarray:
-    out = np.zeros(shape, dtype=v.dtype)
     if not shape:
         return np.asarray(v.sum(), dtype=v.dtype)
+    if v.dtype.kind == "f":  # bincount sums in float64: an order faster than np.add.at
+        flat = np.ravel_multi_index(np.broadcast_arrays(*_grid(index, axis)), shape)
+        sums = np.bincount(flat.reshape(-1), weights=v.reshape(-1), minlength=int(np.prod(shape)))
+        return sums.reshape(shape).astype(v.dtype, copy=False)
+    out = np.zeros(shape, dtype=v.dtype)
     np.add.at(out, _grid(index, axis), v)
     return out
 

@@ -6,9 +6,11 @@
 form ``J[i, j] = y_j / x_i`` is used when ``x`` has no zeros; otherwise the exact products
 of the other factors (an n x n grid per scan, n = length of the axis). For
 ``logcumsumexp`` ``J[i, j] = exp(x_i - y_j) <= 1`` for ``j >= i``, so the rules never
-overflow. ``cummax``/``cummin`` return values and int64 indices; the values are a
+overflow; at first order (nothing records the rule) they are O(n) instead: the sums
+``sum_j g_j exp(x_i - y_j)`` are taken in logs, the positive and negative parts of ``g``
+apart (as PyTorch). ``cummax``/``cummin`` return values and int64 indices; the values are a
 ``gather`` at the indices, so their gradient goes to the element that held the running
-extreme (the latest one among ties, as PyTorch).
+extreme (the latest one among ties, and NaN propagating, as PyTorch).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..primitive import const, lift, linear, prim
+from ..primitive import const, lift, linear, prim, unrecorded
 from ..tensor import Tensor, _make
 from .elementwise import exp, where
 from .indexing import _axis, _gather
@@ -97,12 +99,38 @@ def _lcse_np(x: np.ndarray, axis: int) -> np.ndarray:
     return np.logaddexp.accumulate(x, axis=axis) if x.size else x.copy()
 
 
-_logcumsumexp = prim(
-    "logcumsumexp", _lcse_np,
-    vjp=lambda g, y, x, axis: _back(einsum("...ij,...j->...i", _lcse_jac(y, x, axis),
-                                           _last(g, axis)[0]), _last(x, axis)[1]),
-    jvp=lambda t, y, x, axis: _back(einsum("...ij,...i->...j", _lcse_jac(y, x, axis),
-                                           _last(t, axis)[0]), _last(x, axis)[1]))
+def _signed_lcse(v: np.ndarray, shift: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
+    """``(cumsum(v * exp(shift)))`` along ``axis`` (reversed: from the end), as
+    ``exp(lp) - exp(ln)`` kept in logs: the positive and negative parts of ``v`` apart."""
+    out = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for part in (np.maximum(v, 0), np.maximum(-v, 0)):
+            a = np.log(part) + shift
+            out.append(np.flip(_lcse_np(np.flip(a, axis), axis), axis) if reverse
+                       else _lcse_np(a, axis))
+    return out[0], out[1]
+
+
+def _lcse_vjp(g: Tensor, y: Tensor, x: Tensor, axis: int) -> Tensor:
+    if unrecorded(g, y, x):  # first order: O(n), sum_{j >= i} g_j exp(x_i - y_j) in logs
+        lp, ln = _signed_lcse(g.data, -y.data, axis, reverse=True)
+        with np.errstate(invalid="ignore"):  # -inf inputs give NaN, as in PyTorch
+            return const(np.exp(x.data + lp) - np.exp(x.data + ln))
+    gl, back = _last(g, axis)
+    return _back(einsum("...ij,...j->...i", _lcse_jac(y, x, axis), gl), back)
+
+
+def _lcse_jvp(t: Tensor, y: Tensor, x: Tensor, axis: int) -> Tensor:
+    if unrecorded(t, y, x):  # first order: O(n), sum_{i <= j} t_i exp(x_i - y_j) in logs
+        lp, ln = _signed_lcse(t.data, x.data, axis, reverse=False)
+        with np.errstate(invalid="ignore"):  # y = -inf: 0, as PyTorch's forward mode
+            out = np.exp(lp - y.data) - np.exp(ln - y.data)
+        return const(np.where(np.isneginf(y.data), 0, out).astype(out.dtype, copy=False))
+    tl, back = _last(t, axis)
+    return _back(einsum("...ij,...i->...j", _lcse_jac(y, x, axis), tl), back)
+
+
+_logcumsumexp = prim("logcumsumexp", _lcse_np, vjp=_lcse_vjp, jvp=_lcse_jvp)
 
 
 def _scan_axis(op: str, x: Any, dim: Any) -> tuple[Tensor, int, bool]:
@@ -143,22 +171,18 @@ def logcumsumexp(x: Any, dim: int) -> Tensor:
     return _scan(_logcumsumexp, "logcumsumexp", x, dim)
 
 
-def _cum_extreme(op: str, better: Any, x: Any, dim: Any) -> tuple[Tensor, Tensor]:
+def _cum_extreme(op: str, accumulate: Any, x: Any, dim: Any) -> tuple[Tensor, Tensor]:
     xs, axis, scalar = _scan_axis(op, x, dim)
-    a = np.moveaxis(xs.data, axis, -1)
-    n = a.shape[-1]
-    idx = np.zeros(a.shape, dtype=np.int64)
-    if n:
-        best = a[..., 0].copy()
-        for j in range(1, n):  # ties and NaN take the later index, as PyTorch
-            cur = a[..., j]
-            take = better(cur, best) | (cur == best) | np.isnan(cur)
-            take &= ~np.isnan(best)
-            best = np.where(take, cur, best)
-            idx[..., j] = np.where(take, j, idx[..., j - 1])
-    idx = np.moveaxis(idx, -1, axis)
-    values = _gather(xs, index=idx, axis=axis) if xs.dtype.kind in "fc" else _make(
-        np.take_along_axis(xs.data, idx, axis))
+    a = xs.data
+    running = accumulate(a, axis=axis)  # NaN propagates from the first NaN on, as PyTorch
+    # the index is the latest i <= j that holds the running extreme (the latest NaN after
+    # a NaN): such an i is a place where x equals its own running extreme, or a NaN
+    held = (a == running) | np.isnan(a) if a.dtype.kind == "f" else a == running
+    shape = [1] * a.ndim
+    shape[axis] = a.shape[axis]
+    where_held = np.where(held, np.arange(a.shape[axis]).reshape(shape), 0)
+    idx = np.maximum.accumulate(where_held, axis=axis).astype(np.int64)
+    values = _gather(xs, index=idx, axis=axis) if xs.dtype.kind in "fc" else _make(running)
     if scalar:
         return reshape(values, ()), const(idx.reshape(()))
     return values, const(idx)
@@ -166,9 +190,9 @@ def _cum_extreme(op: str, better: Any, x: Any, dim: Any) -> tuple[Tensor, Tensor
 
 def cummax(x: Any, dim: int) -> tuple[Tensor, Tensor]:
     """Running maximum along ``dim``: ``(values, indices)`` as PyTorch's cummax."""
-    return _cum_extreme("cummax", np.greater, x, dim)
+    return _cum_extreme("cummax", np.maximum.accumulate, x, dim)
 
 
 def cummin(x: Any, dim: int) -> tuple[Tensor, Tensor]:
     """Running minimum along ``dim``: ``(values, indices)`` as PyTorch's cummin."""
-    return _cum_extreme("cummin", np.less, x, dim)
+    return _cum_extreme("cummin", np.minimum.accumulate, x, dim)

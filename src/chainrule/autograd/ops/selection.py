@@ -19,7 +19,8 @@ import numpy as np
 from ...errors import ShapeError
 from ..primitive import const, lift, prim
 from ..tensor import Tensor, _make
-from .elementwise import where
+from .elementwise import abs as _abs
+from .elementwise import exp, log, where
 from .indexing import _argsort_np, _axis, _gather, _grid, _index_array, _scatter_add_axis
 from .reductions import max as _rmax
 from .reductions import min as _rmin
@@ -117,47 +118,92 @@ _REDUCERS = {"sum": (_rsum, 0.0), "mean": (_rsum, 0.0), "prod": (_rprod, 1.0),
              "amax": (_rmax, -np.inf), "amin": (_rmin, np.inf)}
 
 
+def _padded(x: Tensor, s: Tensor, target: np.ndarray, counts: np.ndarray, reduce: str,
+            include_self: bool) -> Tensor:
+    """Every place's contributions in one padded row, reduced with sum/prod/max/min (their
+    exact rules: zeros in prod, ties, inf and NaN). Memory: places x most contributions."""
+    total = x.size
+    fn, identity = _REDUCERS[reduce]
+    parts = ([reshape(x, (-1,))] if include_self else []) + [reshape(s, (-1,))]
+    values = concatenate([*parts, const(np.full(1, identity, dtype=x.dtype))])
+    slots = np.full((total, max(int(counts.max(initial=0)), 1)), values.shape[0] - 1,
+                    dtype=np.int64)
+    fill = np.zeros(total, dtype=np.int64)
+    if include_self:
+        slots[:, 0] = np.arange(total)
+        fill += 1
+    order = np.argsort(target, kind="stable")
+    sorted_t = target[order]
+    col = np.arange(len(sorted_t)) - np.searchsorted(sorted_t, sorted_t) + fill[sorted_t]
+    slots[sorted_t, col] = (total if include_self else 0) + order
+    return reshape(fn(getitem(values, (slots,)), axis=1), x.shape)
+
+
+def _extreme(x: Tensor, s: Tensor, idx: np.ndarray, axis: int, target: np.ndarray,
+             reduce: str, include_self: bool) -> Tensor:
+    """amax/amin as a weighted scatter_add: the tied extremes of a place get 1/ties each,
+    so the value is the extreme and the gradient is shared among ties (O(size))."""
+    total, flat_s = x.size, s.data.reshape(-1)
+    pick = np.maximum if reduce == "amax" else np.minimum
+    ref = np.full(total, -np.inf if reduce == "amax" else np.inf, dtype=x.dtype)
+    pick.at(ref, target, flat_s)
+    if include_self:
+        ref = pick(ref, x.data.reshape(-1))
+    tie_s = flat_s == ref[target]
+    tie_x = (x.data.reshape(-1) == ref) & include_self
+    ties = np.bincount(target, weights=tie_s, minlength=total) + tie_x
+    ties = np.maximum(ties, 1).astype(x.dtype)
+    w_s = const((tie_s / ties[target]).astype(x.dtype).reshape(idx.shape))
+    out = _scatter_add_axis(s * w_s, index=idx, axis=axis, shape=x.shape)
+    if include_self:
+        out = out + x * const((tie_x / ties).astype(x.dtype).reshape(x.shape))
+    return out
+
+
+def _log_prod(x: Tensor, s: Tensor, idx: np.ndarray, axis: int, target: np.ndarray,
+              include_self: bool) -> Tensor:
+    """prod without zeros: sign * exp(scatter_add(log|v|)), O(size); d/dv = out / v."""
+    negative = np.bincount(target, weights=s.data.reshape(-1) < 0, minlength=x.size)
+    logs = _scatter_add_axis(log(_abs(s)), index=idx, axis=axis, shape=x.shape)
+    if include_self:
+        negative = negative + (x.data.reshape(-1) < 0)
+        logs = logs + log(_abs(x))
+    sign = np.where(negative.reshape(x.shape) % 2 == 1, -1, 1).astype(x.dtype)
+    return const(sign) * exp(logs)
+
+
 def scatter_reduce(x: Any, dim: int, index: Any, src: Any, reduce: str, *,
                    include_self: bool = True) -> Tensor:
     """PyTorch's scatter_reduce with ``reduce`` in sum, prod, mean, amax, amin: every place
     of ``x`` reduced with the ``src`` values scattered onto it (and with itself when
-    ``include_self``); places nothing is scattered onto keep ``x``'s value."""
+    ``include_self``); places nothing is scattered onto keep ``x``'s value. Ties in
+    amax/amin share the gradient; prod is exact at zeros (as PyTorch)."""
     if reduce not in _REDUCERS:
         raise ValueError(f"scatter_reduce: reduce must be one of {sorted(_REDUCERS)}, "
                          f"got {reduce!r}")
     x, axis, idx = _prepare("scatter_reduce", x, dim, index)
     s = _src_for("scatter_reduce", src, idx, x)
     shape, total = x.shape, x.size
-    target = np.arange(total).reshape(shape)[_grid(idx, axis)] if shape else np.zeros(
-        idx.shape, dtype=np.int64)
-    target = target.reshape(-1)
-    counts = np.bincount(target, minlength=total) + (1 if include_self else 0)
-    width = max(int(counts.max(initial=0)), 1)
-    # values: [x (flat) if include_self] + src (flat) + the identity; slot -> value index
-    parts = ([reshape(x, (-1,))] if include_self else []) + [reshape(s, (-1,))]
-    fn, identity = _REDUCERS[reduce]
-    parts.append(const(np.full(1, identity, dtype=x.dtype)))
-    values = concatenate(parts)
-    n_values = values.shape[0]
-    slots = np.full((total, width), n_values - 1, dtype=np.int64)
-    fill = np.zeros(total, dtype=np.int64)
-    if include_self:
-        slots[:, 0] = np.arange(total)
-        fill += 1
-    base = total if include_self else 0
-    order = np.argsort(target, kind="stable")
-    sorted_t = target[order]
-    first = np.searchsorted(sorted_t, sorted_t, side="left")
-    col = np.arange(len(sorted_t)) - first + fill[sorted_t]
-    slots[sorted_t, col] = base + order
-    rows = getitem(values, (slots,))  # (total, width)
-    out = fn(rows, axis=1)
-    if reduce == "mean":
-        out = out / const(np.maximum(counts, 1).astype(x.dtype))
-    out = reshape(out, shape)
+    target = (np.arange(total).reshape(shape)[_grid(idx, axis)] if shape else np.zeros(
+        idx.shape, dtype=np.int64)).reshape(-1)
+    hits = np.bincount(target, minlength=total)
+    counts = hits + (1 if include_self else 0)
+    finite = np.isfinite(s.data).all() and not (include_self and not np.isfinite(x.data).all())
+    if reduce in ("sum", "mean"):
+        out = _scatter_add_axis(s, index=idx, axis=axis, shape=shape)
+        out = x + out if include_self else out
+        if reduce == "mean":
+            out = out / const(np.maximum(counts, 1).astype(x.dtype).reshape(shape))
+    elif reduce in ("amax", "amin") and finite:
+        out = _extreme(x, s, idx, axis, target, reduce, include_self)
+    elif reduce == "prod" and finite and (s.data != 0).all() and not (
+            include_self and (x.data == 0).any()):
+        out = _log_prod(x, s, idx, axis, target, include_self)
+    else:  # zeros in prod, inf or NaN: the padded rows and the reductions' own rules
+        out = _padded(x, s, target, counts, reduce, include_self)
     if include_self:
         return out
-    return where(const(counts.reshape(shape) > 0), out, x)
+    return where(const(hits.reshape(shape) > 0), out, x)
 
 
 def index_select(x: Any, dim: int, index: Any) -> Tensor:
