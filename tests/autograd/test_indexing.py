@@ -285,3 +285,11 @@ def test_numpy_sort_partition_tril_match_numpy(dtype):
 def test_bad_input_names_op_and_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_values_indices_results_are_named_as_torch():
+    x = cr.tensor(distinct(3, 4))
+    for result in (x.sort(1), x.topk(2), cr.cummax(x, 0), cr.cummin(x, 1)):
+        values, indices = result
+        assert result.values is values and result.indices is indices
+        assert indices.dtype == np.int64 and values.dtype == x.dtype

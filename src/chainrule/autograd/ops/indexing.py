@@ -11,7 +11,7 @@ their second derivatives follow. Indices are parameters (constants), never diffe
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,7 +20,15 @@ from ..primitive import lift, linear, nondiff
 from ..tensor import Tensor, _make
 from .shape import broadcast_to, reshape
 
-__all__ = ["argsort", "gather", "partition", "sort", "take_along_axis"]
+__all__ = ["ValuesIndices", "argsort", "gather", "partition", "sort", "take_along_axis"]
+
+
+class ValuesIndices(NamedTuple):
+    """What PyTorch's sort, topk, cummax and cummin return: ``(values, indices)``, also as
+    ``.values`` and ``.indices``."""
+
+    values: Tensor
+    indices: Tensor
 
 
 def _axis(op: str, axis: Any, ndim: int, arg: str = "dim") -> int:

@@ -22,7 +22,7 @@ import numpy as np
 from ..primitive import const, lift, linear, prim, unrecorded
 from ..tensor import Tensor, _make
 from .elementwise import exp, where
-from .indexing import _axis, _gather
+from .indexing import ValuesIndices, _axis, _gather
 from .linalg import einsum
 from .shape import flip, reshape, transpose
 
@@ -171,7 +171,7 @@ def logcumsumexp(x: Any, dim: int) -> Tensor:
     return _scan(_logcumsumexp, "logcumsumexp", x, dim)
 
 
-def _cum_extreme(op: str, accumulate: Any, x: Any, dim: Any) -> tuple[Tensor, Tensor]:
+def _cum_extreme(op: str, accumulate: Any, x: Any, dim: Any) -> ValuesIndices:
     xs, axis, scalar = _scan_axis(op, x, dim)
     a = xs.data
     running = accumulate(a, axis=axis)  # NaN propagates from the first NaN on, as PyTorch
@@ -184,15 +184,15 @@ def _cum_extreme(op: str, accumulate: Any, x: Any, dim: Any) -> tuple[Tensor, Te
     idx = np.maximum.accumulate(where_held, axis=axis).astype(np.int64)
     values = _gather(xs, index=idx, axis=axis) if xs.dtype.kind in "fc" else _make(running)
     if scalar:
-        return reshape(values, ()), const(idx.reshape(()))
-    return values, const(idx)
+        return ValuesIndices(reshape(values, ()), const(idx.reshape(())))
+    return ValuesIndices(values, const(idx))
 
 
-def cummax(x: Any, dim: int) -> tuple[Tensor, Tensor]:
+def cummax(x: Any, dim: int) -> ValuesIndices:
     """Running maximum along ``dim``: ``(values, indices)`` as PyTorch's cummax."""
     return _cum_extreme("cummax", np.maximum.accumulate, x, dim)
 
 
-def cummin(x: Any, dim: int) -> tuple[Tensor, Tensor]:
+def cummin(x: Any, dim: int) -> ValuesIndices:
     """Running minimum along ``dim``: ``(values, indices)`` as PyTorch's cummin."""
     return _cum_extreme("cummin", np.minimum.accumulate, x, dim)

@@ -21,7 +21,15 @@ from ..primitive import const, lift, prim
 from ..tensor import Tensor, _make
 from .elementwise import abs as _abs
 from .elementwise import exp, log, where
-from .indexing import _argsort_np, _axis, _gather, _grid, _index_array, _scatter_add_axis
+from .indexing import (
+    ValuesIndices,
+    _argsort_np,
+    _axis,
+    _gather,
+    _grid,
+    _index_array,
+    _scatter_add_axis,
+)
 from .reductions import max as _rmax
 from .reductions import min as _rmin
 from .reductions import prod as _rprod
@@ -305,15 +313,15 @@ def _values(x: Tensor, idx: np.ndarray, axis: int) -> Tensor:
 
 
 def sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False
-         ) -> tuple[Tensor, Tensor]:
+         ) -> ValuesIndices:
     """PyTorch's sort: ``(values, indices)`` along ``dim`` (stable in either direction).
     ``chainrule.numpy.sort`` is NumPy's (values only)."""
     xs, axis, scalar = _sort_prepare("sort", x, dim)
     idx = _argsort_np(xs.data, axis, bool(descending))
     values = _values(xs, idx, axis)
     if scalar:
-        return reshape(values, ()), _make(idx.reshape(()))
-    return values, _make(idx)
+        return ValuesIndices(reshape(values, ()), _make(idx.reshape(())))
+    return ValuesIndices(values, _make(idx))
 
 
 def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -322,7 +330,7 @@ def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = Fals
 
 
 def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
-         ) -> tuple[Tensor, Tensor]:
+         ) -> ValuesIndices:
     """The ``k`` largest (smallest) entries along ``dim``: ``(values, indices)``."""
     xs, axis, scalar = _sort_prepare("topk", x, dim)
     n = xs.shape[axis]
@@ -332,9 +340,9 @@ def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = Tru
     idx = np.take(_argsort_np(xs.data, axis, bool(largest)), np.arange(k), axis=axis)
     values = _values(xs, idx, axis)
     if scalar:
-        return reshape(values, values.shape[1:] if k == 1 else values.shape), _make(
-            idx.reshape(()) if k == 1 else idx)
-    return values, _make(idx)
+        return ValuesIndices(reshape(values, values.shape[1:] if k == 1 else values.shape),
+                             _make(idx.reshape(()) if k == 1 else idx))
+    return ValuesIndices(values, _make(idx))
 
 
 def repeat_interleave(x: Any, repeats: Any, dim: int | None = None) -> Tensor:
