@@ -762,15 +762,16 @@ def test_sign_gradient_is_zero_like_torch() -> None:
     np.testing.assert_array_equal(c, t)
 
 
-def test_einsum_repeated_index_forward_only() -> None:
-    """A repeated index within one operand (trace / diagonal) computes forward like torch but
-    has no gradient rule: chainrule raises NotImplementedError naming the spec."""
+def test_einsum_repeated_index_matches_torch() -> None:
+    """A repeated index within one operand (trace / diagonal): forward and gradient as torch
+    (the diagonal is taken first, by indexing, whose transpose scatters back)."""
     a = np.random.default_rng(14).standard_normal((3, 3))
     _close(cr.einsum("ii->i", cr.tensor(a)), torch.einsum("ii->i", torch.tensor(a)), "diag")
     _close(cr.einsum("ii", cr.tensor(a)), torch.einsum("ii", torch.tensor(a)), "trace")
-    x = cr.tensor(a, requires_grad=True)
-    with pytest.raises(NotImplementedError, match="repeated index"):
-        cr.einsum("ii->", x).backward()
+    for spec in ("ii->", "ii->i"):
+        (c,), (t,) = _grads(lambda x, s=spec: cr.einsum(s, x),
+                            lambda x, s=spec: torch.einsum(s, x), a)
+        np.testing.assert_allclose(c, t, rtol=RTOL, atol=ATOL, err_msg=spec)
 
 
 # --------------------------------------------------------------------------- cross-entropy
