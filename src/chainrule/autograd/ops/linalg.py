@@ -124,8 +124,8 @@ def _parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]
 def _einsum_vjp(i: int, g: Tensor, y: Tensor, *xs: Tensor, ins: tuple, out: str) -> Tensor:
     target = ins[i]
     if len(set(target)) != len(target):
-        raise NotImplementedError(f"einsum: no gradient for a repeated index within one "
-                                  f"operand ('{target}', a diagonal or trace)")
+        raise NotImplementedError(f"einsum primitive: repeated index within one operand "
+                                  f"('{target}'); call einsum(), which takes diagonals first")
     others = [s for j, s in enumerate(ins) if j != i]
     present = set(out).union(*others) if others else set(out)
     kept = "".join(c for c in target if c in present)
