@@ -10,12 +10,7 @@ from chainrule.autograd.check import numeric_gradient
 rng = np.random.default_rng(3)
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    old = cr.get_default_dtype()
-    cr.set_default_dtype(np.float64)
-    yield
-    cr.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")  # tests/autograd/conftest.py
 
 
 def finite_difference(f, x, eps=1e-6):
