@@ -308,5 +308,7 @@ def test_activation_module_arguments():
     np.testing.assert_allclose(nn.Softplus(beta=2.0, threshold=1.0)(x).data,
                                F.softplus(x, 2.0, 1.0).data)
     np.testing.assert_allclose(nn.Softmin(0)(x).data, F.softmin(x, dim=0).data)
+    np.testing.assert_allclose(nn.Hardswish(inplace=True)(x).data, F.hardswish(x).data)
+    np.testing.assert_allclose(F.mish(x, inplace=True).data, F.mish(x).data)
     with pytest.warns(UserWarning, match="Implicit dimension"):
         np.testing.assert_allclose(F.softmin(x).data, F.softmin(x, dim=1).data)

@@ -3,7 +3,8 @@
 ``celu``, ``mish``, ``softsign``, ``softmin``, ``normalize`` and ``softplus(beta,
 threshold)`` are compositions of the engine's primitives; ``hardsigmoid`` and ``hardswish``
 are primitives (``autograd/ops/elementwise.py``) so that their derivatives at the kinks
-are PyTorch's. All are re-exported by ``chainrule.nn.functional``.
+are PyTorch's. All are re-exported by ``chainrule.nn.functional``. ``inplace`` is accepted
+where PyTorch has it, for ported code; the result is always a new tensor.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd import ops
-from ..autograd.ops import hardsigmoid, hardswish
+from ..autograd.ops import hardsigmoid as _hardsigmoid
+from ..autograd.ops import hardswish as _hardswish
 from ..autograd.tensor import Tensor
 
 __all__ = ["celu", "hardsigmoid", "hardswish", "mish", "normalize", "softmin", "softplus",
@@ -34,7 +36,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return ops.where(over, x, y) if over.any() else y
 
 
-def celu(x: Any, alpha: float = 1.0) -> Tensor:
+def celu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """max(0, x) + min(0, alpha (e^(x / alpha) - 1)) = alpha elu(x / alpha)."""
     if alpha == 0:
         raise ValueError("celu: alpha must be nonzero (it divides x)")
@@ -42,10 +44,20 @@ def celu(x: Any, alpha: float = 1.0) -> Tensor:
     return ops.elu(x) if alpha == 1 else ops.elu(x / alpha) * alpha
 
 
-def mish(x: Any) -> Tensor:
+def mish(x: Any, inplace: bool = False) -> Tensor:
     """x tanh(softplus(x)) (Misra, 2019)."""
     x = ops.lift(x)
     return x * ops.tanh(ops.softplus(x))
+
+
+def hardswish(x: Any, inplace: bool = False) -> Tensor:
+    """x relu6(x + 3) / 6; derivative 0 for x <= -3, 1 for x >= 3 (PyTorch's)."""
+    return _hardswish(ops.lift(x))
+
+
+def hardsigmoid(x: Any, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6; derivative 1/6 strictly inside (-3, 3), else 0 (PyTorch's)."""
+    return _hardsigmoid(ops.lift(x))
 
 
 def softsign(x: Any) -> Tensor:

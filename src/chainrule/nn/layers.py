@@ -289,10 +289,11 @@ LogSoftmax = _activation("LogSoftmax", ops.log_softmax, "log-softmax over ``axis
                          axis=-1)
 Softplus = _activation("Softplus", F.softplus, "log(1 + e^(beta x)) / beta; x above threshold.",
                        beta=1.0, threshold=20.0)
-CELU = _activation("CELU", F.celu, "max(0, x) + min(0, alpha (e^(x/alpha) - 1)).", alpha=1.0)
-Mish = _activation("Mish", F.mish, "x tanh(softplus(x)).")
-Hardswish = _activation("Hardswish", F.hardswish, "x relu6(x + 3) / 6.")
-Hardsigmoid = _activation("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6.")
+CELU = _activation("CELU", F.celu, "max(0, x) + min(0, alpha (e^(x/alpha) - 1)).", alpha=1.0,
+                   inplace=False)
+Mish = _activation("Mish", F.mish, "x tanh(softplus(x)).", inplace=False)
+Hardswish = _activation("Hardswish", F.hardswish, "x relu6(x + 3) / 6.", inplace=False)
+Hardsigmoid = _activation("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6.", inplace=False)
 Softsign = _activation("Softsign", F.softsign, "x / (1 + |x|).")
 Softmin = _activation("Softmin", F.softmin, "softmax(-x) over ``dim``.", dim=None)
 
