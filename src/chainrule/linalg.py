@@ -252,8 +252,9 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Tensor:  # noqa: N803
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
         hermitian: bool = False) -> Any:
     """``U, S, Vh`` with ``a = U diag(S) Vh`` (NumPy's defaults: ``full_matrices=True``).
-    ``compute_uv=False`` returns ``S`` alone. The extra columns of a full decomposition are
-    constants; at repeated singular values the singular vectors' derivative is NaN."""
+    ``compute_uv=False`` returns ``S`` alone; ``hermitian`` is accepted and ignored (the
+    general SVD is used). The extra columns of a full decomposition are constants; at
+    repeated singular values the singular vectors' derivative is NaN."""
     a = _matrix("svd", a, square=False)
     u, s, vh = unpack(svd_packed(a), svd_shapes(a))
     if not compute_uv:
