@@ -404,3 +404,19 @@ def test_forward_over_forward_matches_reverse_over_reverse(name):
     rev_rev = sum((g.data * v).sum() for g, v in
                   zip(cr.grad(gv, argnums=argnums)(*inputs), vs))
     np.testing.assert_allclose(fwd_fwd, rev_rev, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 3), (2, 0, 0), (1, 1)])
+def test_empty_batches_and_matrices(shape):
+    a = np.zeros(shape) + 2 * np.eye(shape[-1])
+    ops = {"inv": la.inv, "det": la.det, "slogdet": lambda x: la.slogdet(x)[1],
+           "eigh": lambda x: la.eigh(x)[1], "svd": lambda x: la.svd(x)[0],
+           "qr": lambda x: la.qr(x)[1], "cholesky": la.cholesky, "pinv": la.pinv}
+    refs = {"inv": np.linalg.inv, "det": np.linalg.det,
+            "slogdet": lambda x: np.linalg.slogdet(x)[1],
+            "eigh": lambda x: np.linalg.eigh(x)[1], "svd": lambda x: np.linalg.svd(x)[0],
+            "qr": lambda x: np.linalg.qr(x)[1], "cholesky": np.linalg.cholesky,
+            "pinv": np.linalg.pinv}
+    for name, f in ops.items():
+        np.testing.assert_allclose(np.abs(f(a).data), np.abs(refs[name](a)), err_msg=name)
+        assert cr.grad(lambda x, f=f: f(x).sum())(a).shape == a.shape

@@ -122,7 +122,9 @@ def _column_divide(num: Tensor, s: Tensor) -> Tensor:
 
 
 def _pack_np(*arrays: np.ndarray, batch: tuple) -> np.ndarray:
-    return np.concatenate([a.reshape(batch + (-1,)) for a in arrays], axis=-1)
+    nb = len(batch)
+    return np.concatenate([a.reshape(batch + (math.prod(a.shape[nb:]),)) for a in arrays],
+                          axis=-1)
 
 
 def unpack(p: Tensor, shapes: list[tuple]) -> list[Tensor]:
@@ -136,7 +138,9 @@ def unpack(p: Tensor, shapes: list[tuple]) -> list[Tensor]:
 
 
 def _pack(parts: list[Tensor], batch: tuple) -> Tensor:
-    return concatenate([reshape(t, batch + (-1,)) for t in parts], axis=-1)
+    nb = len(batch)
+    return concatenate([reshape(t, batch + (math.prod(t.shape[nb:]),)) for t in parts],
+                       axis=-1)
 
 
 def _call_np(name: str, fn: Any, *args: Any, **kw: Any) -> Any:
