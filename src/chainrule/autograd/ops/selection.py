@@ -326,7 +326,9 @@ def sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False
 
 def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """PyTorch's argsort: int64 indices that sort ``x`` along ``dim``."""
-    return sort(lift(x).detach() if isinstance(x, Tensor) else x, dim, descending)[1]
+    xs, axis, scalar = _sort_prepare("argsort", x, dim)
+    idx = _argsort_np(xs.data, axis, bool(descending))
+    return _make(idx.reshape(()) if scalar else idx)
 
 
 def topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
