@@ -234,7 +234,7 @@ def test_numpy_sort_partition_tril_match_numpy(dtype):
     np.testing.assert_array_equal(ops.partition(x, 2).data, np.partition(x, 2))
     np.testing.assert_array_equal(ops.tril(x, 1).data, np.tril(x, 1))
     np.testing.assert_array_equal(ops.triu(x[0]).data, np.triu(x[0]))
-    idx = np.array([[1], [0], [4]])
+    idx = np.array([[1], [0], [-1]])  # NumPy counts negative indices from the end
     np.testing.assert_array_equal(ops.take_along_axis(x, idx, 1).data,
                                   np.take_along_axis(x, idx, 1))
     assert ops.sort(x).dtype == dtype
@@ -245,6 +245,9 @@ def test_numpy_sort_partition_tril_match_numpy(dtype):
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: F.gather(r(3, 4), 1, np.array([[4]])), IndexError, "gather: index value 4"),
+    (lambda: F.gather(r(3, 4), 1, np.array([[-1]])), IndexError, "gather: index value -1"),
+    (lambda: F.scatter(r(3, 4), 1, np.array([[-1]]), 0.0), IndexError,
+     "scatter: index value -1"),
     (lambda: F.gather(r(3, 4), 2, IDX), ShapeError, "gather: dim=2 is out of range"),
     (lambda: F.gather(r(3, 4), 1, IDX.astype(float)), TypeError,
      "gather: index must hold integers"),

@@ -75,8 +75,10 @@ _scatter_add_axis = linear("scatter_add_axis", _scatter_add_axis_np,
                                                                        axis=axis))
 
 
-def _index_array(op: str, index: Any, x: Tensor, axis: int, arg: str = "index") -> np.ndarray:
-    """``index`` as an int64 array with ``x``'s number of axes, checked against ``x``."""
+def _index_array(op: str, index: Any, x: Tensor, axis: int, arg: str = "index",
+                 negative: bool = False) -> np.ndarray:
+    """``index`` as an int64 array with ``x``'s number of axes, checked against ``x``;
+    negative values count from the end only with ``negative`` (NumPy; PyTorch refuses)."""
     idx = index.data if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: {arg} must hold integers, got dtype {idx.dtype}")
@@ -91,8 +93,9 @@ def _index_array(op: str, index: Any, x: Tensor, axis: int, arg: str = "index") 
                 raise ShapeError(f"{op}: {arg} of shape {idx.shape} is larger than the input "
                                  f"{x.shape} in dimension {d}")
         n = x.shape[axis]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        bad = idx.min() if idx.min() < -n else idx.max()
+    low = -n if negative else 0
+    if idx.size and (idx.min() < low or idx.max() >= n):
+        bad = idx.min() if idx.min() < low else idx.max()
         raise IndexError(f"{op}: {arg} value {bad} is out of range for dimension {axis} of "
                          f"size {n}")
     idx = idx.astype(np.int64, copy=False)
@@ -127,8 +130,8 @@ def take_along_axis(x: Any, indices: Any, axis: int | None) -> Tensor:
         xs = list(shape)
         xs[axis] = x.shape[axis]
         x = broadcast_to(x, tuple(xs))
-    return _gather(x, index=_index_array("take_along_axis", idx, x, axis, "indices"),
-                   axis=axis)
+    idx = _index_array("take_along_axis", idx, x, axis, "indices", negative=True)
+    return _gather(x, index=idx, axis=axis)
 
 
 # --------------------------------------------------------------------------- sorting
