@@ -122,3 +122,15 @@ def test_every_old_public_name_is_still_there():
     with pytest.warns(DeprecationWarning):  # the moved ones warn
         missing = [name for name in OLD_PUBLIC if not hasattr(ops, name)]
     assert missing == []
+
+
+def test_numeric_gradient_of_a_transposed_input_is_not_zero():
+    """A Fortran-ordered input (m.T) once made every step perturb a copy: all zeros."""
+    from chainrule.autograd.check import numeric_gradient
+
+    m = np.arange(6.0).reshape(2, 3).T
+    np.testing.assert_allclose(numeric_gradient(lambda a: float((a * a).sum()), m), 2 * m,
+                               atol=1e-6)
+    import chainrule as cr
+
+    cr.gradcheck(lambda a, b: cr.matmul(a, b), [np.ones((2, 3)), m])

@@ -59,7 +59,7 @@ def numeric_gradient(f: Callable[[np.ndarray], Any], x: Any, eps: float = 1e-6) 
         with ``h`` the step actually taken. Costs ``2 * x.size`` calls of ``f``.
     """
     step = positive_step(eps)
-    work = np.array(x, dtype=np.float64, copy=True)
+    work = np.array(x, dtype=np.float64, order="C", copy=True)  # reshape(-1) must be a view
     grad = np.zeros_like(work)
     flat_work, flat_grad = work.reshape(-1), grad.reshape(-1)
     for i in range(flat_work.size):
@@ -77,7 +77,7 @@ def numeric_gradient(f: Callable[[np.ndarray], Any], x: Any, eps: float = 1e-6) 
 def _inputs64(inputs: Any) -> list[np.ndarray]:
     if isinstance(inputs, (Tensor, np.ndarray, float, int)):
         inputs = (inputs,)
-    arrays = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
+    arrays = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64, order="C")
               for x in inputs]
     return arrays
 
