@@ -235,3 +235,11 @@ def test_unsupported_arguments_say_so():
         cnp.pad(np.ones(2), 1, mode="edge")
     with pytest.raises(NotImplementedError, match="reshape"):
         cnp.reshape(np.ones(4), (2, 2), order="F")
+
+
+def test_squeeze_keeps_numpys_error_for_an_axis_of_size_other_than_one():
+    import chainrule.numpy as cnp
+
+    with pytest.raises(ValueError, match="squeeze"):
+        cnp.squeeze(cnp.zeros((2, 3)), axis=0)
+    assert cnp.squeeze(cnp.zeros((1, 3)), axis=0).shape == (3,)

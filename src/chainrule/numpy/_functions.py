@@ -207,7 +207,13 @@ def expand_dims(a: Any, axis: Any) -> Tensor:
 
 
 def squeeze(a: Any, axis: Any = None) -> Tensor:
-    return _ops.squeeze(_t(a), axis)
+    """``np.squeeze``: unlike PyTorch's, an axis whose size is not 1 is an error."""
+    x = _t(a)
+    for ax in (() if axis is None else np.atleast_1d(axis)):
+        if x.shape[int(ax)] != 1:
+            raise ValueError(f"squeeze: cannot select an axis to squeeze out which has "
+                             f"size not equal to one (axis {int(ax)}, shape {x.shape})")
+    return _ops.squeeze(x, axis)
 
 
 def concatenate(arrays: Any, axis: int | None = 0) -> Tensor:
