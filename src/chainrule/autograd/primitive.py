@@ -33,6 +33,7 @@ primitive) as it is made. The constructors derive what can be derived (as PyTorc
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 import numpy as np
@@ -47,11 +48,15 @@ Rule = Any  # a vjp or jvp function, see the module docstring
 class Primitive:
     """One row of the rule table. Calling it applies the op to tensors."""
 
-    __slots__ = ("name", "forward", "vjps", "jvps", "differentiable", "accumulate")
+    __slots__ = ("name", "forward", "vjps", "jvps", "differentiable", "accumulate", "kind")
 
     def __init__(self, name: str, forward: Any, vjp: Any, jvp: Any,
                  differentiable: bool = True, accumulate: Any = None) -> None:
         self.name = name
+        # How the rules were made (set by the constructors below), for the rule table
+        # in docs/engine.md: "elementwise", "linear", "multilinear", "by hand" or
+        # "non-differentiable".
+        self.kind = "by hand" if differentiable else "non-differentiable"
         self.forward = forward
         self.vjps = vjp if isinstance(vjp, (tuple, Each, Joint)) else (vjp,)
         self.jvps = jvp if isinstance(jvp, (tuple, Each)) else (jvp,)
@@ -118,6 +123,8 @@ class Joint:
 # --------------------------------------------------------------------------- registry
 
 PRIMITIVES: dict[str, Primitive] = {}
+#: name -> the module that registered it (for the rule table in docs/engine.md)
+DEFINED_IN: dict[str, str] = {}
 
 
 def register(p: Primitive) -> Primitive:
@@ -125,6 +132,10 @@ def register(p: Primitive) -> Primitive:
     if PRIMITIVES.get(p.name, p) is not p:
         raise ValueError(f"a primitive named '{p.name}' is already registered")
     PRIMITIVES[p.name] = p
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    DEFINED_IN[p.name] = "" if frame is None else frame.f_globals.get("__name__", "")
     return p
 
 
@@ -190,7 +201,9 @@ def elementwise(name: str, forward: Any, *partials: Any) -> Primitive:
     >>> cosh = elementwise("cosh", np.cosh, lambda y, x: sinh(x))
     """
     rules = tuple(_scaled(d, len(partials)) for d in partials)
-    return prim(name, forward, vjp=rules, jvp=rules)
+    p = prim(name, forward, vjp=rules, jvp=rules)
+    p.kind = "elementwise"
+    return p
 
 
 def linear(name: str, forward: Any, transpose: Rule, **kw: Any) -> Primitive:
@@ -198,6 +211,7 @@ def linear(name: str, forward: Any, transpose: Rule, **kw: Any) -> Primitive:
     applied to the tangent (same params); ``transpose(g, y, x, **params)`` is its vjp."""
     p = Primitive(name, forward, transpose, None, **kw)
     p.jvps = (lambda t, y, x, **params: p(t, **params),)
+    p.kind = "linear"
     return register(p)
 
 
@@ -210,9 +224,11 @@ def multilinear(name: str, forward: Any, *transposes: Rule) -> Primitive:
     """
     if len(transposes) == 1 and isinstance(transposes[0], Each):
         p = Primitive(name, forward, transposes[0], None)
+        p.kind = "multilinear"
         p.jvps = Each(lambda i, t, y, *xs, **params: p(*xs[:i], t, *xs[i + 1:], **params))
         return register(p)
     p = Primitive(name, forward, tuple(transposes), None)
+    p.kind = "multilinear"
     if len(transposes) == 2 and not any(_takes_params(f, 4) for f in transposes):
         p.jvps = (lambda t, y, a, b: p(t, b), lambda t, y, a, b: p(a, t))
     else:
