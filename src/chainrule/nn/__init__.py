@@ -88,4 +88,5 @@ from .resampling import (
     ZeroPad2d,
     ZeroPad3d,
 )
+from .rnn_attention import BahdanauAttention, LuongAttention  # issue 15 (RNN attention)
 from .summary import ModelSummary

@@ -100,6 +100,7 @@ from ..autograd.ops.selection import (  # noqa: F401  (PyTorch's, not NumPy's, s
     scatter_add,
     sort,
 )
+from .sampled_softmax import sampled_softmax_cross_entropy  # noqa: F401  (issue 15, ex. 7)
 
 swish = silu
 __all__ = ["elu", "gelu", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "relu", "selu",
@@ -258,3 +259,9 @@ __all__ += ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"
             "max_unpool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
             "adaptive_max_pool1d", "adaptive_max_pool2d", "global_avg_pool2d",
             "binary_cross_entropy"]
+
+# isort: split
+# (issue 15: attention; the fused primitive lives in nn/kernels/attention.py)
+from .kernels.attention import scaled_dot_product_attention  # noqa: E402
+
+__all__ += ["scaled_dot_product_attention"]
