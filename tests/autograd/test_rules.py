@@ -165,6 +165,7 @@ COVERAGE = dict.fromkeys({
 COVERAGE.update({
     **dict.fromkeys(SECOND_ORDER_SKIP, 1),
     "lstm_scan": 1,  # second order through its composite form: tests/nn/test_recurrent.py
+    "scaled_dot_product_attention": 2,  # tests/nn/test_attention.py
     "first_order_only": 0,  # lstm_scan's marker: its rules raise, by design (same tests)
 })
 

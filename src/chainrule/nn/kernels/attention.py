@@ -1,0 +1,259 @@
+"""Scaled dot-product attention as ONE fused primitive (``scaled_dot_product_attention``).
+
+    S = scale * Q K^T + bias        (..., L, S)   bias: the masks, additive (-inf = masked)
+    P = softmax(S) over the keys    fully masked rows give P = 0 (not NaN)
+    O = (P * D) V                   D: the dropout mask (kept / (1 - p)), or none
+
+The forward runs in NumPy with the softmax in place on the score block (max-subtracted),
+and keeps P for backward: the output is a view into one workspace that holds P beside O,
+and the rules find it as ``y.data.base`` (as ``lstm_scan`` does). The vjp
+
+    dV = (P D)^T G,   dS = P * ((G V^T) D - rowsum(G * O)),   dQ = scale dS K,
+    dK = scale dS^T Q,   dbias = dS
+
+runs in NumPy when no graph of the gradient is recorded; when one is (``create_graph``,
+or forward mode around it) both rules take the composite path: the same formulas in
+differentiable ops, with P recomputed from differentiable ops, so second and higher
+derivatives work in both modes. Batch dimensions broadcast as in ``np.matmul``; the
+engine sums the cotangents back to each argument's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...autograd import ops
+from ...autograd.primitive import Each, Joint, const, prim, unrecorded
+from ...autograd.tensor import Tensor
+from ...errors import ShapeError
+from ...random import get_rng
+
+_NAME = "scaled_dot_product_attention"
+
+
+# --------------------------------------------------------------------------- NumPy kernel
+
+
+def _shapes(q: np.ndarray, k: np.ndarray, v: np.ndarray,
+            bias: np.ndarray | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Shapes of P (..., L, S) and of the output O (..., L, Ev)."""
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
+                                () if bias is None else bias.shape[:-2])
+    return batch + (q.shape[-2], k.shape[-2]), batch + (q.shape[-2], v.shape[-1])
+
+
+def _softmax_inplace(s: np.ndarray) -> None:
+    """Row softmax of the last axis in place; rows with no finite entry become zeros."""
+    m = s.max(axis=-1, keepdims=True)
+    if not np.isfinite(m).all():
+        m[~np.isfinite(m)] = 0.0
+    s -= m
+    np.exp(s, out=s)
+    z = s.sum(axis=-1, keepdims=True)
+    if not z.all():
+        z[z == 0] = np.inf  # fully masked rows: 0 / inf = 0
+    np.reciprocal(z, out=z)
+    s *= z
+
+
+def _sdpa_np(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None,
+             *, scale: float, drop: np.ndarray | None = None) -> np.ndarray:
+    p_shape, o_shape = _shapes(q, k, v, bias)
+    dtype = np.result_type(q, k, v)
+    ws = np.empty(math.prod(p_shape) + math.prod(o_shape), dtype=dtype)
+    p = ws[:math.prod(p_shape)].reshape(p_shape)
+    out = ws[math.prod(p_shape):].reshape(o_shape)
+    np.matmul(q * np.asarray(scale, dtype), k.swapaxes(-1, -2), out=p)
+    if bias is not None:
+        p += bias
+    _softmax_inplace(p)
+    np.matmul(p if drop is None else p * drop, v, out=out)
+    return out
+
+
+def _saved(y: Tensor, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> np.ndarray:
+    """P, kept beside the output in one workspace (see the module docstring)."""
+    p_shape, o_shape = _shapes(q.data, k.data, v.data, None if bias is None else bias.data)
+    ws = y.data.base
+    n = math.prod(p_shape)
+    if ws is None or ws.ndim != 1 or ws.size != n + math.prod(o_shape):
+        raise RuntimeError(f"{_NAME}: the output's array was replaced, so the attention "
+                           "weights saved for backward are gone")
+    return ws[:n].reshape(p_shape)
+
+
+# --------------------------------------------------------------------------- composite path
+
+
+def attention_probs(q: Tensor, k: Tensor, bias: Tensor | None, scale: float) -> Tensor:
+    """softmax(scale Q K^T + bias) in differentiable ops; fully masked rows are zeros.
+
+    The row maximum is subtracted as a constant (softmax does not depend on it), and the
+    masked entries (-inf) are zeroed by a constant mask, so no NaN appears anywhere.
+    """
+    s = ops.matmul(q * scale, ops.swapaxes(k, -1, -2))
+    if bias is not None:
+        s = s + bias
+    masked = ~np.isfinite(s.data)
+    if masked.any():
+        s = ops.where(masked, 0.0, s)
+    m = np.where(masked, -np.inf, s.data).max(axis=-1, keepdims=True)
+    m[~np.isfinite(m)] = 0.0
+    e = ops.exp(s - const(m))
+    if masked.any():
+        e = ops.where(masked, 0.0, e)
+    z = ops.sum(e, axis=-1, keepdims=True)
+    return e / ops.where(z.data == 0, 1.0, z)
+
+
+def _composite_vjp(g: Tensor, y: Tensor, q: Tensor, k: Tensor, v: Tensor,
+                   bias: Tensor | None, scale: float, drop: np.ndarray | None) -> tuple:
+    p = attention_probs(q, k, bias, scale)
+    pd = p if drop is None else p * const(drop)
+    out = ops.matmul(pd, v)
+    dv = ops.matmul(ops.swapaxes(pd, -1, -2), g)
+    dp = ops.matmul(g, ops.swapaxes(v, -1, -2))
+    if drop is not None:
+        dp = dp * const(drop)
+    ds = p * (dp - ops.sum(g * out, axis=-1, keepdims=True))
+    dq = ops.matmul(ds, k) * scale
+    dk = ops.matmul(ops.swapaxes(ds, -1, -2), q) * scale
+    return (dq, dk, dv) if bias is None else (dq, dk, dv, ds)
+
+
+def _sdpa_vjp(g: Tensor, y: Tensor, q: Tensor, k: Tensor, v: Tensor,
+              bias: Tensor | None = None, *, scale: float,
+              drop: np.ndarray | None = None) -> tuple:
+    if not unrecorded(g, q, k, v, *([] if bias is None else [bias])):
+        return _composite_vjp(g, y, q, k, v, bias, scale, drop)
+    p = _saved(y, q, k, v, bias)
+    gd, vd = g.data, v.data
+    pd = p if drop is None else p * drop
+    dv = np.matmul(pd.swapaxes(-1, -2), gd)
+    ds = np.matmul(gd, vd.swapaxes(-1, -2))  # dP, then dS in place
+    if drop is not None:
+        ds *= drop
+    ds -= np.einsum("...i,...i->...", gd, y.data)[..., None]
+    ds *= p
+    sc = np.asarray(scale, ds.dtype)
+    dq = np.matmul(ds, k.data * sc)
+    dk = np.matmul(ds.swapaxes(-1, -2), q.data * sc)
+    grads = (const(dq), const(dk), const(dv))
+    return grads if bias is None else grads + (const(ds),)
+
+
+def _sdpa_jvp(i: int, t: Tensor, y: Tensor, q: Tensor, k: Tensor, v: Tensor,
+              bias: Tensor | None = None, *, scale: float,
+              drop: np.ndarray | None = None) -> Tensor:
+    """Output tangent for a tangent ``t`` on argument i (0 q, 1 k, 2 v, 3 bias)."""
+    if not unrecorded(t, q, k, v, *([] if bias is None else [bias])):
+        p = attention_probs(q, k, bias, scale)
+        if i == 2:
+            return ops.matmul(p if drop is None else p * const(drop), t)
+        ds = (ops.matmul(t * scale, ops.swapaxes(k, -1, -2)) if i == 0 else
+              ops.matmul(q * scale, ops.swapaxes(t, -1, -2)) if i == 1 else t)
+        dp = p * (ds - ops.sum(p * ds, axis=-1, keepdims=True))
+        return ops.matmul(dp if drop is None else dp * const(drop), v)
+    p = _saved(y, q, k, v, bias)
+    td = t.data
+    if i == 2:
+        return const(np.matmul(p if drop is None else p * drop, td))
+    sc = np.asarray(scale, p.dtype)
+    if i == 0:
+        ds = np.matmul(td * sc, k.data.swapaxes(-1, -2))
+    elif i == 1:
+        ds = np.matmul(q.data * sc, td.swapaxes(-1, -2))
+    else:
+        ds = np.broadcast_to(td, p.shape).copy()
+    ds[p == 0] = 0.0  # masked entries (a -inf bias has no finite tangent there)
+    ds -= np.einsum("...i,...i->...", p, ds)[..., None]
+    ds *= p
+    if drop is not None:
+        ds *= drop
+    return const(np.matmul(ds, v.data))
+
+
+sdpa = prim(_NAME, _sdpa_np, vjp=Joint(_sdpa_vjp), jvp=Each(_sdpa_jvp))
+
+
+# --------------------------------------------------------------------------- the function
+
+
+def _check_mask(mask: Any, shape: tuple[int, ...], where: str) -> Tensor:
+    """A mask as a Tensor, with a clear error for a wrong dtype or shape."""
+    m = mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask))
+    kind = m.data.dtype.kind
+    if kind not in "bf":
+        raise TypeError(f"{where}: attn_mask must be boolean (True = take part) or a float "
+                        f"additive mask, got dtype {m.data.dtype}")
+    try:
+        np.broadcast_shapes(m.shape, shape)
+        if m.ndim < 2 and m.ndim != 0 and m.shape[-1] not in (1, shape[-1]):
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"{where}: attn_mask of shape {m.shape} does not broadcast to the "
+                         f"attention weights' shape {shape} (..., L, S)") from None
+    return m
+
+
+def _bias_from(mask: Tensor, dtype: np.dtype) -> Tensor:
+    if mask.data.dtype == bool:
+        return const(np.where(mask.data, 0.0, -np.inf).astype(dtype))
+    if mask.data.dtype != dtype:
+        return ops.cast(mask, dtype)
+    return mask
+
+
+def causal_bias(L: int, S: int, dtype: Any = np.float64) -> np.ndarray:  # noqa: N803
+    """The additive causal mask (L, S): 0 where key j <= query i, -inf above (top-left
+    aligned, as PyTorch's ``is_causal``)."""
+    return np.where(np.tri(L, S, dtype=bool), 0.0, -np.inf).astype(dtype)
+
+
+def scaled_dot_product_attention(q: Any, k: Any, v: Any, attn_mask: Any = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: float | None = None) -> Tensor:
+    """softmax(Q K^T * scale + mask) V, PyTorch's ``F.scaled_dot_product_attention``.
+
+    q: (..., L, E), k: (..., S, E), v: (..., S, Ev) -> (..., L, Ev); the leading (batch,
+    heads) dimensions broadcast. ``attn_mask``: boolean (True = the query may attend to
+    the key) or a float mask added to the scores, broadcastable to (..., L, S).
+    ``is_causal``: query i sees keys 0..i (a top-left aligned lower triangle).
+    ``scale`` defaults to 1/sqrt(E). ``dropout_p``: dropout on the attention weights,
+    drawn from ``chainrule.random`` (pass 0 in evaluation, as in PyTorch). A query whose
+    keys are all masked gets a zero output and a zero (finite) gradient.
+    """
+    q, k, v = ops.lift(q), ops.lift(k), ops.lift(v)
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ShapeError(f"{_NAME}: q, k, v need at least 2 dimensions (..., L, E), got "
+                         f"{q.shape}, {k.shape}, {v.shape}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ShapeError(f"{_NAME}: q {q.shape} and k {k.shape} need the same embedding "
+                         f"size, k and v {v.shape} the same number of keys")
+    try:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ShapeError(f"{_NAME}: the batch dimensions of q {q.shape}, k {k.shape} and v "
+                         f"{v.shape} do not broadcast") from None
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"{_NAME}: dropout_p must be in [0, 1), got {dropout_p}")
+    dtype = np.result_type(q.data, k.data, v.data)
+    L, S = q.shape[-2], k.shape[-2]  # noqa: N806
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    bias = None
+    if attn_mask is not None:
+        if is_causal:
+            raise ValueError(f"{_NAME}: give attn_mask or is_causal=True, not both")
+        bias = _bias_from(_check_mask(attn_mask, batch + (L, S), _NAME), dtype)
+    elif is_causal:
+        bias = const(causal_bias(L, S, dtype))
+    drop = None
+    if dropout_p > 0.0:
+        p_shape = np.broadcast_shapes(batch, () if bias is None else bias.shape[:-2]) + (L, S)
+        keep = get_rng().random(p_shape) >= dropout_p
+        drop = (keep / (1.0 - dropout_p)).astype(dtype)
+    args = (q, k, v) if bias is None else (q, k, v, bias)
+    return sdpa(*args, scale=scale, drop=drop)
