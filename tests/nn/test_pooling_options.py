@@ -201,3 +201,22 @@ def test_pooling_errors_name_op_and_argument():
         F.adaptive_max_pool1d(x, 2)
     with pytest.raises(cr.ShapeError, match="MaxPool2d.*larger"):
         nn.MaxPool2d(5)(x)
+
+
+@pytest.mark.parametrize("shape, k, s", [((2, 3, 6, 6), 2, 2), ((1, 2, 7, 5), 3, 2)])
+@pytest.mark.parametrize("order", ["first", "second"])
+def test_plain_max_pool2d_gives_tied_maxima_gradient_as_torch(shape, k, s, order):
+    """Ties (e.g. zeros after ReLU): the first maximum of each window takes the gradient,
+    in both the exact-tiling and the overlapping kernels, first and second order."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, size=shape).astype(np.float64)  # many ties
+    g = rng.standard_normal(F.max_pool2d(cr.tensor(x), k, s).shape)
+    xt = torch.tensor(x, requires_grad=True)
+    (torch.nn.functional.max_pool2d(xt, k, s) * torch.tensor(g)).sum().backward()
+    if order == "first":  # NumPy fast path
+        ours = cr.grad(lambda v: cr.sum(F.max_pool2d(v, k, s) * g))(x)
+    else:  # a cotangent that requires grad: the rule runs as a differentiable graph
+        pullback = cr.vjp(lambda v: F.max_pool2d(v, k, s), cr.tensor(x))[1]
+        ours = pullback(cr.tensor(g, requires_grad=True))[0]
+    np.testing.assert_array_equal(np.asarray(ours.data), xt.grad.numpy())

@@ -26,6 +26,7 @@ from .im2col import (
     conv_grad_w_np,
     conv_grad_x_np,
     conv_np,
+    first_maxima,
     fold_np,
     max_pool_grad_np,
     max_pool_np,
@@ -92,7 +93,8 @@ _conv2d_bias = prim(
 
 
 def _max_pool_weights(y: Tensor, x: Tensor, kernel: tuple, stride: tuple) -> Tensor:
-    """Share of each input element in its window's max: 1/(number of tied maxima) or 0.
+    """1 where an input element is its window's first maximum (row-major, as PyTorch),
+    else 0.
 
     Laid out as (N, C, Ho, kh, Wo, kw) when the windows tile the image exactly (a reshape
     of x's own layout), else as unfold's (N, C, kh, kw, Ho, Wo).
@@ -100,21 +102,16 @@ def _max_pool_weights(y: Tensor, x: Tensor, kernel: tuple, stride: tuple) -> Ten
     yd, xd = y.data, x.data
     n, c, ho, wo = yd.shape
     (kh, kw) = kernel
-    tiled = tiles_exactly(x, y, kernel, stride)
-    if tiled:
-        weights = (xd.reshape(n, c, ho, kh, wo, kw) == yd[:, :, :, None, :, None]).astype(
-            xd.dtype)
-        slots = [weights[:, :, :, a, :, b] for a in range(kh) for b in range(kw)]
+    offsets = [(a, b) for a in range(kh) for b in range(kw)]
+    hits = first_maxima([xd[window(a, b, (ho, wo), stride, (1, 1))] for a, b in offsets], yd)
+    if tiles_exactly(x, y, kernel, stride):
+        weights = np.empty((n, c, ho, kh, wo, kw), dtype=xd.dtype)
+        for (a, b), hit in zip(offsets, hits):
+            weights[:, :, :, a, :, b] = hit
     else:
         weights = np.empty((n, c, kh, kw, ho, wo), dtype=xd.dtype)
-        for a in range(kh):
-            for b in range(kw):
-                np.equal(xd[window(a, b, (ho, wo), stride, (1, 1))], yd,
-                         out=weights[:, :, a, b], casting="unsafe")
-        slots = [weights[:, :, a, b] for a in range(kh) for b in range(kw)]
-    counts = np.add.reduce(slots) if len(slots) > 1 else slots[0]  # adds k*k slices
-    if counts.max(initial=0) > 1:
-        weights /= counts[:, :, :, None, :, None] if tiled else counts[:, :, None, None]
+        for (a, b), hit in zip(offsets, hits):
+            weights[:, :, a, b] = hit
     return const(weights)
 
 
@@ -139,7 +136,8 @@ def _max_pool_jvp(t: Tensor, y: Tensor, x: Tensor, kernel: tuple, stride: tuple)
     return _sum(win * weights, axis=(2, 3), keepdims=False)
 
 
-# Max over k×k windows; ties share the gradient. Gradchecked against max(unfold(x)).
+# Max over k×k windows; the first maximum of a window takes its gradient (PyTorch's rule).
+# Checked against its composite, the first maximum of unfold(x) (tests/nn/test_conv.py).
 _max_pool2d = prim("max_pool2d", max_pool_np, vjp=_max_pool_vjp, jvp=_max_pool_jvp)
 
 
@@ -292,7 +290,8 @@ def _pool_args(x: Tensor, kernel_size: Any, stride: Any, padding: Any, name: str
 
 
 def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
-    """Max over k×k windows (padding counts as -inf). Tied maxima share the gradient.
+    """Max over k×k windows (padding counts as -inf). The first maximum of a window
+    (row-major) takes its gradient, as in PyTorch.
 
     x: (N, C, H, W) -> (N, C, Ho, Wo); ``stride`` defaults to the kernel size."""
     x = lift(x)

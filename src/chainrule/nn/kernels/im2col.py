@@ -259,18 +259,31 @@ def tiles_exactly(x: Any, y: Any, kernel: tuple, stride: tuple) -> bool:
         y.shape[2] * kernel[0], y.shape[3] * kernel[1])
 
 
+def first_maxima(slots: list, y: np.ndarray) -> list:
+    """For the values ``slots`` of each window's offsets (in row-major order) and the
+    windows' maxima ``y``: boolean masks marking, per window, only the first offset that
+    holds the maximum (ties and NaN go to the first, as PyTorch's max pooling)."""
+    taken = np.zeros(y.shape, bool)
+    nan = y.dtype.kind in "fc" and bool(np.isnan(y).any())
+    hits = []
+    for v in slots:
+        hit = (v == y) | np.isnan(v) if nan else v == y
+        hit &= ~taken
+        taken |= hit
+        hits.append(hit)
+    return hits
+
+
 def max_pool_grad_np(g: np.ndarray, y: np.ndarray, x: np.ndarray, kernel: tuple,
                      stride: tuple) -> np.ndarray:
-    """max_pool2d's vjp (kernels.conv) in NumPy, same tie sharing, one strided slice per
+    """max_pool2d's vjp (kernels.conv) in NumPy: each window's cotangent goes to its first
+    maximum in row-major order (PyTorch's choice among tied maxima), one strided slice per
     kernel offset: 6-D broadcasts over k×k windows run NumPy's inner loops k at a time."""
     out = y.shape[2:]
     wins = [window(a, b, out, stride, (1, 1)) for a in range(kernel[0])
             for b in range(kernel[1])]
-    hits = [x[win] == y for win in wins]  # where each offset holds its window's max
-    counts = np.zeros(y.shape, np.uint8 if len(wins) < 256 else np.int32)
-    for hit in hits:
-        counts += hit
-    share = np.divide(g, counts, dtype=np.result_type(g, x))  # the cotangent of each max
+    hits = first_maxima([x[win] for win in wins], y)
+    share = g.astype(np.result_type(g, x), copy=False)
     if tiles_exactly(x, y, kernel, stride):  # every input pixel in exactly one window
         dx = np.empty(x.shape, share.dtype)
         for win, hit in zip(wins, hits):

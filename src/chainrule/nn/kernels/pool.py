@@ -94,9 +94,9 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
                dilation: Any = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Max over windows of (N, C, H, W); padding counts as -inf. With ``return_indices``
-    also the flat index (h * W + w) of each maximum, for ``max_unpool2d``. Without
-    dilation, ceil mode or indices, tied maxima share the gradient (the fused kernel);
-    otherwise the first maximum takes it, as in PyTorch."""
+    also the flat index (h * W + w) of each maximum, for ``max_unpool2d``. The first
+    maximum of a window (row-major) takes its gradient, as in PyTorch; without dilation,
+    ceil mode or indices the fused kernel runs."""
     if not (ceil_mode or return_indices) and (dilation == 1 or dilation == (1, 1)):
         return _max_pool2d_fused(input, kernel_size, stride, padding)  # the plain case
     x = lift(input)
