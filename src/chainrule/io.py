@@ -24,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -36,8 +38,8 @@ import numpy as np
 from .errors import CheckpointError, DataFileNotFoundError
 
 __all__ = ["ARCHITECTURE_ATTRIBUTE", "FORMAT_VERSION", "architecture_of", "atomic_write",
-           "check_state_dict", "load", "load_weights", "read_checkpoint", "save",
-           "temp_path_for", "write_checkpoint"]
+           "check_state_dict", "load", "load_weights", "read_checkpoint",
+           "remove_stale_temporaries", "save", "temp_path_for", "write_checkpoint"]
 
 FORMAT_VERSION = 1
 _META = "__chainrule__"
@@ -55,9 +57,60 @@ _CORRUPT = (OSError, ValueError, KeyError, TypeError, EOFError, zlib.error, zipf
 # the destination is left exactly as it was.
 
 
+_STALE_SECONDS = 6 * 3600  # a temporary older than this is stale even if its pid is alive
+
+
 def temp_path_for(path: Path) -> Path:
-    """A fresh, hidden temporary name next to ``path`` (same directory, same file system)."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    """A fresh, hidden temporary name next to ``path`` (same directory, same file system):
+    ``.<name>.<pid>.<random>.tmp``, so a later save can tell whose it is."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (POSIX); assumed alive where that cannot be asked."""
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # os.kill would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str],
+                             max_age: float = _STALE_SECONDS) -> list[Path]:
+    """Delete the temporaries a killed save of ``path`` left behind; returns them.
+
+    Only files named as :func:`temp_path_for` names them *for this target* are considered:
+    one is stale when the process that wrote it is gone or it is older than ``max_age``
+    seconds (also the rule for the pid-less names of older versions). Errors (a file
+    removed meanwhile, no permission) are ignored: cleaning up never fails a save.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[0-9a-f]{{12}}\.tmp")
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(path.parent if str(path.parent) else "."))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > max_age
+            dead = match.group(1) is not None and not _pid_alive(int(match.group(1)))
+            if (old or dead) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 def _create_exclusive(path: Path) -> tuple[Path, BinaryIO]:
@@ -96,9 +149,12 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         with atomic_write("model.npz") as f:
             f.write(data)
 
-    If the block raises, the temporary file is deleted and ``path`` is untouched.
+    If the block raises, the temporary file is deleted and ``path`` is untouched. The
+    temporaries of ``path`` that a killed process left behind are removed first
+    (:func:`remove_stale_temporaries`).
     """
     path = Path(path)
+    remove_stale_temporaries(path)
     tmp, handle = _create_exclusive(path)
     try:
         with handle:
@@ -234,6 +290,10 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise DataFileNotFoundError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a chainrule file (not a .npz/zip archive)")
+    with open(path, "rb") as f:
+        start = f.read(len(_ZIP_MAGIC))
+    if start != _ZIP_MAGIC:  # else np.load would take it for a pickle
+        raise _damaged(path, "its zip header is damaged")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return _decode(_read_meta(path, npz)["tree"], npz)
@@ -241,7 +301,18 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise
     except _CORRUPT as exc:
         detail = f"{type(exc).__name__}: {exc}"
-        raise CheckpointError(f"{path}: corrupt chainrule file ({detail})") from None
+        if "pickle" in detail:  # NumPy's allow_pickle advice would mislead here
+            detail = "an entry's header is damaged or holds object data, which chainrule " \
+                     "never writes"
+        raise _damaged(path, detail) from None
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _damaged(path: Path, detail: str) -> CheckpointError:
+    return CheckpointError(f"{path}: corrupt chainrule file, not a valid chainrule checkpoint "
+                           f"({detail})")
 
 
 # --------------------------------------------------------------------------- checking
