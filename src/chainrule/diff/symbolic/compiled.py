@@ -50,8 +50,8 @@ class CompiledExpr:
             raise DiffError(f"expected at most {len(names)} positional values {names}")
         bound = dict(zip(names, args, strict=False))
         for key, value in kwargs.items():
-            if key not in names:
-                raise DiffError(f"unknown variable {key!r}; expected {names}")
+            if key not in names:  # as evaluate: names the expression does not use are ignored
+                continue
             if key in bound:
                 raise DiffError(f"variable {key!r} given twice")
             bound[key] = value

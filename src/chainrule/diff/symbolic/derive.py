@@ -85,8 +85,8 @@ def hessian(
             rows[i][j] = rows[j][i] = hij
     if values is None:
         return rows
-    check_env(expr, values, strict=True)
+    check_env(expr, values)
     return np.array(
-        [[evaluate(h, check_env(h, values, strict=False)) for h in row] for row in rows],
+        [[evaluate(h, values) for h in row] for row in rows],
         dtype=np.float64,
     )

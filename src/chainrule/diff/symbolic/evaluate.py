@@ -76,18 +76,14 @@ def checked_div(where: Expr | str, num: Any, den: Any) -> Any:
     return num / den
 
 
-def check_env(expr: Expr, values: Mapping[str, Any], strict: bool) -> dict[str, Any]:
-    """The values of the variables of ``expr``, checked; ``strict`` refuses extra names."""
+def check_env(expr: Expr, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of the variables of ``expr``, checked. Names the expression does not use
+    are ignored (as SymPy's ``subs``), so one environment evaluates a function and its
+    derivatives; a missing variable raises, naming it."""
     needed = set(expr.variables())
     missing = sorted(needed - set(values))
     if missing:
         raise DiffError(f"missing value for variable(s): {', '.join(missing)}")
-    unknown = sorted(set(values) - needed)
-    if strict and unknown:
-        raise DiffError(
-            f"unknown variable(s) {', '.join(unknown)}; the expression uses: "
-            f"{', '.join(sorted(needed)) or '(none)'}"
-        )
     return {k: _as_value(k, v) for k, v in values.items() if k in needed}
 
 
@@ -114,14 +110,14 @@ def _values(root: Expr, env: Mapping[str, Any]) -> dict[Expr, Any]:
 
 
 def evaluate(expr: Expr, values: Mapping[str, Any]) -> Any:
-    """:meth:`Expr.evaluate`: every variable given, no others."""
-    return _values(expr, check_env(expr, values, strict=True))[expr]
+    """:meth:`Expr.evaluate`: every variable given (extra names are ignored)."""
+    return _values(expr, check_env(expr, values))[expr]
 
 
 def forward_values(expr: Expr, values: Mapping[str, Any]) -> dict[Expr, Any]:
     """The value of every node of ``expr`` (a dict keyed by node), as :meth:`Expr.evaluate`
     computes them; ``values`` must give every variable (extra names are ignored)."""
-    return _values(expr, check_env(expr, values, strict=False))
+    return _values(expr, check_env(expr, values))
 
 
 def backward_adjoints(expr: Expr, values: Mapping[str, Any]) -> dict[Expr, Any]:

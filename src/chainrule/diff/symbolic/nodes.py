@@ -121,9 +121,11 @@ class Expr:
     def evaluate(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Any:
         """Value of the expression; variables given by keyword (or a mapping).
 
-        Values may be numbers, NumPy arrays (broadcast elementwise) or Dual numbers. Missing
-        or unknown variable names raise :class:`DiffError`, as do domain errors (division by
-        zero, ``log`` of a non-positive number, ...).
+        Values may be numbers, NumPy arrays (broadcast elementwise) or Dual numbers. Names
+        the expression does not use are ignored (as SymPy's ``subs``), so one environment
+        evaluates a function and its derivatives. A missing variable raises
+        :class:`DiffError`, as do domain errors (division by zero, ``log`` of a
+        non-positive number, ...).
         """
         return _package().evaluate.evaluate(self, {**(values or {}), **kwargs})
 
