@@ -23,8 +23,11 @@ def mnist(shared_data: Path):
 
 
 @pytest.fixture(scope="module")
-def fashion(shared_data: Path):
-    return load_fashion_mnist(shared_data, download=False)
+def fashion(data_with):
+    folder = data_with(*(f"fashion-mnist/{n}" for n in (
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")))
+    return load_fashion_mnist(folder, download=False)
 
 
 def test_mnist_shapes_dtypes_and_ranges(mnist) -> None:

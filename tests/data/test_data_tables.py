@@ -38,8 +38,9 @@ def test_digits_dtype_option() -> None:
 # --------------------------------------------------------------------------- text
 
 
-def test_tinyshakespeare_by_name(shared_data: Path) -> None:
-    text = load_text("tinyshakespeare", data_dir=shared_data, download=False)
+def test_tinyshakespeare_by_name(data_with) -> None:
+    text = load_text("tinyshakespeare", data_dir=data_with("text/tinyshakespeare.txt"),
+                     download=False)
     assert len(text) == 1_115_394
     assert text.startswith("First Citizen:\n") and text.endswith("\n")
     assert len(set(text)) == 65
@@ -62,8 +63,13 @@ def test_missing_corpus_without_download(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def california(shared_data: Path):
-    return load_housing("california", shared_data, download=False)
+def california_dir(data_with) -> Path:
+    return data_with("housing/california_housing.csv")
+
+
+@pytest.fixture(scope="module")
+def california(california_dir: Path):
+    return load_housing("california", california_dir, download=False)
 
 
 def test_california_table(california) -> None:
@@ -93,20 +99,21 @@ def test_california_table(california) -> None:
     assert (x[:, 8:].sum(axis=1) == 1).all()
 
 
-def test_california_missing_value_policies(shared_data: Path, california) -> None:
+def test_california_missing_value_policies(california_dir: Path, california) -> None:
     x_nan, _, _ = california
-    x, y, _ = load_housing("california", shared_data, missing="drop", download=False)
+    x, y, _ = load_housing("california", california_dir, missing="drop", download=False)
     assert x.shape == (20433, 13) and y.shape == (20433,) and not np.isnan(x).any()
-    x, _, _ = load_housing("california", shared_data, missing="median", download=False)
+    x, _, _ = load_housing("california", california_dir, missing="median", download=False)
     rows = np.isnan(x_nan[:, 4])
     assert not np.isnan(x).any()
     assert np.all(x[rows, 4] == np.nanmedian(x_nan[:, 4].astype(np.float64)))
     with pytest.raises(ValueError, match="missing must be"):
-        load_housing("california", shared_data, missing="zero", download=False)
+        load_housing("california", california_dir, missing="zero", download=False)
 
 
-def test_boston_table(shared_data: Path) -> None:
-    x, y, names = load_housing("boston", shared_data, download=False)
+def test_boston_table(data_with) -> None:
+    folder = data_with("housing/boston_housing.csv")
+    x, y, names = load_housing("boston", folder, download=False)
     assert x.shape == (506, 13) and y.shape == (506,)
     assert names == "CRIM ZN INDUS CHAS NOX RM AGE DIS RAD TAX PTRATIO B LSTAT".split()
     np.testing.assert_allclose(
