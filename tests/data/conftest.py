@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-
 MNIST_LABELS = "mnist/train-labels-idx1-ubyte.gz"
 
 
