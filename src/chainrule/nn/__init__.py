@@ -1,6 +1,11 @@
 """Neural networks from scratch: modules, layers, initialisers, losses, penalties."""
 
 from . import functional, init
+from .attention import (  # issue 15 (attention, Transformer)
+    LearnedPositionalEncoding,
+    MultiheadAttention,
+    SinusoidalPositionalEncoding,
+)
 from .conv import (
     BatchNorm2d,
     Conv1d,

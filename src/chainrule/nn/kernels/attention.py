@@ -250,10 +250,30 @@ def scaled_dot_product_attention(q: Any, k: Any, v: Any, attn_mask: Any = None,
         bias = _bias_from(_check_mask(attn_mask, batch + (L, S), _NAME), dtype)
     elif is_causal:
         bias = const(causal_bias(L, S, dtype))
+    return attend(q, k, v, bias, scale, dropout_p)[0]
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None, scale: float,
+           dropout_p: float = 0.0, need_weights: bool = False) -> tuple[Tensor, Any]:
+    """The fused primitive on checked arguments: (output, weights or None).
+
+    ``bias``: the additive mask (-inf = masked), broadcastable to (..., L, S). The weights
+    are the attention probabilities after dropout, (..., L, S), as PyTorch's
+    MultiheadAttention returns them: a constant copy of the kernel's own when no graph is
+    recorded, else recomputed in differentiable ops (with the same dropout mask).
+    """
     drop = None
     if dropout_p > 0.0:
-        p_shape = np.broadcast_shapes(batch, () if bias is None else bias.shape[:-2]) + (L, S)
-        keep = get_rng().random(p_shape) >= dropout_p
-        drop = (keep / (1.0 - dropout_p)).astype(dtype)
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
+                                    () if bias is None else bias.shape[:-2])
+        keep = get_rng().random(batch + (q.shape[-2], k.shape[-2])) >= dropout_p
+        drop = (keep / (1.0 - dropout_p)).astype(np.result_type(q.data, k.data, v.data))
     args = (q, k, v) if bias is None else (q, k, v, bias)
-    return sdpa(*args, scale=scale, drop=drop)
+    out = sdpa(*args, scale=scale, drop=drop)
+    if not need_weights:
+        return out, None
+    if unrecorded(*args):
+        p = _saved(out, q, k, v, bias)
+        return out, const(p.copy() if drop is None else p * drop)
+    p = attention_probs(q, k, bias, scale)
+    return out, (p if drop is None else p * const(drop))
