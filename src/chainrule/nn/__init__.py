@@ -95,3 +95,10 @@ from .resampling import (
 )
 from .rnn_attention import BahdanauAttention, LuongAttention  # issue 15 (RNN attention)
 from .summary import ModelSummary
+from .transformer import (  # issue 15
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
