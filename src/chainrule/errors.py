@@ -17,6 +17,8 @@ __all__ = [
     "CheckpointError",
     "GraphvizNotFoundError",
     "UsageError",
+    "TrainingDiverged",
+    "TrainingInterrupted",
 ]
 
 
@@ -71,3 +73,36 @@ class GraphvizNotFoundError(RuntimeError):
 
 class UsageError(ValueError):
     """Bad input from the user of the command line: reported as one line, exit code 2."""
+
+
+# --------------------------------------------------------------------------- training (issue 14)
+
+
+class TrainingDiverged(RuntimeError):
+    """Training stopped because the loss became NaN or infinite (see
+    :class:`chainrule.train.TerminateOnNaN`).
+
+    Attributes: ``epoch`` and ``batch`` (0-based) and ``step`` (1-based count of training
+    steps) where it happened, ``key`` and ``value`` (the non-finite logged value),
+    ``checkpoint`` (the last finite checkpoint file, or None).
+    """
+
+    def __init__(self, message: str, *, epoch: int = -1, batch: int = -1, step: int = 0,
+                 key: str = "loss", value: float = float("nan"),
+                 checkpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.step = epoch, batch, step
+        self.key, self.value, self.checkpoint = key, value, checkpoint
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """``Trainer.fit`` was interrupted by SIGINT (Ctrl-C) or SIGTERM.
+
+    A :class:`KeyboardInterrupt`, so code that handles Ctrl-C keeps working. Attributes:
+    ``signum`` (the signal's number), ``checkpoint`` (the file written before stopping,
+    from which ``fit(..., resume_from=...)`` continues; None if there is none).
+    """
+
+    def __init__(self, message: str, *, signum: int = 2, checkpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.signum, self.checkpoint = signum, checkpoint

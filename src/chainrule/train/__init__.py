@@ -31,6 +31,7 @@ from .callbacks import (
     load_checkpoint,
     save_checkpoint,
 )
+from .checkpoint import Checkpoint, read_training_checkpoint
 from .history import History, plot_history
 from .lr_finder import LRFinder
 from .metrics import (
@@ -46,7 +47,7 @@ from .metrics import (
 )
 from .progress import ProgressBar
 from .sample_grid import SampleGrid
-from .step_callbacks import BestModel, Budget, PeriodicEvaluation
+from .step_callbacks import BestModel, Budget, PeriodicEvaluation, TerminateOnNaN
 from .tbptt import TBPTTTrainer
 from .trainer import Trainer, make_loader
 
@@ -55,6 +56,7 @@ __all__ = [
     "Budget",
     "CSVLogger",
     "Callback",
+    "Checkpoint",
     "CallbackList",
     "EarlyStopping",
     "EpochFunction",
@@ -71,6 +73,7 @@ __all__ = [
     "RunningMean",
     "SampleGrid",
     "TBPTTTrainer",
+    "TerminateOnNaN",
     "Trainer",
     "accuracy",
     "fit_gan",
@@ -80,6 +83,7 @@ __all__ = [
     "make_loader",
     "mse",
     "plot_history",
+    "read_training_checkpoint",
     "rmse",
     "save_checkpoint",
 ]

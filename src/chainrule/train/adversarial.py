@@ -15,6 +15,7 @@ this module does not import :mod:`chainrule.models`)::
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -48,7 +49,8 @@ class EpochFunction(Callback):
 
 def fit_gan(gan: Any, x: Any, labels: Any = None, epochs: int = 1, batch_size: int = 32,
             seed: int | None = None, callbacks: Iterable[Any] = (), verbose: bool = True,
-            shuffle: bool = True) -> History:
+            shuffle: bool = True, resume_from: str | os.PathLike[str] | None = None,
+            terminate_on_nan: bool = True) -> History:
     """Train ``gan`` for ``epochs`` passes over real samples ``x`` (N, ...) [labels (N,)].
 
     Batches are drawn in a fresh random order each epoch; a last incomplete batch is
@@ -61,6 +63,11 @@ def fit_gan(gan: Any, x: Any, labels: Any = None, epochs: int = 1, batch_size: i
     functions ``callback(epoch, gan, logs)`` (epoch from 0; logs: the epoch means of
     ``gan.train_step``'s values, plus ``time`` in seconds); setting
     ``gan.stop_training = True`` ends training after that epoch.
+
+    ``resume_from`` and ``terminate_on_nan`` are as in :meth:`Trainer.fit`: with a
+    :class:`~chainrule.train.Checkpoint` among the callbacks (it saves both networks and
+    both optimizers), an interrupted run continues bit-identically; a NaN/infinite
+    ``d_loss`` or ``g_loss`` raises :class:`~chainrule.errors.TrainingDiverged`.
 
     Returns the :class:`History` (``history["g_loss"]``: one value per epoch), also kept
     as ``gan.history``.
@@ -78,5 +85,6 @@ def fit_gan(gan: Any, x: Any, labels: Any = None, epochs: int = 1, batch_size: i
     cbs = [cb if isinstance(cb, Callback) else EpochFunction(cb) for cb in callbacks]
     gan.stop_training = False
     trainer = Trainer(gan, metrics=())
-    gan.history = trainer.fit(loader, epochs=epochs, callbacks=cbs, verbose=verbose)
+    gan.history = trainer.fit(loader, epochs=epochs, callbacks=cbs, verbose=verbose,
+                              resume_from=resume_from, terminate_on_nan=terminate_on_nan)
     return gan.history

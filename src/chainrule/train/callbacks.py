@@ -87,6 +87,16 @@ class Callback:
     def on_evaluate(self, logs: Logs | None = None) -> None:
         """After a validation, with its results (``val_loss``, ...)."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback must remember across an interrupted run (saved by
+        :class:`~chainrule.train.Checkpoint`; empty for a callback without state). Plain
+        data: numbers, strings, lists, dicts, arrays."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output (called after ``on_train_begin`` when
+        ``fit(resume_from=...)`` continues a run)."""
+
 
 class CallbackList:
     """Calls each hook on every callback, in order."""
@@ -234,6 +244,16 @@ class EarlyStopping(Callback):
         if self.restore_best and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.tracker.best, "best_epoch": self.tracker.best_epoch,
+                "wait": self.wait, "stopped_epoch": self.stopped_epoch,
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tracker.best, self.tracker.best_epoch = state["best"], state["best_epoch"]
+        self.wait, self.stopped_epoch = state["wait"], state["stopped_epoch"]
+        self.best_state = state["best_state"]
+
 
 # --------------------------------------------------------------------------- checkpoints
 
@@ -307,6 +327,14 @@ class ModelCheckpoint(Callback):
         save_checkpoint(path, self.model, optimizer, epoch=epoch,
                         logs={k: float(v) for k, v in logs.items()})
         self.saved.append(path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.tracker.best, "best_epoch": self.tracker.best_epoch,
+                "saved": list(self.saved)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tracker.best, self.tracker.best_epoch = state["best"], state["best_epoch"]
+        self.saved = list(state["saved"])
 
 
 # --------------------------------------------------------------------------- learning rate
@@ -393,6 +421,15 @@ class LearningRateScheduler(Callback):
         if self.is_object and not self.per_batch:
             self._step(logs)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule object's position (a function keeps no state: the lr it set is in
+        the optimizer's state)."""
+        return {"schedule": self.schedule.state_dict()} if self.is_object else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.is_object and "schedule" in state:
+            self.schedule.load_state_dict(state["schedule"])
+
 
 # --------------------------------------------------------------------------- logging
 
@@ -416,9 +453,15 @@ class CSVLogger(Callback):
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         has_rows = self.append and self.path.is_file() and self.path.stat().st_size > 0
-        self._file = open(self.path, "a" if self.append else "w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file, delimiter=self.separator)
+        self._start = self.path.stat().st_size if self.append and self.path.is_file() else 0
+        self._open("a" if self.append else "w")
         self.columns = self._existing_columns() if has_rows else None
+        self._header = False
+        self._rows: list[list[Any]] = []
+
+    def _open(self, mode: str) -> None:
+        self._file = open(self.path, mode, newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file, delimiter=self.separator)
 
     def _existing_columns(self) -> list[str] | None:
         with open(self.path, newline="", encoding="utf-8") as f:
@@ -430,8 +473,32 @@ class CSVLogger(Callback):
         if self.columns is None:
             self.columns = list(logs)
             self._writer.writerow(["epoch", *self.columns])
+            self._header = True
         row = [epoch + 1] + [_format_value(logs.get(k, "")) for k in self.columns]
         self._writer.writerow(row)
+        self._rows.append(row)
+        self._file.flush()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"start": self._start, "columns": self.columns, "header": self._header,
+                "rows": list(self._rows)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Make the file what it was at the checkpoint: its rows from before this run,
+        then the rows this run had written by then (later ones are dropped)."""
+        if self._file is not None:
+            self._file.close()
+        if self.path.is_file() and self.path.stat().st_size > state["start"]:
+            os.truncate(self.path, state["start"])
+        self._open("a")
+        self._start, self.columns, self._header = state["start"], state["columns"], False
+        self._rows = []
+        if state["header"] and self.columns is not None:
+            self._writer.writerow(["epoch", *self.columns])
+            self._header = True
+        for row in state["rows"]:
+            self._writer.writerow(row)
+            self._rows.append(list(row))
         self._file.flush()
 
     def on_train_end(self, logs: Logs | None = None) -> None:

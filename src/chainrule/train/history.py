@@ -11,6 +11,8 @@ self-contained SVG written by hand (no dependency).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..viz.curves import plot_history
 from .callbacks import Callback, Logs
 
@@ -31,6 +33,14 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": {k: list(v) for k, v in self.history.items()},
+                "epoch": list(self.epoch)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
+        self.epoch = [int(e) for e in state["epoch"]]
 
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]

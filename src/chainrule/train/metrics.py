@@ -241,6 +241,18 @@ class MetricTracker:
             out[f"{p}{metric.name}"] = metric.finish(s / c) if c else float("nan")
         return out
 
+    def state_dict(self) -> dict[str, Any]:
+        """The running sums (to resume an epoch exactly)."""
+        return {"loss_sum": self.loss_sum, "samples": self.samples, "sums": list(self.sums),
+                "counts": list(self.counts)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if len(state["sums"]) != len(self.metrics):
+            raise ValueError(f"MetricTracker: the saved state has {len(state['sums'])} "
+                             f"metrics, this tracker {len(self.metrics)}")
+        self.loss_sum, self.samples = state["loss_sum"], state["samples"]
+        self.sums, self.counts = list(state["sums"]), list(state["counts"])
+
 
 class RunningMean:
     """Running means of the values a training step reports (e.g. a GAN's ``d_loss``).
@@ -271,3 +283,11 @@ class RunningMean:
     def result(self) -> dict[str, float]:
         """The mean of every key over the updates seen so far."""
         return {key: total / self.weights[key] for key, total in self.sums.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The running sums (to resume an epoch exactly)."""
+        return {"sums": dict(self.sums), "weights": dict(self.weights), "count": self.count}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.sums, self.weights = dict(state["sums"]), dict(state["weights"])
+        self.count = state["count"]

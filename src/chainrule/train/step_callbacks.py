@@ -11,6 +11,7 @@ ending with the best weights; see :func:`chainrule.models.charlm.train_charlm`):
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from .callbacks import Callback, Logs, _copy_state, _Monitor
 from .metrics import RunningMean
 
-__all__ = ["BestModel", "Budget", "PeriodicEvaluation"]
+__all__ = ["BestModel", "Budget", "PeriodicEvaluation", "TerminateOnNaN"]
 
 
 class Budget(Callback):
@@ -59,6 +60,15 @@ class Budget(Callback):
         self.steps_done += 1
         if self.trainer is not None and self.spent():
             self.trainer.stop_training = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps_done": self.steps_done,
+                "seconds": time.perf_counter() - self._start}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue counting: the steps and the time spent before the interruption count."""
+        self.steps_done = int(state["steps_done"])
+        self._start = time.perf_counter() - float(state["seconds"])
 
 
 class PeriodicEvaluation(Callback):
@@ -117,6 +127,17 @@ class PeriodicEvaluation(Callback):
         if self.trainer is not None:
             self.trainer.callbacks.on_evaluate(row)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self._steps, "seconds": time.perf_counter() - self._start,
+                "train": self._train.state_dict(), "epoch": self.epoch,
+                "history": {k: list(v) for k, v in self.history.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._steps, self.epoch = int(state["steps"]), int(state["epoch"])
+        self._start = time.perf_counter() - float(state["seconds"])
+        self._train.load_state_dict(state["train"])
+        self.history = {k: list(v) for k, v in state["history"].items()}
+
 
 class BestModel(Callback):
     """Keep the weights that scored best on ``monitor`` in any validation (the
@@ -154,3 +175,64 @@ class BestModel(Callback):
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.restore and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.tracker.best, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.tracker.best, self.best_state = state["best"], state["best_state"]
+
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a step's loss is NaN or infinite (Keras' name).
+
+    Every value of the step's logs (``trainer.step_logs``) whose key contains ``"loss"``
+    is checked after each step (``loss``; a GAN's ``d_loss`` and ``g_loss``). On a
+    non-finite one training stops after that step, and with ``raise_error`` (the default)
+    :meth:`Trainer.fit` then raises :class:`~chainrule.errors.TrainingDiverged`, saying
+    where it happened and what to try, so a diverged run cannot pass for a finished one.
+
+    ``fit(terminate_on_nan=True)`` (the default) adds one when ``callbacks`` has none.
+    The model in memory holds the weights of the failed step (usually NaN); a
+    :class:`~chainrule.train.Checkpoint` never saves non-finite weights, so its file keeps
+    the last finite state. After ``fit``: ``stopped`` is None, or ``{"epoch", "batch",
+    "step", "key", "value"}`` (epoch and batch 0-based, step 1-based).
+    """
+
+    def __init__(self, raise_error: bool = True) -> None:
+        self.raise_error = raise_error
+        self.stopped: dict[str, Any] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.stopped = None
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        trainer = self.trainer
+        if trainer is None or self.stopped is not None:
+            return
+        for key, value in trainer.step_logs.items():
+            if "loss" not in key:
+                continue
+            try:
+                finite = math.isfinite(float(value))
+            except (TypeError, ValueError):
+                continue
+            if not finite:
+                self.stopped = {"epoch": trainer.epoch,
+                                "batch": batch, "step": trainer.global_step, "key": key,
+                                "value": float(value)}
+                trainer.stop_training = True
+                return
+
+    def message(self, checkpoint: str | None = None) -> str:
+        """What happened and what to try (for :class:`~chainrule.errors.TrainingDiverged`)."""
+        s = self.stopped or {}
+        where = (f"epoch {s.get('epoch', 0) + 1}, batch {s.get('batch', 0) + 1} "
+                 f"(step {s.get('step', 0)})")
+        kept = (f"; the last finite state is saved in {checkpoint}" if checkpoint
+                else "; the model's weights are now probably NaN")
+        return (f"training diverged: {s.get('key', 'loss')} is {s.get('value')} at {where}"
+                f"{kept}. Try a lower learning rate (--lr), check the data for NaN or "
+                "infinite values, or clip the gradients (e.g. clip_grad_norm_); "
+                "fit(terminate_on_nan=False) trains on regardless")

@@ -22,6 +22,22 @@ from .trainer import Trainer
 __all__ = ["TBPTTTrainer"]
 
 
+def _to_arrays(state: Any) -> Any:
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.numpy().copy()
+    return tuple(_to_arrays(s) for s in state)
+
+
+def _to_tensors(state: Any) -> Any:
+    if state is None:
+        return None
+    if isinstance(state, list | tuple):
+        return tuple(_to_tensors(s) for s in state)
+    return Tensor(np.array(state, copy=True))
+
+
 def _detach(state: Any) -> Any:
     if state is None:
         return None
@@ -56,6 +72,15 @@ class TBPTTTrainer(Trainer):
     def start_epoch(self, epoch: int) -> None:
         super().start_epoch(epoch)
         self.state = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """:meth:`Trainer.state_dict` plus the recurrent state carried to the next batch
+        (``"hidden"``: None, or nested tuples of arrays)."""
+        return {**super().state_dict(), "hidden": _to_arrays(self.state)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.state = _to_tensors(state.get("hidden"))
 
     def train_step(self, batch: Any) -> Logs:
         x, y = batch[0], batch[1]

@@ -33,6 +33,7 @@ object that yields one epoch of batches each time it is iterated.
 from __future__ import annotations
 
 import numbers
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -41,17 +42,34 @@ import numpy as np
 
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..data import ArrayDataset, DataLoader, Dataset
+from ..errors import TrainingDiverged
 from ..nn.module import evaluating
 from ..random import get_rng, manual_seed
 from .callbacks import Callback, CallbackList, Logs
+from .checkpoint import (
+    Checkpoint,
+    InterruptGuard,
+    generator_of,
+    read_training_checkpoint,
+    restore,
+    restore_library_rng,
+    rng_state,
+)
 from .history import History
 from .metrics import Metric, MetricTracker, RunningMean, get_metric
 from .progress import ProgressBar
+from .step_callbacks import TerminateOnNaN
 
 __all__ = ["Trainer"]
 
 DataLike = Any  # (x, y) tuple | Dataset | DataLoader
 LossFn = Callable[[Any, Any], Tensor]
+
+
+_END = object()  # the end of an epoch's batches
+_NO_BATCHES = ("fit: the training data yielded no batches (empty data, or fewer samples than "
+               "batch_size with drop_last; an iterable must yield the batches again each "
+               "time it is iterated, which a generator does not)")
 
 
 def _check_positive_int(name: str, value: Any) -> int:
@@ -172,8 +190,13 @@ class Trainer:
         self.tracker = MetricTracker(self.metrics)
         self.running = RunningMean()
         self.global_step = 0
+        self.epoch = 0
         self.step_logs: Logs = {}
         self.callbacks = CallbackList([], self)
+        self._position = (0, 0)  # (epoch, batches done in it): where training continues
+        self._epoch_start: dict[str, Any] = {"loader_rng": None, "lr": None}
+        self._pending_rng: Any = None  # a resumed library RNG state, set when training goes on
+        self._guard: InterruptGuard | None = None
         self._prepare()
 
     # ----------------------------------------------------------------- one step
@@ -249,10 +272,39 @@ class Trainer:
         out = self.model(self._input(x))
         tracker.update(float(self._objective(out, y).item()), _as_numpy(out), np.asarray(y))
 
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the trainer itself holds during a run, as plain data: ``"model"``
+        (the model's ``state_dict()``; a GAN's includes its optimizers), ``"optimizer"``,
+        ``"global_step"``, ``"history"`` and the epoch's running ``"tracker"`` and
+        ``"running"`` means. A subclass with more state extends it (calling ``super()``),
+        e.g. :class:`~chainrule.train.TBPTTTrainer` adds its recurrent ``"hidden"`` state.
+        :class:`~chainrule.train.Checkpoint` saves it with the loop's position."""
+        state: dict[str, Any] = {"model": self.model.state_dict(),
+                                 "global_step": self.global_step,
+                                 "history": self.history.state_dict(),
+                                 "tracker": self.tracker.state_dict(),
+                                 "running": self.running.state_dict()}
+        if self.optimizer is not None and hasattr(self.optimizer, "state_dict"):
+            state["optimizer"] = self.optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output (the optimizer's only when both have one)."""
+        self.model.load_state_dict(state["model"])
+        if state.get("optimizer") is not None and self.optimizer is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.global_step = int(state["global_step"])
+        self.history.load_state_dict(state["history"])
+        self.tracker.load_state_dict(state["tracker"])
+        self.running.load_state_dict(state["running"])
+
     # ----------------------------------------------------------------- fit
     def fit(self, train: DataLike, val: DataLike | None = None, epochs: int | None = 1,
             batch_size: int = 32, callbacks: Iterable[Callback] = (), seed: int | None = None,
-            shuffle: bool = True, verbose: bool = True) -> History:
+            shuffle: bool = True, verbose: bool = True,
+            resume_from: str | os.PathLike[str] | None = None,
+            terminate_on_nan: bool = True) -> History:
         """Train for ``epochs`` passes over ``train``; return the :class:`History`.
 
         Args:
@@ -263,13 +315,26 @@ class Trainer:
             epochs: number of passes; ``None`` runs until a callback stops training
                 (e.g. :class:`~chainrule.train.Budget`).
             batch_size: samples per batch (for tuples and Datasets).
-            callbacks: :class:`Callback` objects (EarlyStopping, ModelCheckpoint, ...).
+            callbacks: :class:`Callback` objects (EarlyStopping, Checkpoint, ...).
             seed: makes the run repeatable: seeds the library RNG (dropout, ...) with
                 ``chainrule.random.manual_seed(seed)`` and the shuffling. Weights
                 initialised *before* ``fit`` are not affected: seed before building the
                 model too.
             shuffle: reshuffle the training data every epoch.
-            verbose: show progress (a tqdm bar on a terminal, else a line per epoch).
+            verbose: show progress (a tqdm bar on a terminal, else a line updated within
+                the epoch and one line per epoch).
+            resume_from: a file (or directory) written by :class:`~chainrule.train.Checkpoint`:
+                continue that run from the step it saved, with the same other arguments;
+                the result is bit-identical to an uninterrupted run.
+            terminate_on_nan: stop at the first NaN/infinite loss and raise
+                :class:`~chainrule.errors.TrainingDiverged` (adds a
+                :class:`~chainrule.train.TerminateOnNaN` unless ``callbacks`` has one).
+
+        Raises:
+            ValueError: the training data yields no batches.
+            TrainingDiverged: a loss became NaN or infinite (with ``terminate_on_nan``).
+            TrainingInterrupted: SIGINT/SIGTERM while a Checkpoint callback was present
+                (a ``KeyboardInterrupt``; the checkpoint was written first).
         """
         callbacks = list(callbacks)
         if epochs is None:
@@ -279,6 +344,9 @@ class Trainer:
         else:
             epochs = _check_positive_int("epochs", epochs)
         batch_size = _check_positive_int("batch_size", batch_size)
+        resume = None if resume_from is None else read_training_checkpoint(resume_from)
+        if terminate_on_nan and not any(isinstance(cb, TerminateOnNaN) for cb in callbacks):
+            callbacks.append(TerminateOnNaN())
         if seed is not None:
             manual_seed(seed)
         train_loader = make_loader(train, batch_size, shuffle, seed, stream=0)
@@ -286,47 +354,89 @@ class Trainer:
         self._prepare()
         self.history = History()
         steps = len(train_loader) if hasattr(train_loader, "__len__") else None
+        if steps == 0:
+            raise ValueError(_NO_BATCHES)
+        saving = [cb for cb in callbacks if isinstance(cb, Checkpoint)]
         extra: list[Callback] = [ProgressBar(epochs, steps)] if verbose else []
-        cbs = self.callbacks = CallbackList([self.history, *callbacks, *extra], self)
+        cbs = self.callbacks = CallbackList(  # Checkpoints last: they see every update
+            [self.history, *(cb for cb in callbacks if cb not in saving), *extra, *saving],
+            self)
         self.stop_training = False
         self.global_step = 0
+        self._position, self._pending_rng = (0, 0), None
         cbs.on_train_begin()
+        if resume is not None:
+            restore(self, resume, train_loader)
         logs: Logs = {}
-        epoch = 0
-        while (epochs is None or epoch < epochs) and not self.stop_training:
-            before = self.global_step
-            logs = self._run_epoch(epoch, train_loader, val_loader, cbs)
-            epoch += 1
-            if epochs is None and self.global_step == before:
-                raise ValueError("fit: the training data yielded no batches")
+        guard = self._guard = InterruptGuard(self, saving)
+        try:
+            with guard:  # an epoch under way is finished even when stopping (a resumed one)
+                while ((epochs is None or self._position[0] < epochs)
+                       and (not self.stop_training or self._position[1] > 0)):
+                    logs = self._run_epoch(train_loader, val_loader, cbs)
+        finally:
+            self._guard = None
         cbs.on_train_end(logs)
+        for cb in callbacks:
+            if isinstance(cb, TerminateOnNaN) and cb.stopped and cb.raise_error:
+                kept = [str(c.path) for c in saving if c.path.is_file()]
+                raise TrainingDiverged(cb.message(kept[0] if kept else None), **cb.stopped,
+                                       checkpoint=kept[0] if kept else None)
         return self.history
 
-    def _run_epoch(self, epoch: int, loader: Iterable[Any], val_loader: DataLoader | None,
+    def _run_epoch(self, loader: Iterable[Any], val_loader: DataLoader | None,
                    cbs: CallbackList) -> Logs:
+        """One epoch from ``self._position`` (epoch, batches already done): a resumed
+        epoch skips the batches done and does not repeat ``on_epoch_begin``."""
+        epoch, done = self._position
+        self.epoch = epoch
         start = time.perf_counter()
-        self.start_epoch(epoch)
-        cbs.on_epoch_begin(epoch)
-        lr = self._current_lr()
-        for i, batch in enumerate(loader):
+        if done == 0:
+            restore_library_rng(self)
+            self._epoch_start = {"loader_rng": rng_state(generator_of(loader)), "lr": None}
+            self.start_epoch(epoch)
+            cbs.on_epoch_begin(epoch)
+            self._epoch_start["lr"] = self._current_lr()
+        lr = self._epoch_start["lr"]
+        batches = iter(loader)
+        for _ in range(done):
+            if next(batches, _END) is _END:
+                break
+        restore_library_rng(self)
+        i = done
+        while not self.stop_training:
+            batch = next(batches, _END)
+            if batch is _END:
+                break
             cbs.on_batch_begin(i)
             self.step_logs = dict(self.train_step(batch))
             self.global_step += 1
             self.running.update(self.step_logs)
             size = self.step_logs.get("size")
-            cbs.on_batch_end(i, {**self.results(), **({} if size is None else {"size": size})})
-            if self.stop_training:
-                break
+            i += 1
+            self._position = (epoch, i)
+            cbs.on_batch_end(i - 1, {**self.results(), **({} if size is None else {"size": size})})
+            self._interrupt_point()
+        if i == 0:
+            raise ValueError(_NO_BATCHES)
         logs = self.results()
         if val_loader is not None:
             logs.update(self._evaluate_loader(val_loader, prefix="val_"))
         if lr is not None:
             logs["lr"] = lr
         logs["time"] = time.perf_counter() - start
+        self._position = (epoch + 1, 0)
+        self._epoch_start = {"loader_rng": rng_state(generator_of(loader)), "lr": None}
         if val_loader is not None:
             cbs.on_evaluate(logs)
         cbs.on_epoch_end(epoch, logs)
+        self._interrupt_point()
         return logs
+
+    def _interrupt_point(self) -> None:
+        """The state is whole here: a pending SIGINT/SIGTERM saves and stops now."""
+        if self._guard is not None:
+            self._guard.check()
 
     def _current_lr(self) -> float | None:
         groups = getattr(self.optimizer, "param_groups", None)
@@ -344,7 +454,7 @@ class Trainer:
         finder = LRFinder(**sweep)
         history = self.history
         self.fit(train, epochs=None, batch_size=batch_size, seed=seed, verbose=False,
-                 callbacks=[finder])
+                 callbacks=[finder], terminate_on_nan=False)
         self.history = history
         return finder.result
 

@@ -1,0 +1,221 @@
+"""Checkpoint + fit(resume_from=...): an interrupted, resumed run ends bit-identical to an
+uninterrupted one (issue 14, item 1), for an MLP (dropout, shuffling, a schedule), the
+char-LSTM's TBPTTTrainer and the GAN, interrupted at an epoch's end and within an epoch."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from train_helpers import make_classifier
+
+from chainrule import nn, optim
+from chainrule.errors import CheckpointError, TrainingInterrupted
+from chainrule.train import (
+    BestModel,
+    Budget,
+    Callback,
+    Checkpoint,
+    CSVLogger,
+    EarlyStopping,
+    LearningRateScheduler,
+    PeriodicEvaluation,
+    TBPTTTrainer,
+    Trainer,
+    fit_gan,
+    read_training_checkpoint,
+)
+
+
+class SignalAt(Callback):
+    """Sends ``signum`` to this process after training step ``step`` (1-based), or at the
+    end of epoch ``-step`` (1-based) when ``step`` is negative."""
+
+    def __init__(self, step: int, signum: int = signal.SIGINT) -> None:
+        self.step, self.signum = step, signum
+
+    def on_batch_end(self, batch, logs=None) -> None:
+        if self.trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if epoch + 1 == -self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+def _flat(tree, prefix=""):
+    """{path: array} of a nested state (dicts, lists, tuples, arrays, numbers)."""
+    if isinstance(tree, dict):
+        out = {}
+        for k, v in tree.items():
+            out.update(_flat(v, f"{prefix}/{k}"))
+        return out
+    if isinstance(tree, list | tuple):
+        out = {}
+        for i, v in enumerate(tree):
+            out.update(_flat(v, f"{prefix}/{i}"))
+        return out
+    return {prefix: np.asarray(tree)}
+
+
+def assert_identical(a, b) -> None:
+    fa, fb = _flat(a), _flat(b)
+    assert fa.keys() == fb.keys()
+    for key in fa:
+        assert fa[key].dtype == fb[key].dtype, key
+        np.testing.assert_array_equal(fa[key], fb[key], err_msg=key)
+
+
+def _history(h):
+    return {k: v for k, v in h.history.items() if k != "time"}
+
+
+# --------------------------------------------------------------------------- MLP
+
+
+def _mlp_run(blobs, directory, interrupt=None, resume=False, epochs=3):
+    model = make_classifier()
+    opt = optim.Adam(model.parameters(), lr=0.02)
+    schedule = optim.schedules.ExponentialDecay(opt, final_lr=0.002, total_steps=12)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), opt)
+    callbacks = [LearningRateScheduler(schedule, per_batch=True),
+                 EarlyStopping("val_loss", patience=5),
+                 CSVLogger(directory / "history.csv"), Checkpoint(directory)]
+    if interrupt is not None:
+        callbacks.append(SignalAt(*interrupt))
+    history = trainer.fit(blobs, val=blobs, epochs=epochs, batch_size=32, seed=3,
+                          callbacks=callbacks, verbose=False,
+                          resume_from=directory if resume else None)
+    return trainer, history
+
+
+@pytest.mark.parametrize("interrupt", [(-1, signal.SIGINT), (7, signal.SIGTERM),
+                                       (5, signal.SIGINT)],
+                         ids=["epoch-end-sigint", "mid-epoch-sigterm", "last-batch-sigint"])
+def test_mlp_interrupted_and_resumed_is_bit_identical(blobs, tmp_path, interrupt) -> None:
+    # 150 samples / 32 = 5 batches per epoch: step 5 ends epoch 1, step 7 is inside epoch 2
+    full, full_history = _mlp_run(blobs, tmp_path / "full")
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(TrainingInterrupted) as info:
+        _mlp_run(blobs, tmp_path / "cut", interrupt=interrupt)
+    assert {s: signal.getsignal(s) for s in before} == before  # handlers put back
+    assert info.value.signum == interrupt[1]
+    assert info.value.checkpoint == str(tmp_path / "cut" / "checkpoint.npz")
+    ckpt = read_training_checkpoint(tmp_path / "cut")
+    assert ckpt["training"]["trainer"]["global_step"] == abs(interrupt[0]) * (
+        5 if interrupt[0] < 0 else 1)
+    resumed, history = _mlp_run(blobs, tmp_path / "cut", resume=True)
+    assert resumed.global_step == full.global_step == 15
+    assert_identical(resumed.model.state_dict(), full.model.state_dict())
+    assert_identical(resumed.optimizer.state_dict(), full.optimizer.state_dict())
+    assert _history(history) == _history(full_history) and history.epoch == [0, 1, 2]
+    csv_full = (tmp_path / "full" / "history.csv").read_text().splitlines()
+    csv_cut = (tmp_path / "cut" / "history.csv").read_text().splitlines()
+    assert len(csv_cut) == 4 and csv_cut[0] == csv_full[0]
+    strip_time = [[c for i, c in enumerate(r.split(",")) if i != csv_full[0].split(",").index(
+        "time")] for r in csv_full[1:]]
+    assert strip_time == [[c for i, c in enumerate(r.split(",")) if i != csv_full[0].split(
+        ",").index("time")] for r in csv_cut[1:]]
+
+
+def test_resume_continues_with_more_epochs(blobs, tmp_path) -> None:
+    full, full_history = _mlp_run(blobs, tmp_path / "full", epochs=3)
+    _mlp_run(blobs, tmp_path / "two", epochs=2)
+    more, history = _mlp_run(blobs, tmp_path / "two", resume=True, epochs=3)
+    assert_identical(more.model.state_dict(), full.model.state_dict())
+    assert _history(history) == _history(full_history)
+
+
+def test_checkpoint_every_steps_and_plain_model_file(blobs, tmp_path) -> None:
+    model = make_classifier()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    ckpt = Checkpoint(tmp_path, every_steps=2)
+    trainer.fit(blobs, epochs=2, batch_size=32, seed=0, callbacks=[ckpt], verbose=False)
+    assert ckpt.saves == 5 + 2  # steps 2, 4, 6, 8, 10 and both epoch ends (10 = epoch end)
+    from chainrule import io
+
+    data = io.read_checkpoint(tmp_path / "checkpoint.npz")  # also an ordinary checkpoint
+    assert_identical(data["model"], model.state_dict())
+
+
+def test_resume_errors(blobs, tmp_path) -> None:
+    model = make_classifier()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(FileNotFoundError, match="nothing to resume from"):
+        trainer.fit(blobs, resume_from=tmp_path / "none.npz", verbose=False)
+    from chainrule import io
+
+    io.write_checkpoint(tmp_path / "m.npz", model)
+    with pytest.raises(CheckpointError, match="without training state"):
+        trainer.fit(blobs, resume_from=tmp_path / "m.npz", verbose=False)
+
+
+# --------------------------------------------------------------------------- char-LSTM
+
+
+def _charlm_run(directory, interrupt=None, resume=False):
+    from chainrule.models.charlm import CharLSTM, StreamBatcher, evaluate
+    from chainrule.random import manual_seed
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 7, size=700)
+    manual_seed(1)
+    model = CharLSTM(7, hidden=8, layers=2, embed=4, dropout=0.2)
+    batcher = StreamBatcher(ids[:600], batch=4, seq=10, rng=np.random.default_rng(1))
+    check = PeriodicEvaluation(4, lambda m: {"val_loss": evaluate(m, ids[600:], batch=2, seq=10)})
+    callbacks = [check, BestModel("val_loss"), Budget(steps=30),
+                 LearningRateScheduler(lambda epoch, lr: lr if epoch == 0 else lr * 0.9),
+                 Checkpoint(directory)]
+    if interrupt is not None:
+        callbacks.append(SignalAt(interrupt))
+    trainer = TBPTTTrainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), 0.01),
+                           clip=1.0)
+    trainer.fit(batcher, epochs=None, callbacks=callbacks, verbose=False,
+                resume_from=directory if resume else None)
+    return trainer, check
+
+
+@pytest.mark.parametrize("step", [-1, 19], ids=["epoch-end", "mid-epoch"])
+def test_char_lstm_tbptt_interrupted_and_resumed_is_bit_identical(tmp_path, step) -> None:
+    # len(batcher) = 14 steps per epoch; the Budget ends training after 30 steps
+    full, full_check = _charlm_run(tmp_path / "full")
+    with pytest.raises(TrainingInterrupted):
+        _charlm_run(tmp_path / "cut", interrupt=step)
+    resumed, check = _charlm_run(tmp_path / "cut", resume=True)
+    assert resumed.global_step == full.global_step == 30
+    assert_identical(resumed.model.state_dict(), full.model.state_dict())
+    assert_identical(resumed.optimizer.state_dict(), full.optimizer.state_dict())
+    keys = ("step", "train_loss", "val_loss")
+    assert {k: check.history[k] for k in keys} == {k: full_check.history[k] for k in keys}
+
+
+# --------------------------------------------------------------------------- GAN
+
+
+def _gan_run(directory, interrupt=None, resume=False):
+    from chainrule.models import GAN, dense_discriminator, dense_generator
+    from chainrule.random import manual_seed
+
+    x = np.random.default_rng(0).uniform(-1, 1, size=(40, 6)).astype(np.float32)
+    manual_seed(2)
+    gan = GAN(dense_generator(latent_size=3, hidden=(8,), image_shape=(6,)),
+              dense_discriminator(image_shape=(6,), hidden=(8,), dropout=0.2))
+    callbacks = [Checkpoint(directory)] + ([SignalAt(interrupt)] if interrupt else [])
+    history = fit_gan(gan, x, epochs=3, batch_size=16, seed=4, callbacks=callbacks,
+                      verbose=False, resume_from=directory if resume else None)
+    return gan, history
+
+
+@pytest.mark.parametrize("step", [-1, 3], ids=["epoch-end", "mid-epoch"])
+def test_gan_interrupted_and_resumed_is_bit_identical(tmp_path, step) -> None:
+    # 40 samples, batch 16, the last partial batch dropped: 2 steps per epoch
+    full, full_history = _gan_run(tmp_path / "full")
+    with pytest.raises(TrainingInterrupted):
+        _gan_run(tmp_path / "cut", interrupt=step)
+    saved = read_training_checkpoint(tmp_path / "cut")["model"]
+    assert {"g_optimizer", "d_optimizer"} <= set(saved)  # the GAN's own optimizers
+    resumed, history = _gan_run(tmp_path / "cut", resume=True)
+    assert_identical(resumed.state_dict(), full.state_dict())
+    assert _history(history) == _history(full_history) and len(history) == 3
