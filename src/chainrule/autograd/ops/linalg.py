@@ -51,8 +51,16 @@ def matmul(a: Any, b: Any) -> Tensor:
 # --------------------------------------------------------------------------- linear
 
 
+def _xwt(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x @ w.T`` for x (..., in): stacked inputs go through one 2-D product (NumPy's
+    stacked matmul with a transposed operand skips BLAS: 20x slower at (32, 128, 128))."""
+    if x.ndim <= 2:
+        return x @ w.T
+    return (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
+
+
 def _linear_np(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    y = x @ w.T
+    y = _xwt(x, w)
     if y.dtype == np.result_type(y, b):
         y += b
         return y
@@ -67,7 +75,7 @@ def _linear_vjp_w(g: Tensor, y: Tensor, x: Tensor, w: Tensor, b: Tensor | None =
 
 
 # x @ w.T; its weight cotangent comes out in the weight's own layout.
-_linear_nobias = bilinear("linear_nobias", lambda x, w: x @ w.T,
+_linear_nobias = bilinear("linear_nobias", _xwt,
                           lambda g, y, x, w: matmul(g, w), _linear_vjp_w)
 # x @ w.T + b: bilinear in (x, w) plus a bias, in one node
 _linear = prim("linear", _linear_np,
