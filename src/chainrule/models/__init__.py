@@ -46,6 +46,7 @@ from .gan import (
     dense_gan,
     dense_generator,
 )
+from .gpt import GPT  # registers "gpt"
 from .registry import (
     REGISTRY,
     create_model,
@@ -63,7 +64,7 @@ __all__ = ["MODELS", "Reshape", "build_model", "cnn", "image_shape", "mlp",
            "VAE", "conv_vae", "dense_vae", "gaussian_kl", "reparameterize",
            "GAN", "Discriminator", "Generator", "dcgan", "dcgan_discriminator",
            "dcgan_generator", "dense_discriminator", "dense_gan", "dense_generator",
-           "CharLSTM",
+           "CharLSTM", "GPT",
            "REGISTRY", "create_model", "list_models", "load_model", "model_from_checkpoint",
            "register_model", "save_model"]
 
