@@ -38,6 +38,7 @@ SMALL = {
     "dcgan-generator": {"latent_size": 3, "image_shape": (1, 8, 8), "channels": (4, 2)},
     "dcgan-discriminator": {"image_shape": (1, 8, 8), "channels": (2, 4)},
     "char-lstm": {"vocab_size": 7, "hidden": 5, "layers": 1, "embed": 3},
+    "gpt": {"vocab_size": 7, "context": 6, "layers": 1, "heads": 2, "width": 4},
 }
 
 
