@@ -241,6 +241,9 @@ from .autograd.ops import (  # noqa: E402  (NumPy's array building, issue 22; no
 from .io import load, save  # noqa: E402
 from .random import manual_seed  # noqa: E402
 
+# isort: split
+from .graph import Graph, compile, trace  # noqa: E402, A004  (issue 16: chainrule.graph)
+
 __version__ = "0.1.0"
 
 

@@ -26,6 +26,7 @@ LAYERS = {
     "autograd": ENGINE,
     "numpy": ENGINE,  # chainrule.numpy: NumPy's names over tensors (issue 22)
     "linalg": ENGINE,  # chainrule.linalg: engine-level API (issue 22)
+    "graph": ENGINE,  # chainrule.graph: trace, compile, passes (issue 16)
     "nn": TOOLKIT, "optim": TOOLKIT, "data": TOOLKIT,
     "train": TRAIN,
     "models": MODELS,
@@ -34,7 +35,7 @@ LAYERS = {
 LEAVES = {"diff", "linear", "classic"}
 LEAF_MAY_IMPORT = {"errors", "random", "io", "autograd", "nn", "optim", "data", "viz"}
 VIZ_MAY_IMPORT = {"errors", "random", "io", "autograd", "nn", "optim", "data", "diff",
-                  "linear"}
+                  "linear", "graph"}
 # Who may import a leaf (besides the leaf itself and chainrule/__init__.py).
 LEAF_USERS = {"cli", "viz"}
 

@@ -96,7 +96,8 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
     # Cotangent buffers this loop allocated and nobody else has seen: when no graph and no
     # forward tangent records the arithmetic, further contributions go in in place.
     owned: set[int] = set()
-    in_place = not create_graph and not state.fw_level  # nothing records the arithmetic
+    # (nor a trace of chainrule.graph, which records each operation the walk does)
+    in_place = not create_graph and not state.fw_level and not state.tracing
     kept: dict[int, Tensor] = {}
     saved_mode = state.grad_enabled
     state.grad_enabled = create_graph

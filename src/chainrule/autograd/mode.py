@@ -20,12 +20,13 @@ from typing import Any
 
 
 class _State:
-    __slots__ = ("grad_enabled", "fw_level", "fw_paused")
+    __slots__ = ("grad_enabled", "fw_level", "fw_paused", "tracing")
 
     def __init__(self) -> None:
         self.grad_enabled = True  # record the reverse-mode graph
         self.fw_level: tuple[int, ...] = ()  # visible forward-mode (jvp) levels, outer first
         self.fw_paused = False  # kept for readers of the old flag: always False
+        self.tracing = False  # chainrule.graph.trace is recording (no in-place shortcuts)
 
 
 state = _State()

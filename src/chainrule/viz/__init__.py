@@ -42,6 +42,7 @@ from chainrule.viz.images import (
     reduce_to_2d,
 )
 from chainrule.viz.tensor_graph import graph_of_tensor
+from chainrule.viz.traced_graph import graph_of_traced
 
 __all__ = [
     "GraphDrawing",
@@ -51,6 +52,7 @@ __all__ = [
     "draw_graph",
     "graph_of_expr",
     "graph_of_tensor",
+    "graph_of_traced",
     "image_grid",
     "interpolate",
     "latent_grid",

@@ -1,0 +1,128 @@
+"""``@compile``: trace on the first call, cache one graph per signature, run the graph.
+
+The signature of a call is the structure of its (pytree) arguments, the shape and dtype of
+every array or tensor in them, and the value of every other leaf (static arguments: they
+must be hashable). A call with a new signature traces again; the ``retrace_warning``-th
+trace of one function (default 5) and every later one warn with ``RetraceWarning``,
+naming what changed, as TF functions do: a Python number that changes every call (pass
+it as an array instead), or shapes that change every batch (pad or drop the last batch).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..autograd.pytree import tree_flatten
+from ..autograd.tensor import Tensor, _make
+from .trace import Graph, TraceError, is_dynamic, trace
+
+
+class RetraceWarning(UserWarning):
+    """A compiled function traced again and again: its signature keeps changing."""
+
+
+def signature(args: tuple) -> tuple:
+    """The cache key of a call: structure, shapes and dtypes of arrays, static values."""
+    leaves, tree = tree_flatten(args)
+    key: list[Any] = [tree]
+    for leaf in leaves:
+        if is_dynamic(leaf):
+            arr = leaf.data if isinstance(leaf, Tensor) else leaf
+            key.append((arr.shape, arr.dtype.str))
+        else:
+            try:
+                hash(leaf)
+            except TypeError:
+                raise TypeError(f"a static argument of a compiled function must be hashable "
+                                f"(it is part of the cache key), got {type(leaf).__name__}; "
+                                f"pass arrays for values that change") from None
+            key.append(("static", type(leaf), leaf))
+    return tuple(key)
+
+
+class Compiled:
+    """A compiled function (see the module docstring). ``graphs`` holds the traced graphs
+    by signature; ``graph_for(*args)`` returns (tracing if needed) the one for ``args``."""
+
+    def __init__(self, fn: Callable, optimize: bool = True, retrace_warning: int = 5) -> None:
+        self.fn = fn
+        self.optimize = optimize
+        self.retrace_warning = retrace_warning
+        self.graphs: dict[tuple, Graph] = {}
+        self.traces = 0
+        functools.update_wrapper(self, fn)
+
+    def graph_for(self, *args: Any) -> Graph:
+        key = signature(args)
+        graph = self.graphs.get(key)
+        if graph is None:
+            graph = self._trace(key, args)
+        return graph
+
+    def _trace(self, key: tuple, args: tuple) -> Graph:
+        self.traces += 1
+        if self.traces >= self.retrace_warning:
+            old = next(reversed(self.graphs), None) if self.graphs else None
+            warnings.warn(
+                f"{getattr(self.fn, '__name__', 'fn')} was traced {self.traces} times (one "
+                f"graph per signature: shapes, dtypes and static arguments). "
+                f"{_difference(old, key)} Pass values that change as arrays, keep shapes "
+                f"fixed (drop or pad the last batch).", RetraceWarning, stacklevel=4)
+        graph = trace(self.fn, *args)
+        if self.optimize:
+            from .passes import optimize
+
+            optimize(graph)
+        self.graphs[key] = graph
+        return graph
+
+    def __call__(self, *args: Any) -> Any:
+        key = signature(args)
+        graph = self.graphs.get(key)
+        if graph is None:
+            graph = self._trace(key, args)
+        leaves = tree_flatten(args)[0]
+        arrays = [leaf.data if isinstance(leaf, Tensor) else np.asarray(leaf)
+                  for leaf, static in zip(leaves, graph.in_static) if static is None]
+        outs = iter(graph.run_arrays(*arrays))
+        return graph.out_tree.unflatten(
+            [static if v is None else _make(next(outs))
+             for v, static in zip(graph.outputs, graph.out_static)])
+
+
+def _difference(old: tuple | None, new: tuple) -> str:
+    if old is None:
+        return ""
+    if old[0] != new[0]:
+        return "The structure of the arguments changed."
+    for k, (a, b) in enumerate(zip(old[1:], new[1:])):
+        if a != b:
+            what = "static value" if a[0] == "static" else "shape/dtype"
+            return f"Argument leaf {k} changed {what}: {_show(a)} -> {_show(b)}."
+    return ""
+
+
+def _show(entry: tuple) -> str:
+    return repr(entry[2]) if entry[0] == "static" else f"{entry[0]} {np.dtype(entry[1])}"
+
+
+def compile(fn: Callable | None = None, *, optimize: bool = True,  # noqa: A001
+            retrace_warning: int = 5) -> Any:
+    """Compile ``fn`` (decorator, with or without arguments), like ``jax.jit``.
+
+    ``optimize=False`` runs the graph as recorded (no passes). See the module docstring
+    for the cache and ``trace.py`` for the rules of tracing.
+    """
+    if fn is None:
+        return lambda f: Compiled(f, optimize, retrace_warning)
+    if not callable(fn):
+        raise TypeError(f"compile needs a function, got {type(fn).__name__}")
+    return Compiled(fn, optimize, retrace_warning)
+
+
+__all__ = ["Compiled", "RetraceWarning", "TraceError", "compile", "signature"]

@@ -1,0 +1,482 @@
+"""The tracer: run a function once and record the primitives it calls as a ``Graph``.
+
+``trace(fn, *example_args)`` runs ``fn`` on fresh tensors holding the example arrays
+(concrete tracing, as ``torch.jit.trace``: the values are real, so every rule, shape check
+and NumPy kernel runs as in eager mode). While it runs, ``Primitive.__call__`` is replaced
+by a recording version (the eager path pays nothing for tracing) that appends one
+``Node`` per primitive call. The backward pass of ``value_and_grad``/``grad`` records too:
+each vector-Jacobian rule the engine calls becomes one node ``vjp.<name>[i]`` (the rule
+is run as a whole at run time, because rules may read their inputs' values — a ReLU mask,
+a max's ties — to build constants; recording only their primitives would freeze those).
+What the engine adds between rules (broadcast sums, casts, the sum of two cotangents)
+are primitives and are recorded as such. So ``trace(value_and_grad(loss), w, x)`` is one
+flat graph: the forward primitives, then the backward nodes.
+
+The data structure, for readers and for other back ends (ONNX export):
+
+* ``Var``: one value. ``kind`` is ``"input"`` (``graph.inputs``, in order), ``"param"``
+  (a tensor captured from outside that requires grad: read by reference at every run, so
+  optimizer updates are seen), ``"const"`` (any other captured or created tensor: its
+  array at trace time, by reference) or ``"value"`` (the output of a node). ``shape``,
+  ``dtype``; ``tensor`` holds the captured tensor of a param/const.
+* ``Node``: ``op`` (the ``Primitive``, or None for a rule node), ``name`` (the
+  primitive's name, or ``"vjp.<name>[i]"``/``"vjp.<name>"`` for a rule),
+  ``inputs``/``outputs`` (tuples of ``Var``), ``params`` (the primitive's keyword
+  arguments), ``fn`` (what runs: the NumPy forward, or the rule).
+* ``Graph``: ``inputs``, ``outputs``, ``nodes`` (in order), ``consts`` (params and consts
+  read by the nodes), ``__call__`` (``run.py``), ``str()`` a listing.
+
+Rules of tracing (as for TF functions): arrays and tensors among the arguments are the
+graph's inputs; every other argument (numbers, strings, flags) is static, baked into the
+graph. Python control flow and side effects run once, at trace time. Reading a traced
+value in Python (``bool(t)``, ``float(t)``, ``t.item()``, ``t.numpy()``) raises
+``TraceError``: the graph could not follow it. Forward mode (``jvp``) and ``backward()``
+inside a traced function are refused with a ``TraceError`` (use ``value_and_grad``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..autograd.mode import state
+from ..autograd.primitive import Joint, Primitive, lift
+from ..autograd.pytree import TreeDef, tree_flatten
+from ..autograd.tensor import Tensor, _make
+
+_EAGER_CALL = Primitive.__call__
+
+
+class TraceError(RuntimeError):
+    """A function cannot be traced as written (data-dependent Python, side effects the
+    graph cannot record), or a graph was called with arguments it was not traced for."""
+
+
+class Var:
+    """One value of a graph (see the module docstring)."""
+
+    __slots__ = ("id", "kind", "shape", "dtype", "tensor", "__weakref__")
+
+    def __init__(self, id: int, kind: str, shape: tuple, dtype: np.dtype,
+                 tensor: Tensor | None = None) -> None:
+        self.id = id
+        self.kind = kind
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.tensor = tensor
+
+    @property
+    def name(self) -> str:
+        prefix = {"input": "x", "param": "p", "const": "c", "value": "v"}[self.kind]
+        return f"{prefix}{self.id}"
+
+    @property
+    def type(self) -> str:
+        """``f32[128,784]``: dtype and shape, as in a listing."""
+        short = {"float32": "f32", "float64": "f64", "int64": "i64", "int32": "i32",
+                 "bool": "bool", "float16": "f16", "complex128": "c128",
+                 "complex64": "c64"}.get(self.dtype.name, self.dtype.name)
+        return f"{short}[{','.join(str(d) for d in self.shape)}]"
+
+    def value(self) -> np.ndarray:
+        """A param's or const's array now."""
+        if self.tensor is None:
+            raise ValueError(f"{self.name} is not a param or const")
+        return self.tensor.data
+
+    def __repr__(self) -> str:
+        return f"{self.name}:{self.type}"
+
+
+class Node:
+    """One primitive call (or one rule call) of a graph."""
+
+    __slots__ = ("op", "name", "fn", "inputs", "outputs", "params")
+
+    def __init__(self, op: Primitive | None, name: str, fn: Callable, inputs: tuple,
+                 outputs: tuple, params: dict) -> None:
+        self.op = op
+        self.name = name
+        self.fn = fn
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self.params = dict(params)
+
+    @property
+    def is_rule(self) -> bool:
+        """Whether the node runs a vector-Jacobian rule (a call of tensor ops) as a whole."""
+        return self.op is None
+
+    def __str__(self) -> str:
+        outs = " ".join(repr(v) for v in self.outputs)
+        ins = " ".join(v.name for v in self.inputs)
+        params = "".join(f" {k}={_short(v)}" for k, v in self.params.items())
+        return f"{outs} = {self.name}{params} {ins}".rstrip()
+
+    __repr__ = __str__
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Graph:
+    """A traced function: ``inputs`` -> ``nodes`` -> ``outputs`` (see the module docstring).
+
+    ``graph(*args)`` runs it on new arguments of the same structure, shapes and dtypes
+    (static arguments must be equal to the traced ones) and returns what ``fn`` returned,
+    tensors computed anew.
+    """
+
+    def __init__(self, inputs: list[Var], outputs: list[Var | None], nodes: list[Node],
+                 in_tree: TreeDef, in_static: list[Any], out_tree: TreeDef,
+                 out_static: list[Any], name: str = "fn") -> None:
+        self.inputs = inputs
+        self.outputs = outputs  # None where the output leaf is static (returned as is)
+        self.nodes = nodes
+        self.in_tree = in_tree
+        self.in_static = in_static  # per argument leaf: None (an input) or its static value
+        self.out_tree = out_tree
+        self.out_static = out_static
+        self.name = name
+        self._runner: Callable | None = None
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def consts(self) -> list[Var]:
+        """Params and consts read by the nodes (or returned), in order of first use."""
+        seen: dict[int, Var] = {}
+        for node in self.nodes:
+            for v in node.inputs:
+                if v.kind in ("param", "const"):
+                    seen.setdefault(id(v), v)
+        for v in self.outputs:
+            if v is not None and v.kind in ("param", "const"):
+                seen.setdefault(id(v), v)
+        return list(seen.values())
+
+    def op_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.name] = counts.get(node.name, 0) + 1
+        return counts
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __str__(self) -> str:
+        ins = ", ".join(repr(v) for v in self.inputs)
+        lines = [f"graph {self.name}({ins}) {{"]
+        for v in self.consts:
+            lines.append(f"  {v!r} = {v.kind}")
+        lines.extend(f"  {node}" for node in self.nodes)
+        outs = ", ".join("<static>" if v is None else v.name for v in self.outputs)
+        lines.append(f"  return {outs}")
+        lines.append("}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<Graph {self.name}: {len(self.inputs)} inputs, {len(self.nodes)} nodes, "
+                f"{len(self.outputs)} outputs>")
+
+    # ------------------------------------------------------------------ running
+    def flat_arrays(self, args: tuple) -> list[np.ndarray]:
+        """The input arrays of ``args``, checked against the traced signature."""
+        leaves, tree = tree_flatten(args)
+        if tree != self.in_tree:
+            raise TraceError(f"{self.name}: arguments of another structure than the traced "
+                             f"ones ({tree} vs {self.in_tree}); trace again")
+        arrays = []
+        for leaf, static in zip(leaves, self.in_static):
+            if static is None:
+                arrays.append(leaf.data if isinstance(leaf, Tensor) else np.asarray(leaf))
+            elif not _same_static(leaf, static):
+                raise TraceError(f"{self.name}: static argument {leaf!r} differs from the "
+                                 f"traced {static!r}; trace again (cr.compile does)")
+        for a, v in zip(arrays, self.inputs):
+            if a.shape != v.shape or a.dtype != v.dtype:
+                raise TraceError(f"{self.name}: input {v.name} was traced as {v.type}, got "
+                                 f"{Var(0, 'input', a.shape, a.dtype).type}; trace again")
+        return arrays
+
+    def run_arrays(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        """The output arrays (one per non-static output) for input arrays, unchecked."""
+        if self._runner is None:
+            from .run import build
+
+            self._runner = build(self)
+        return self._runner(*arrays)
+
+    def __call__(self, *args: Any) -> Any:
+        outs = iter(self.run_arrays(*self.flat_arrays(args)))
+        leaves = [static if v is None else _make(next(outs))
+                  for v, static in zip(self.outputs, self.out_static)]
+        return self.out_tree.unflatten(leaves)
+
+    def invalidate(self) -> None:
+        """Forget the generated runner (after the nodes were changed by hand or a pass)."""
+        self._runner = None
+
+    @property
+    def code(self) -> str:
+        """The Python source of the runner (``run.py``)."""
+        from .run import source
+
+        return source(self)
+
+
+def _same_static(a: Any, b: Any) -> bool:
+    try:
+        return bool(type(a) is type(b) and a == b)
+    except Exception:  # noqa: BLE001 - an object without a truthful ==
+        return a is b
+
+
+def is_dynamic(leaf: Any) -> bool:
+    """Whether an argument leaf becomes a graph input (arrays and tensors) or stays static."""
+    return isinstance(leaf, (Tensor, np.ndarray))
+
+
+# --------------------------------------------------------------------------- the tracer
+
+_ACTIVE: list[Tracer] = []
+
+
+class Tracer:
+    """The recording state of one ``trace`` call."""
+
+    def __init__(self) -> None:
+        self.vars: dict[int, Var] = {}  # id(Tensor) -> Var
+        self.arrays: dict[int, Var] = {}  # id(ndarray) -> Var, for aliases (detach)
+        self.keep: list[Any] = []  # keeps every mapped object alive, so ids stay unique
+        self.nodes: list[Node] = []
+        self.depth = 0  # > 0 while a rule runs as one node
+        self.count = 0
+        self.saved_rules: dict[Primitive, Any] = {}
+        self.grads: dict[int, Any] = {}  # id(param tensor) -> its .grad when first seen
+
+    def new_var(self, kind: str, arr: np.ndarray, tensor: Tensor | None = None) -> Var:
+        v = Var(self.count, kind, arr.shape, arr.dtype, tensor)
+        self.count += 1
+        return v
+
+    def bind(self, t: Tensor, v: Var) -> None:
+        self.vars[id(t)] = v
+        self.arrays[id(t.data)] = v
+        self.keep.append(t)
+        self.keep.append(t.data)
+
+    def var_of(self, t: Tensor) -> Var:
+        v = self.vars.get(id(t))
+        if v is not None:
+            return v
+        v = self.arrays.get(id(t.data))
+        if v is None:  # not computed in the trace: captured (by reference)
+            kind = "param" if t._rg and t._op is None else "const"
+            v = self.new_var(kind, t.data, t)
+            if kind == "param":
+                self.grads[id(t)] = t.grad
+        self.bind(t, v)
+        return v
+
+    def is_traced(self, t: Tensor) -> bool:
+        v = self.vars.get(id(t)) or self.arrays.get(id(t.data))
+        return v is not None and v.kind in ("input", "value")
+
+    # --------------------------------------------------------------- recording
+    def record_prim(self, p: Primitive, args: tuple, params: dict) -> Tensor:
+        ins = tuple(self.var_of(a) for a in args)
+        y = _EAGER_CALL(p, *args, **params)
+        out = self.new_var("value", y.data)
+        self.nodes.append(Node(p, p.name, p.forward, ins, (out,), params))
+        self.bind(y, out)
+        if p.differentiable and p not in self.saved_rules:
+            self.saved_rules[p] = (p.vjps, p.accumulate)
+            p.vjps = _recorded_rules(self, p, p.vjps)
+            p.accumulate = None
+        return y
+
+    def record_rule(self, name: str, rule: Callable, tensors: tuple, params: dict,
+                    joint: bool) -> Any:
+        ins = tuple(self.var_of(t) for t in tensors)
+        self.depth += 1
+        try:
+            result = rule(*tensors, **params)
+        finally:
+            self.depth -= 1
+        outs = tuple(result) if joint else (result,)
+        out_vars = []
+        for t in outs:
+            if t is None:
+                out_vars.append(None)
+                continue
+            v = self.new_var("value", t.data)
+            out_vars.append(v)
+            self.bind(t, v)
+        if any(v is not None for v in out_vars):
+            self.nodes.append(Node(None, name, _RuleCall(rule, joint, out_vars), ins,
+                                   tuple(v for v in out_vars if v is not None), params))
+        return result
+
+    def restore(self) -> None:
+        for p, (vjps, accumulate) in self.saved_rules.items():
+            p.vjps = vjps
+            p.accumulate = accumulate
+        self.saved_rules.clear()
+
+
+class _RuleCall:
+    """What a rule node runs: the rule on tensors around the arrays, gradients off."""
+
+    __slots__ = ("rule", "joint", "shapes")
+
+    def __init__(self, rule: Callable, joint: bool, out_vars: list[Var | None]) -> None:
+        self.rule = rule
+        self.joint = joint
+        self.shapes = [None if v is None else (v.shape, v.dtype) for v in out_vars]
+
+    def __call__(self, *arrays: np.ndarray, **params: Any) -> Any:
+        saved = state.grad_enabled
+        state.grad_enabled = False
+        try:
+            result = self.rule(*[_make(a) for a in arrays], **params)
+        finally:
+            state.grad_enabled = saved
+        if not self.joint:
+            return _array_or_zeros(result, self.shapes[0])
+        return tuple(_array_or_zeros(r, s) for r, s in zip(result, self.shapes)
+                     if s is not None)
+
+
+def _array_or_zeros(t: Tensor | None, spec: tuple) -> np.ndarray:
+    return np.zeros(spec[0], spec[1]) if t is None else t.data
+
+
+def _recorded_rules(tracer: Tracer, p: Primitive, vjps: Any) -> Any:
+    """``p``'s vjp rules, each recording itself as one node when the engine calls it."""
+    if isinstance(vjps, Joint):
+        rule = vjps.rule
+        return Joint(lambda *ts, **params: tracer.record_rule(
+            f"vjp.{p.name}", rule, ts, params, joint=True))
+
+    class Rules:
+        def __getitem__(self, i: int) -> Any:
+            rule = vjps[i]
+            if rule is None:
+                return None
+            return lambda *ts, **params: tracer.record_rule(
+                f"vjp.{p.name}[{i}]", rule, ts, params, joint=False)
+
+    return Rules()
+
+
+def _traced_call(self: Primitive, *args: Any, **params: Any) -> Tensor:
+    """``Primitive.__call__`` while tracing: the eager call, recorded."""
+    tracer = _ACTIVE[-1] if _ACTIVE else None
+    if tracer is None or tracer.depth:
+        return _EAGER_CALL(self, *args, **params)
+    if state.fw_level:
+        raise TraceError("forward mode (jvp) inside a traced function is not supported: "
+                         "trace the function without jvp, or call jvp outside the trace")
+    if not all(isinstance(a, Tensor) for a in args):
+        args = tuple(lift(a) for a in args)
+    return tracer.record_prim(self, args, params)
+
+
+def _guard(t: Tensor) -> None:
+    """Refuse a Python read of a traced value (bool, float, item, numpy, ...)."""
+    tracer = _ACTIVE[-1] if _ACTIVE else None
+    if tracer is not None and not tracer.depth and tracer.is_traced(t):
+        raise TraceError(
+            f"a traced tensor of shape {t.shape} was read as a Python value (bool(), float(), "
+            f"item(), numpy(), ...) while tracing: the graph cannot follow Python control flow "
+            f"on tensor values. Compute with tensor ops (cr.where, maximum, ...) instead, or "
+            f"pass the value as a static (non-array) argument")
+
+
+# Tensor methods that hand a value to Python: while tracing, the class carries guarded
+# versions (swapped in and out like Primitive.__call__, so eager mode pays nothing).
+_READS = ("item", "tolist", "numpy", "__array__", "__bool__")
+_EAGER_READS = {name: getattr(Tensor, name) for name in _READS}
+
+
+def _guarded(name: str) -> Callable:
+    eager = _EAGER_READS[name]
+
+    def read(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        _guard(self)
+        return eager(self, *args, **kwargs)
+
+    read.__name__ = name
+    return read
+
+
+_GUARDED_READS = {name: _guarded(name) for name in _READS}
+
+
+def _swap(tracing: bool) -> None:
+    """Put the recording/guarded methods on Primitive and Tensor (or the eager ones back)."""
+    Primitive.__call__ = _traced_call if tracing else _EAGER_CALL
+    for name in _READS:
+        setattr(Tensor, name, (_GUARDED_READS if tracing else _EAGER_READS)[name])
+
+
+def trace(fn: Callable, *example_args: Any, name: str | None = None) -> Graph:
+    """Run ``fn(*example_args)`` once and return its ``Graph``.
+
+    Arrays and tensors among the (pytree) arguments become the graph's inputs; other
+    leaves are static. ``fn`` returns a tensor or a pytree of them (other leaves are
+    returned as they were at trace time).
+
+    >>> g = trace(lambda x: (x * 2).exp(), np.ones(3))
+    >>> print(g)                                              # doctest: +SKIP
+    """
+    leaves, in_tree = tree_flatten(example_args)
+    tracer = Tracer()
+    call_leaves, in_static, inputs = [], [], []
+    for leaf in leaves:
+        if is_dynamic(leaf):
+            arr = leaf.data if isinstance(leaf, Tensor) else np.asarray(leaf)
+            t = _make(arr)
+            v = tracer.new_var("input", arr)
+            tracer.bind(t, v)
+            inputs.append(v)
+            call_leaves.append(t)
+            in_static.append(None)
+        else:
+            call_leaves.append(leaf)
+            in_static.append(leaf)
+    args = in_tree.unflatten(call_leaves)
+    _ACTIVE.append(tracer)
+    saved_tracing = state.tracing
+    _swap(True)
+    state.tracing = True
+    try:
+        result = fn(*args)
+        out_leaves, out_tree = tree_flatten(result)
+        outputs, out_static = [], []
+        for leaf in out_leaves:
+            if isinstance(leaf, Tensor):
+                outputs.append(tracer.var_of(leaf))
+                out_static.append(None)
+            else:
+                outputs.append(None)
+                out_static.append(leaf)
+    finally:
+        _ACTIVE.pop()
+        tracer.restore()
+        state.tracing = saved_tracing
+        if not _ACTIVE:
+            _swap(False)
+    for t in tracer.keep:
+        if isinstance(t, Tensor) and id(t) in tracer.grads and t.grad is not tracer.grads[id(t)]:
+            raise TraceError("backward() ran inside a traced function (a .grad changed): "
+                             "its accumulation into .grad is a side effect the graph does not "
+                             "record; return gradients with cr.value_and_grad / cr.grad "
+                             "instead (chainrule.graph.compile_step wraps this for a model)")
+    label = name or getattr(fn, "__name__", "fn")
+    return Graph(inputs, outputs, tracer.nodes, in_tree, in_static, out_tree, out_static,
+                 name="fn" if label == "<lambda>" else label)

@@ -1,0 +1,121 @@
+"""chainrule.graph.trace: the recorded graph runs like the function, on new inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.autograd.primitive import Primitive
+from chainrule.graph import Graph, TraceError, trace
+from chainrule.graph.trace import _EAGER_CALL, _EAGER_READS
+
+rng = np.random.default_rng(0)
+
+
+def _mlp_loss(x, y, w1, b1, w2, b2):
+    h = cr.relu(x @ w1 + b1)
+    return cr.softmax_cross_entropy(h @ w2 + b2, y).mean()
+
+
+def _mlp_args(n=8, seed=0):
+    r = np.random.default_rng(seed)
+    return (r.standard_normal((n, 5)), r.integers(0, 3, n), r.standard_normal((5, 7)),
+            r.standard_normal(7), r.standard_normal((7, 3)), r.standard_normal(3))
+
+
+def test_listing_has_one_line_per_node_and_the_graph_reruns():
+    def f(x, w):
+        return (x @ w).tanh().sum()
+
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    g = trace(f, x, w)
+    assert [n.name for n in g.nodes] == ["matmul", "tanh", "sum"]
+    text = str(g)
+    assert "x0:f64[4,3]" in text and "= matmul x0 x1" in text and "return v" in text
+    assert len(text.splitlines()) == len(g.nodes) + 3
+    x2, w2 = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    assert g(x2, w2).item() == f(cr.tensor(x2), cr.tensor(w2)).item()
+
+
+def test_value_and_grad_traces_forward_and_backward_and_follows_new_inputs():
+    vg = cr.value_and_grad(_mlp_loss, argnums=(2, 3, 4, 5))
+    g = trace(vg, *_mlp_args(seed=0))
+    names = [n.name for n in g.nodes]
+    assert "relu" in names and "vjp.relu[0]" in names and "vjp.matmul[0]" in names
+    new = _mlp_args(seed=1)  # other inputs: the ReLU mask and the labels change
+    (value, grads) = g(*new)
+    ref_value, ref_grads = vg(*new)
+    assert value.item() == ref_value.item()
+    for a, b in zip(grads, ref_grads):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_pytrees_in_and_out_and_static_arguments():
+    def f(params, x, scale, mode):
+        y = x @ params["w"] * scale
+        return {"y": y, "mode": mode, "pair": (y.sum(), params["b"] + 1)}
+
+    params = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    x = rng.standard_normal((4, 3))
+    g = trace(f, params, x, 2.0, "fast")
+    assert len(g.inputs) == 3  # b, w, x (dict keys sorted); 2.0 and "fast" are static
+    out = g(params, x, 2.0, "fast")
+    ref = f({k: cr.tensor(v) for k, v in params.items()}, cr.tensor(x), 2.0, "fast")
+    assert out["mode"] == "fast"
+    np.testing.assert_array_equal(out["y"].data, ref["y"].data)
+    np.testing.assert_array_equal(out["pair"][1].data, ref["pair"][1].data)
+    with pytest.raises(TraceError, match="static argument"):
+        g(params, x, 3.0, "fast")
+    with pytest.raises(TraceError, match="traced as f64\\[4,3\\]"):
+        g(params, rng.standard_normal((5, 3)), 2.0, "fast")
+
+
+@pytest.mark.parametrize("read", [bool, float, lambda t: t.item(), lambda t: t.numpy(),
+                                  lambda t: np.asarray(t)])
+def test_reading_a_traced_value_in_python_is_a_clear_error(read):
+    def f(x):
+        s = x.sum()
+        if read(s):  # data-dependent Python
+            return x * 2
+        return x
+
+    with pytest.raises(TraceError, match="Python control flow on tensor values"):
+        trace(f, np.ones(3))
+    assert Primitive.__call__ is _EAGER_CALL  # restored after the error
+    assert cr.Tensor.item is _EAGER_READS["item"] and bool(cr.tensor(1.0))
+
+
+def test_captured_params_are_read_by_reference():
+    w = cr.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    g = trace(lambda x: x @ w, np.ones((1, 3)))
+    assert [v.kind for v in g.consts] == ["param"]
+    w.data *= 2  # an optimizer's in-place update
+    np.testing.assert_array_equal(g(np.ones((1, 3))).data, np.ones((1, 3)) @ w.data)
+
+
+def test_backward_inside_a_trace_is_refused():
+    w = cr.tensor(np.ones(3), requires_grad=True)
+
+    def step(x):
+        loss = (x * w).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(TraceError, match="value_and_grad"):
+        trace(step, np.ones(3))
+
+
+def test_forward_mode_inside_a_trace_is_refused():
+    with pytest.raises(TraceError, match="forward mode"):
+        trace(lambda x: cr.jvp(lambda t: t.sin(), (x,), (x,))[1], np.ones(3))
+
+
+def test_draw_graph_takes_a_graph():
+    from chainrule.viz import draw_graph
+
+    g = trace(cr.value_and_grad(lambda x: (x * x).sum()), np.arange(3.0))
+    assert isinstance(g, Graph)
+    drawing = draw_graph(g, values=(np.arange(3.0),))
+    assert "vjp.mul[0]" in drawing.dot and "x0: f64[3]" in drawing.dot
+    assert drawing.dot.count("->") >= len(g.nodes)
