@@ -114,6 +114,14 @@ def test_causal_later_tokens_do_not_change_earlier_logits():
     assert np.abs(a[:, 6:] - b[:, 6:]).max() > 1e-4
 
 
+def test_dropout_only_in_training():
+    m = _model(dropout=0.3)
+    ids = _ids((2, 8))
+    assert np.abs(m(ids).numpy() - m(ids).numpy()).max() > 1e-4
+    m.eval()
+    np.testing.assert_array_equal(m(ids).numpy(), m(ids).numpy())
+
+
 def test_bad_arguments_and_inputs_name_the_model_and_the_shapes():
     with pytest.raises(ValueError, match="width 10 is not divisible by heads 4"):
         create_model("gpt", 11, width=10, heads=4)

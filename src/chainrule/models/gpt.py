@@ -9,11 +9,11 @@
 
 The architecture is GPT-2's (as in nanoGPT): token and learned position embeddings, then
 ``layers`` pre-norm blocks ``x + attn(ln1(x))``, ``x + mlp(ln2(x))`` with causal multi-head
-self-attention (one fused scaled-dot-product primitive) and a GELU MLP of width
-``4 * width``, a final LayerNorm and a linear head to the vocabulary. Weights start as in
-GPT-2: every Linear and Embedding weight N(0, 0.02), the residual projections (the
-attention's output and the MLP's second layer) N(0, 0.02 / sqrt(2 * layers)), biases 0,
-LayerNorms 1 and 0.
+self-attention (one fused scaled-dot-product primitive) and an MLP of width ``4 * width``
+(GELU, or ReLU: ``activation``), a final LayerNorm and a linear head to the vocabulary.
+Weights start as in GPT-2: every Linear and Embedding weight N(0, 0.02), the residual
+projections (the attention's output and the MLP's second layer) N(0, 0.02 / sqrt(2 *
+layers)), biases 0, LayerNorms 1 and 0.
 
 Generation keeps each layer's keys and values (:class:`KVCache`), so a new character costs
 one position's forward pass (attention over the cached keys), not the whole context's.
@@ -80,7 +80,8 @@ class CausalSelfAttention(nn.Module):
         qkv = ops.transpose(ops.reshape(self.qkv(x), (b, t, 3, h, d)), (2, 0, 3, 1, 4))
         q, k, v = qkv[0], qkv[1], qkv[2]                       # (B, H, T, D) each
         if cache is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout
+                                               if self.training else 0.0)
         else:
             start = cache.length
             keys, values = cache.keys[layer], cache.values[layer]
