@@ -140,3 +140,51 @@ def test_decoding_bad_arguments():
         greedy_decode(m, np.zeros((1, 1)), max_len=0)
     with pytest.raises(ValueError, match="attention"):
         Seq2Seq(5, 5, attention="bogus")
+
+
+def test_transformer_seq2seq_step_equals_teacher_forcing_and_ignores_padding(float64):
+    from chainrule.models.seq2seq_transformer import TransformerSeq2Seq
+
+    m = TransformerSeq2Seq(9, 7, d_model=8, nhead=2, dim_feedforward=16, eos=6)
+    m.eval()
+    src = _src()
+    tgt_in = np.c_[np.zeros(3, np.int64), rng.integers(1, 6, (3, 3))]
+    logits = m(src, tgt_in)
+    lp = np.asarray(cr.log_softmax(logits, axis=-1).data)
+    state = m.start(src)
+    for t in range(4):
+        step_lp, state = m.step(tgt_in[:, t], state)
+        np.testing.assert_allclose(step_lp, lp[:, t], atol=1e-10)
+    padded = m(np.c_[src, np.zeros((3, 2), np.int64)], tgt_in)
+    np.testing.assert_allclose(padded.data, logits.data, atol=1e-12)
+    _scores_are_sequence_log_probabilities(m, src)
+
+
+def _scores_are_sequence_log_probabilities(m, src):
+    """Every beam's score is the model's log-probability of its tokens up to the end token
+    (computed again by teacher forcing), and the beams come best first."""
+    tok, score = beam_search(m, src, beam_width=3, max_len=5, return_all=True)
+    assert tok.shape == (3, 3, 5) and np.all(np.diff(score, axis=1) <= 0)
+    for i in range(3):
+        for j in range(3):
+            seq = list(tok[i, j])
+            n = seq.index(m.eos) + 1 if m.eos in seq else len(seq)
+            tgt_in = np.array([[m.sos] + seq[:n - 1]])
+            lp = np.asarray(cr.log_softmax(m(src[i:i + 1], tgt_in), axis=-1).data)[0]
+            assert score[i, j] == pytest.approx(sum(lp[t, seq[t]] for t in range(n)))
+
+
+@pytest.mark.parametrize("attention", [None, "luong", "bahdanau"])
+def test_seq2seq_beam_scores(attention, float64):
+    m = Seq2Seq(9, 7, embed_dim=4, hidden=5, attention=attention, sos=0, eos=6)
+    m.eval()
+    _scores_are_sequence_log_probabilities(m, _src())
+
+
+def test_decoding_runs_in_eval_mode_and_restores_training():
+    m = Seq2Seq(9, 7, embed_dim=4, hidden=5, attention="luong")
+    m.train()
+    tok, _ = greedy_decode(m, _src(), max_len=3)
+    beam_search(m, _src(), beam_width=2, max_len=3)
+    assert m.training and all(sub.training for sub in m.modules())
+    assert tok.dtype == np.int64 and tok.shape == (3, 3)

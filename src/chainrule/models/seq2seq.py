@@ -26,7 +26,7 @@ import numpy as np
 from ..autograd import no_grad, ops
 from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor
-from ..nn import LSTM, BahdanauAttention, Embedding, Linear, LuongAttention, Module
+from ..nn import LSTM, BahdanauAttention, Embedding, Linear, LuongAttention, Module, evaluating
 
 __all__ = ["Seq2Seq", "beam_search", "greedy_decode", "source_mask"]
 
@@ -162,6 +162,11 @@ def _special(model: Any, sos: int | None, eos: int | None) -> tuple[int, int]:
     return int(sos), int(eos)
 
 
+def _inference(model: Any) -> Any:
+    """Evaluation mode without a graph (every submodule's mode restored afterwards)."""
+    return evaluating(model) if isinstance(model, Module) else no_grad()
+
+
 def _check_len(name: str, max_len: Any) -> None:
     if not isinstance(max_len, (int, np.integer)) or max_len < 1:
         raise ValueError(f"{name}: max_len must be a positive integer, got {max_len!r}")
@@ -177,29 +182,22 @@ def greedy_decode(model: Any, src: Any, max_len: int, src_lengths: Any = None,
     that reports them (``state["attention"]``)."""
     _check_len("greedy_decode", max_len)
     sos, eos = _special(model, sos, eos)
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        with no_grad():
-            state = model.start(src, src_lengths)
-            b = len(np.asarray(src))
-            tok = np.full(b, sos, dtype=np.int64)
-            out = np.full((b, max_len), eos, dtype=np.int64)
-            scores, done, maps = np.zeros(b), np.zeros(b, bool), []
-            for t in range(max_len):
-                logp, state = model.step(tok, state)
-                tok = np.where(done, eos, logp.argmax(axis=-1))
-                scores += np.where(done, 0.0, logp[np.arange(b), tok])
-                out[:, t] = tok
-                if "attention" in state:
-                    maps.append(np.asarray(state["attention"].data))
-                done |= tok == eos
-                if done.all():
-                    break
-    finally:
-        if was_training:
-            model.train()
+    with _inference(model):
+        state = model.start(src, src_lengths)
+        b = len(np.asarray(src))
+        tok = np.full(b, sos, dtype=np.int64)
+        out = np.full((b, max_len), eos, dtype=np.int64)
+        scores, done, maps = np.zeros(b), np.zeros(b, bool), []
+        for t in range(max_len):
+            logp, state = model.step(tok, state)
+            tok = np.where(done, eos, logp.argmax(axis=-1))
+            scores += np.where(done, 0.0, logp[np.arange(b), tok])
+            out[:, t] = tok
+            if "attention" in state:
+                maps.append(np.asarray(state["attention"].data))
+            done |= tok == eos
+            if done.all():
+                break
     if return_attention:
         return out, scores, (np.stack(maps, axis=1) if maps else None)
     return out, scores
@@ -224,39 +222,32 @@ def beam_search(model: Any, src: Any, beam_width: int = 3, max_len: int = 50,
                          f"{beam_width!r}")
     sos, eos = _special(model, sos, eos)
     k = int(beam_width)
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        with no_grad():
-            state = model.start(src, src_lengths)
-            b = len(np.asarray(src))
-            state = _take(state, np.repeat(np.arange(b), k))        # (b * k, ...)
-            tok = np.full(b * k, sos, dtype=np.int64)
-            seqs = np.full((b * k, max_len), eos, dtype=np.int64)
-            score = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], b)  # one live beam at first
-            done = np.zeros(b * k, bool)
-            length = np.zeros(b * k, dtype=np.int64)
-            for t in range(max_len):
-                logp, state = model.step(tok, state)
-                v = logp.shape[1]
-                logp = np.where(done[:, None], -np.inf, logp)
-                logp[done, eos] = 0.0                                # carried over as is
-                cand = (score[:, None] + logp).reshape(b, k * v)
-                best = np.argsort(-cand, axis=1, kind="stable")[:, :k]
-                src_beam = (np.arange(b)[:, None] * k + best // v).ravel()
-                tok = (best % v).ravel().astype(np.int64)
-                score = np.take_along_axis(cand, best, axis=1).ravel()
-                state = _take(state, src_beam)
-                seqs, done, length = seqs[src_beam], done[src_beam], length[src_beam]
-                seqs[:, t] = tok
-                length = length + ~done
-                done = done | (tok == eos)
-                if done.all():
-                    break
-    finally:
-        if was_training:
-            model.train()
+    with _inference(model):
+        state = model.start(src, src_lengths)
+        b = len(np.asarray(src))
+        state = _take(state, np.repeat(np.arange(b), k))        # (b * k, ...)
+        tok = np.full(b * k, sos, dtype=np.int64)
+        seqs = np.full((b * k, max_len), eos, dtype=np.int64)
+        score = np.tile(np.r_[0.0, np.full(k - 1, -np.inf)], b)  # one live beam at first
+        done = np.zeros(b * k, bool)
+        length = np.zeros(b * k, dtype=np.int64)
+        for t in range(max_len):
+            logp, state = model.step(tok, state)
+            v = logp.shape[1]
+            logp = np.where(done[:, None], -np.inf, logp)
+            logp[done, eos] = 0.0                                # carried over as is
+            cand = (score[:, None] + logp).reshape(b, k * v)
+            best = np.argsort(-cand, axis=1, kind="stable")[:, :k]
+            src_beam = (np.arange(b)[:, None] * k + best // v).ravel()
+            tok = (best % v).ravel().astype(np.int64)
+            score = np.take_along_axis(cand, best, axis=1).ravel()
+            state = _take(state, src_beam)
+            seqs, done, length = seqs[src_beam], done[src_beam], length[src_beam]
+            seqs[:, t] = tok
+            length = length + ~done
+            done = done | (tok == eos)
+            if done.all():
+                break
     final = score / np.maximum(length, 1) ** length_penalty if length_penalty else score
     final = final.reshape(b, k)
     order = np.argsort(-final, axis=1, kind="stable")
