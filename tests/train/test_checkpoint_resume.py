@@ -133,7 +133,7 @@ def test_checkpoint_every_steps_and_plain_model_file(blobs, tmp_path) -> None:
     trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
     ckpt = Checkpoint(tmp_path, every_steps=2)
     trainer.fit(blobs, epochs=2, batch_size=32, seed=0, callbacks=[ckpt], verbose=False)
-    assert ckpt.saves == 5 + 2  # steps 2, 4, 6, 8, 10 and both epoch ends (10 = epoch end)
+    assert ckpt.saves == 5 + 2  # after steps 2, 4, 6, 8, 10, and at both epochs' ends
     from chainrule import io
 
     data = io.read_checkpoint(tmp_path / "checkpoint.npz")  # also an ordinary checkpoint
@@ -219,3 +219,63 @@ def test_gan_interrupted_and_resumed_is_bit_identical(tmp_path, step) -> None:
     resumed, history = _gan_run(tmp_path / "cut", resume=True)
     assert_identical(resumed.state_dict(), full.state_dict())
     assert _history(history) == _history(full_history) and len(history) == 3
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def test_without_a_checkpoint_signals_are_left_alone(blobs) -> None:
+    seen = {}
+
+    class Look(Callback):
+        def on_batch_end(self, batch, logs=None) -> None:
+            seen[batch] = signal.getsignal(signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    model = make_classifier()
+    Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1)).fit(
+        blobs, epochs=1, batch_size=50, callbacks=[Look()], verbose=False)
+    assert set(seen.values()) == {before}
+
+
+def test_a_second_signal_stops_at_once(blobs, tmp_path) -> None:
+    class Twice(Callback):
+        def on_batch_end(self, batch, logs=None) -> None:
+            if self.trainer.global_step == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)  # raises here, inside the step's hooks
+
+    model = make_classifier()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TrainingInterrupted, match="no checkpoint") as info:
+        trainer.fit(blobs, epochs=2, batch_size=50, callbacks=[Twice(), Checkpoint(tmp_path)],
+                    verbose=False)
+    assert info.value.checkpoint is None and not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_checkpoint_every_minutes(blobs, tmp_path) -> None:
+    model = make_classifier()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    ckpt = Checkpoint(tmp_path, every_minutes=1e-9)  # due after every step
+    trainer.fit(blobs, epochs=1, batch_size=50, callbacks=[ckpt], verbose=False)
+    assert ckpt.saves == 4  # after steps 1, 2, 3, and at the epoch's end (with its logs)
+    with pytest.raises(ValueError, match="every_steps"):
+        Checkpoint(tmp_path, every_steps=0)
+
+
+def test_best_model_copies_a_gans_nested_state(tmp_path) -> None:
+    from chainrule.models import GAN, dense_discriminator, dense_generator
+
+    x = np.random.default_rng(0).uniform(-1, 1, size=(32, 6)).astype(np.float32)
+    gan = GAN(dense_generator(latent_size=3, hidden=(8,), image_shape=(6,)),
+              dense_discriminator(image_shape=(6,), hidden=(8,)))
+    scores = iter([1.0, 0.5, 2.0, 3.0])  # the second validation is the best
+
+    class Score(Callback):
+        def on_epoch_end(self, epoch, logs=None) -> None:
+            self.trainer.callbacks.on_evaluate({"val_loss": next(scores)})
+
+    best = BestModel("val_loss")
+    fit_gan(gan, x, epochs=4, batch_size=32, seed=0, verbose=False, callbacks=[Score(), best])
+    assert best.best == 0.5
+    assert_identical(gan.state_dict(), best.best_state)  # restored at the end

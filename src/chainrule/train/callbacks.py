@@ -186,9 +186,20 @@ class _Monitor:
         return value > self.best + self.min_delta
 
 
-def _copy_state(model: Module) -> dict[str, np.ndarray]:
-    """A deep copy of the model's state dict (``state_dict()`` returns live arrays)."""
-    return {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
+def _copy_state(model: Module) -> dict[str, Any]:
+    """A deep copy of the model's state dict (``state_dict()`` returns live arrays; a
+    GAN's is nested: both networks and both optimizers)."""
+    return _deep_copy(model.state_dict())
+
+
+def _deep_copy(tree: Any) -> Any:
+    if isinstance(tree, Mapping):
+        return {k: _deep_copy(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return type(tree)(_deep_copy(v) for v in tree)
+    if isinstance(tree, np.generic) or not hasattr(tree, "__array__"):
+        return tree
+    return np.array(tree, copy=True)
 
 
 class EarlyStopping(Callback):

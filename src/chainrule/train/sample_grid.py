@@ -46,6 +46,12 @@ class SampleGrid(Callback):
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self(epoch, self.model, logs)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"paths": [str(p) for p in self.paths]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.paths = [Path(p) for p in state["paths"]]
+
     def __call__(self, epoch: int, model: Any, logs: Logs | None = None) -> Path:
         from ..viz.images import image_grid
 
