@@ -244,6 +244,10 @@ from .random import manual_seed  # noqa: E402
 # isort: split
 from .graph import Graph, compile, trace  # noqa: E402, A004  (issue 16: chainrule.graph)
 
+# isort: split
+from . import _threads  # noqa: E402  (issue 14: BLAS threads, see docs/guide.md)
+from ._threads import get_num_threads, set_num_threads  # noqa: E402
+
 __version__ = "0.1.0"
 
 
@@ -257,3 +261,4 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _allocator.configure_from_environment()  # keep freed buffers between steps (glibc only)
+_threads.apply_default()  # NumPy's BLAS: 1 thread unless the user chose (CHAINRULE_NUM_THREADS)

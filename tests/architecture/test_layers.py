@@ -23,6 +23,7 @@ PACKAGE = SRC / "chainrule"
 BASE, ENGINE, TOOLKIT, TRAIN, MODELS, CLI = range(6)
 LAYERS = {
     "errors": BASE, "random": BASE, "io": BASE, "_allocator": BASE, "_moved": BASE,
+    "_threads": BASE,  # NumPy's BLAS thread count (issue 14)
     "autograd": ENGINE,
     "numpy": ENGINE,  # chainrule.numpy: NumPy's names over tensors (issue 22)
     "linalg": ENGINE,  # chainrule.linalg: engine-level API (issue 22)

@@ -11,7 +11,6 @@ scikit-learn, SOM vs minisom, the semi-supervised DBN against an MLP) are in
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,18 +36,26 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                                       "what it learned and write its figures.")
     p.add_argument("model", choices=MODELS)
     common.add_out_arg(p, "figures/classic", "folder for the figures")
-    common.add_data_args(p, download=False,
-                         help="MNIST folder (default: $CHAINRULE_DATA or ~/.cache/chainrule)")
+    common.add_data_args(p, help="MNIST folder (default: $CHAINRULE_DATA or "
+                                 "~/.cache/chainrule); rbm and dbn need it")
     p.add_argument("--quick", action="store_true", help="small, fast version")
     common.add_seed_arg(p, help="random seed (default 0)")
+    common.add_threads_arg(p)
     return p
 
 
 def mnist(args: argparse.Namespace) -> tuple[Any, Any]:
-    """MNIST from ``--data-dir``, flattened: ((x, y), (x_test, y_test)); never downloads."""
-    from ..data import load_mnist
+    """MNIST from ``--data-dir`` (downloaded with ``--download``), flattened:
+    ((x, y), (x_test, y_test)). Missing data is a one-line UsageError."""
+    from ..data import DataFileNotFoundError, load_mnist
+    from .datasets import check_data_dir, data_error
 
-    return load_mnist(args.data_dir, flatten=True, download=False)
+    download = getattr(args, "download", False)
+    check_data_dir(args.data_dir, download)
+    try:
+        return load_mnist(args.data_dir, flatten=True, download=download)
+    except DataFileNotFoundError as exc:
+        raise data_error("mnist", exc, args.data_dir, download) from None
 
 
 # --------------------------------------------------------------------------- the demos
@@ -122,7 +129,7 @@ def rbm(args: argparse.Namespace, out: Path) -> None:
     (x, _), (xt, _) = mnist(args)
     model = RBM(784, hidden, seed=args.seed).fit((x[:n_train] > 0.5).astype(np.float32),
                                                  epochs=epochs)
-    pll = model.pseudo_log_likelihood((xt[:2000] > 0.5).astype(np.float32))
+    pll = model.pseudo_log_likelihood((xt[:2000] > 0.5).astype(np.float32), seed=args.seed)
     print(f"RBM ({n_train} images, {hidden} hidden, {epochs} epochs): pseudo-log-likelihood "
           f"{float(np.mean(pll)):.3f} on 2000 test images")
     rbm_pictures(model, out, gibbs_steps=100 if args.quick else 1000)
@@ -212,12 +219,21 @@ DEMOS: dict[str, Callable[[argparse.Namespace, Path], None]] = {
 
 def run(args: argparse.Namespace) -> int:
     """Run ``args.model``'s demonstration; returns the exit status."""
+    _require_matplotlib()
     out = common.out_dir(args.out)
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     t = time.perf_counter()
     DEMOS[args.model](args, out)
     print(f"({args.model}: {time.perf_counter() - t:.1f} s)")
     return 0
+
+
+def _require_matplotlib() -> None:
+    """Every demo draws its figures with matplotlib: say so before any training."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise common.UsageError("the classic demos draw their figures with matplotlib, which is "
+                                "not installed: pip install 'chainrule[viz]'")
 
 
 # --------------------------------------------------------------------------- old entry points

@@ -22,6 +22,7 @@ __all__ = ["CLI_OPTIMIZERS", "USER_ERRORS", "UsageError", "add_data_args", "add_
            "check_fraction", "check_hyperparameters", "check_optimizer", "check_positive_int",
            "check_positive_number", "fail", "learning_rate", "make_optimizer", "one_line",
            "out_dir", "report", "require"]
+__all__ += ["add_threads_arg"]  # issue 14: --threads
 
 PROG = "chainrule"
 #: Exceptions that mean the user's input was bad: one line and exit status 2, no traceback.
@@ -106,6 +107,15 @@ def add_training_args(p: argparse.ArgumentParser, epochs: int = 20, batch_size: 
                    help=epochs_help or f"passes over the data (default {epochs})")
     p.add_argument("--batch-size", type=int, default=batch_size,
                    help=batch_help or f"samples per batch (default {batch_size})")
+    add_threads_arg(p)
+
+
+def add_threads_arg(p: argparse.ArgumentParser) -> None:
+    """``--threads N``: NumPy's BLAS threads (applied by ``cli.main``; default: chainrule's
+    policy, see ``chainrule.set_num_threads``)."""
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for NumPy's BLAS (default 1, or $CHAINRULE_NUM_THREADS; "
+                        "see docs/guide.md)")
 
 
 def add_seed_arg(p: argparse.ArgumentParser, default: int = 0, help: str | None = None) -> None:

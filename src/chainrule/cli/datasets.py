@@ -9,6 +9,7 @@ training set's mean and std.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ from ..data import (
 )
 from ..errors import UsageError
 
-__all__ = ["DATASETS", "RawSplits", "Splits", "load_splits", "standardized"]
+__all__ = ["DATASETS", "RawSplits", "Splits", "check_data_dir", "data_error", "load_splits",
+           "standardized"]
 
 SPLIT_SEED = 0  # the train/val/test split never depends on --seed
 DIGITS_TEST_FRACTION = 0.2
@@ -83,14 +85,40 @@ def _digits(args: argparse.Namespace) -> RawSplits:
     return train, _nonempty(val), test
 
 
+def check_data_dir(data_dir: str | None, download: bool) -> Path:
+    """The data folder (``--data-dir``, else ``$CHAINRULE_DATA``, else the user cache); a
+    file in its place, or a missing folder without ``--download``, is a UsageError."""
+    root = get_data_dir(data_dir)
+    named = f"--data-dir {data_dir}" if data_dir is not None else (
+        f"${ENV_VAR} ({root})" if os.environ.get(ENV_VAR) else f"data directory {root}")
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{named} is a file, not a folder; pass the folder that holds the "
+                         f"data")
+    if not root.exists() and not download:
+        raise UsageError(f"{named} does not exist; pass --data-dir DIR or set {ENV_VAR} to the "
+                         f"folder with the data, or add --download to fetch it there")
+    return root
+
+
+def data_error(dataset: str, exc: DataFileNotFoundError, data_dir: str | None,
+               download: bool) -> UsageError:
+    """One line for a missing data file: what is missing, where, why a download failed (the
+    network error itself), and what to do."""
+    lines = str(exc).splitlines()
+    what = lines[0].split(";")[0]
+    root = get_data_dir(data_dir)
+    reasons = [ln.strip().removeprefix("- ") for ln in lines[1:] if ln.startswith("  - ")]
+    if download and reasons:
+        return UsageError(f"{dataset}: {what} in {root} and downloading it failed: "
+                          f"{'; '.join(reasons)}. Check the network connection, or save the "
+                          f"files in {root} by hand")
+    return UsageError(f"{dataset} data not found in {root} ({what}); pass --data-dir DIR, "
+                      f"set {ENV_VAR}, or add --download")
+
+
 def _idx_dataset(loader: Callable[..., tuple[Arrays, Arrays]],
                  args: argparse.Namespace) -> RawSplits:
-    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
-        raise UsageError(f"data directory {args.data_dir} does not exist")
-    root = get_data_dir(args.data_dir)
-    if args.data_dir is None and not args.download and not root.is_dir():
-        raise UsageError(f"data directory {root} does not exist; pass --data-dir DIR or set "
-                         f"{ENV_VAR} (or add --download)")
+    check_data_dir(args.data_dir, args.download)
     (x, y), test = loader(args.data_dir, download=args.download)
     train, val = _hold_out(x, y, args.val_fraction, np.random.default_rng(SPLIT_SEED))
     return train, _nonempty(val), test
@@ -111,9 +139,6 @@ def load_splits(args: argparse.Namespace) -> RawSplits:
     try:
         return DATASETS[args.dataset](args)
     except DataFileNotFoundError as exc:
-        what = str(exc).splitlines()[0].split(";")[0]
-        root = get_data_dir(args.data_dir)
-        raise UsageError(f"{args.dataset} data not found in {root} ({what}); pass "
-                         f"--data-dir DIR, set {ENV_VAR}, or add --download") from None
+        raise data_error(args.dataset, exc, args.data_dir, args.download) from None
     except DataError as exc:
         raise UsageError(" ".join(str(exc).split())) from None

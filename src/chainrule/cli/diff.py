@@ -163,13 +163,27 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_graph(expr: symbolic.Expr, point: dict[str, float], names: list[str],
                  path: str) -> int:
+    import sys
+    from pathlib import Path
+
     from ..viz import draw_graph
 
+    drawing = draw_graph(expr, values={k: point[k] for k in names})
     try:
-        draw_graph(expr, values={k: point[k] for k in names}).save(path)
-    except (GraphvizNotFoundError, ValueError, OSError) as e:
+        written = drawing.save(path)
+    except GraphvizNotFoundError:
+        dot = Path(path).with_suffix(".dot")
+        try:
+            written = drawing.save(dot)
+        except (ValueError, OSError) as e:
+            raise UsageError(f"could not write {dot}: {e}") from None
+        print(f"{common.PROG} {NAME}: Graphviz's `dot` program is not installed, so {path} "
+              f"was not drawn; wrote {dot} instead. For the picture, install Graphviz "
+              f"(apt install graphviz, brew install graphviz, or conda install graphviz) and "
+              f"run: dot -T{Path(path).suffix.lstrip('.')} {dot} -o {path}", file=sys.stderr)
+    except (ValueError, OSError) as e:
         raise UsageError(f"could not write {path}: {e}") from None
-    print(f"\ngraph written to {path}")
+    print(f"\ngraph written to {written}")
     return 0
 
 

@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chainrule",
         description="Deep learning from first principles on NumPy. With no command, "
                     "differentiate the textbook function by every method.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command")
     for command in COMMANDS:
         command.register(sub)
@@ -38,7 +39,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     name = args.command or textbook.NAME
     command = next(c for c in COMMANDS if c.NAME == name)
-    return common.report(name, command.run, args)
+    return common.report(name, _with_threads(command.run), args)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _with_threads(run: common.Runner) -> common.Runner:
+    """``run`` after ``--threads N`` (where the command has it) set NumPy's BLAS threads."""
+
+    def run_with_threads(args: argparse.Namespace) -> int:
+        threads = getattr(args, "threads", None)
+        if threads is not None:
+            common.check_positive_int("--threads", threads)
+            from .. import set_num_threads
+            from .._threads import ThreadControlError
+
+            try:
+                set_num_threads(threads)
+            except ThreadControlError as exc:
+                raise common.UsageError(str(exc)) from None
+        return run(args)
+
+    return run_with_threads
 
 
 if __name__ == "__main__":
