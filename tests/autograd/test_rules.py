@@ -166,6 +166,7 @@ COVERAGE.update({
     **dict.fromkeys(SECOND_ORDER_SKIP, 1),
     "lstm_scan": 1,  # second order through its composite form: tests/nn/test_recurrent.py
     "scaled_dot_product_attention": 2,  # tests/nn/test_attention.py
+    "layer_norm_last": 2,  # tests/nn/test_transformer_norm.py
     "first_order_only": 0,  # lstm_scan's marker: its rules raise, by design (same tests)
 })
 
