@@ -33,9 +33,13 @@ if TYPE_CHECKING:  # trace.py imports this module to run a graph
 def _last_use(graph: Graph) -> dict[int, int]:
     """id(Var) -> index of the last node that reads it."""
     last: dict[int, int] = {}
+    plan = getattr(graph, "plan", {})
     for k, node in enumerate(graph.nodes):
         for v in node.inputs:
             last[id(v)] = k
+        out = plan.get(id(node), {}).get("out")
+        if out is not None:  # the array written into is read (and so kept) until here
+            last[id(out)] = k
     return last
 
 
@@ -73,7 +77,8 @@ def _lines(graph: Graph) -> tuple[list[str], dict[str, Any]]:
         if node.op is not None and len(node.outputs[0].shape) == 0:
             call = f"asarray({call})"  # a reduction to a NumPy scalar
         body.append(f"    {target} = {call}")
-        dead = [names[id(v)] for v in _unique(node.inputs)
+        read = node.inputs + ((extra["out"],) if "out" in extra else ())
+        dead = [names[id(v)] for v in _unique(read)
                 if last.get(id(v)) == k and id(v) not in outputs and v.kind == "value"]
         dead += [n for v, n in zip(node.outputs, outs)
                  if id(v) not in last and id(v) not in outputs]

@@ -57,7 +57,7 @@ class TraceError(RuntimeError):
 class Var:
     """One value of a graph (see the module docstring)."""
 
-    __slots__ = ("id", "kind", "shape", "dtype", "tensor", "__weakref__")
+    __slots__ = ("id", "kind", "shape", "dtype", "tensor", "buffer", "__weakref__")
 
     def __init__(self, id: int, kind: str, shape: tuple, dtype: np.dtype,
                  tensor: Tensor | None = None) -> None:
@@ -66,6 +66,10 @@ class Var:
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.tensor = tensor
+        # For a value: the id of the node-made array it lives in (its own id when the node
+        # made a fresh array, the viewed value's buffer for a view), None when it may share
+        # memory with an input, param or const (never written in place). Seen at trace time.
+        self.buffer: int | None = None
 
     @property
     def name(self) -> str:
@@ -286,11 +290,20 @@ class Tracer:
         v = self.vars.get(id(t)) or self.arrays.get(id(t.data))
         return v is not None and v.kind in ("input", "value")
 
+    def buffer_of(self, out: Var, arr: np.ndarray, args: tuple) -> int | None:
+        """``out.buffer`` (see ``Var``) for the array ``arr`` a node computed from ``args``."""
+        for t in args:
+            if np.may_share_memory(arr, t.data):
+                v = self.var_of(t)
+                return v.buffer if v.kind == "value" else None
+        return out.id if arr.base is None and arr.flags.writeable else None
+
     # --------------------------------------------------------------- recording
     def record_prim(self, p: Primitive, args: tuple, params: dict) -> Tensor:
         ins = tuple(self.var_of(a) for a in args)
         y = _EAGER_CALL(p, *args, **params)
         out = self.new_var("value", y.data)
+        out.buffer = self.buffer_of(out, y.data, args)
         self.nodes.append(Node(p, p.name, p.forward, ins, (out,), params))
         self.bind(y, out)
         if p.differentiable and p not in self.saved_rules:
@@ -314,6 +327,7 @@ class Tracer:
                 out_vars.append(None)
                 continue
             v = self.new_var("value", t.data)
+            v.buffer = self.buffer_of(v, t.data, tensors)
             out_vars.append(v)
             self.bind(t, v)
         if any(v is not None for v in out_vars):
