@@ -72,6 +72,15 @@ def _history(h):
     return {k: v for k, v in h.history.items() if k != "time"}
 
 
+def _full_cut_resumed(run, tmp_path, interrupt):
+    """``run(directory, interrupt=None, resume=False)`` uninterrupted, interrupted (the
+    TrainingInterrupted is returned) and resumed."""
+    full = run(tmp_path / "full")
+    with pytest.raises(TrainingInterrupted) as info:
+        run(tmp_path / "cut", interrupt=interrupt)
+    return full, info.value, run(tmp_path / "cut", resume=True)
+
+
 # --------------------------------------------------------------------------- MLP
 
 
@@ -180,10 +189,7 @@ def _charlm_run(directory, interrupt=None, resume=False):
 @pytest.mark.parametrize("step", [-1, 19], ids=["epoch-end", "mid-epoch"])
 def test_char_lstm_tbptt_interrupted_and_resumed_is_bit_identical(tmp_path, step) -> None:
     # len(batcher) = 14 steps per epoch; the Budget ends training after 30 steps
-    full, full_check = _charlm_run(tmp_path / "full")
-    with pytest.raises(TrainingInterrupted):
-        _charlm_run(tmp_path / "cut", interrupt=step)
-    resumed, check = _charlm_run(tmp_path / "cut", resume=True)
+    (full, full_check), _, (resumed, check) = _full_cut_resumed(_charlm_run, tmp_path, step)
     assert resumed.global_step == full.global_step == 30
     assert_identical(resumed.model.state_dict(), full.model.state_dict())
     assert_identical(resumed.optimizer.state_dict(), full.optimizer.state_dict())
@@ -211,12 +217,9 @@ def _gan_run(directory, interrupt=None, resume=False):
 @pytest.mark.parametrize("step", [-1, 3], ids=["epoch-end", "mid-epoch"])
 def test_gan_interrupted_and_resumed_is_bit_identical(tmp_path, step) -> None:
     # 40 samples, batch 16, the last partial batch dropped: 2 steps per epoch
-    full, full_history = _gan_run(tmp_path / "full")
-    with pytest.raises(TrainingInterrupted):
-        _gan_run(tmp_path / "cut", interrupt=step)
+    (full, full_history), _, (resumed, history) = _full_cut_resumed(_gan_run, tmp_path, step)
     saved = read_training_checkpoint(tmp_path / "cut")["model"]
     assert {"g_optimizer", "d_optimizer"} <= set(saved)  # the GAN's own optimizers
-    resumed, history = _gan_run(tmp_path / "cut", resume=True)
     assert_identical(resumed.state_dict(), full.state_dict())
     assert _history(history) == _history(full_history) and len(history) == 3
 
