@@ -39,6 +39,10 @@ SMALL = {
     "dcgan-discriminator": {"image_shape": (1, 8, 8), "channels": (2, 4)},
     "char-lstm": {"vocab_size": 7, "hidden": 5, "layers": 1, "embed": 3},
     "gpt": {"vocab_size": 7, "context": 6, "layers": 1, "heads": 2, "width": 4},
+    "seq2seq": {"src_vocab": 6, "tgt_vocab": 5, "embed_dim": 3, "hidden": 4,
+                "attention": "luong"},
+    "transformer-seq2seq": {"src_vocab": 6, "tgt_vocab": 5, "d_model": 4, "nhead": 2,
+                            "dim_feedforward": 8, "max_len": 8},
 }
 
 

@@ -18,6 +18,9 @@
   loop (:func:`chainrule.train.fit_gan`; pictures per epoch with
   :class:`chainrule.train.SampleGrid`).
 * The character language model (:mod:`.charlm`): :class:`~.charlm.CharLSTM`, ``"char-lstm"``.
+* Encoder–decoders (:mod:`.seq2seq`, :mod:`.seq2seq_transformer`): :class:`Seq2Seq` (LSTM,
+  plain or with Luong/Bahdanau attention), :class:`TransformerSeq2Seq`, and their decoding
+  :func:`greedy_decode` / :func:`beam_search`; docs/attention.md.
 
 ``chainrule train --model autoencoder|conv-autoencoder|vae|gan|dcgan`` trains them from
 the command line; docs/representation.md has the results on MNIST and Fashion-MNIST.
@@ -56,6 +59,8 @@ from .registry import (
     register_model,
     save_model,
 )
+from .seq2seq import Seq2Seq, beam_search, greedy_decode  # issue 15 (encoder-decoders)
+from .seq2seq_transformer import TransformerSeq2Seq
 from .vae import VAE, conv_vae, dense_vae, gaussian_kl, reparameterize
 
 __all__ = ["MODELS", "Reshape", "build_model", "cnn", "image_shape", "mlp",
@@ -65,6 +70,7 @@ __all__ = ["MODELS", "Reshape", "build_model", "cnn", "image_shape", "mlp",
            "GAN", "Discriminator", "Generator", "dcgan", "dcgan_discriminator",
            "dcgan_generator", "dense_discriminator", "dense_gan", "dense_generator",
            "CharLSTM", "GPT",
+           "Seq2Seq", "TransformerSeq2Seq", "beam_search", "greedy_decode",
            "REGISTRY", "create_model", "list_models", "load_model", "model_from_checkpoint",
            "register_model", "save_model"]
 

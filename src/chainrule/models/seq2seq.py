@@ -27,6 +27,7 @@ from ..autograd import no_grad, ops
 from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor
 from ..nn import LSTM, BahdanauAttention, Embedding, Linear, LuongAttention, Module, evaluating
+from .registry import register_model
 
 __all__ = ["Seq2Seq", "beam_search", "greedy_decode", "source_mask"]
 
@@ -40,6 +41,7 @@ def source_mask(src: np.ndarray, src_lengths: Any = None, pad: int = 0) -> np.nd
     return np.arange(src.shape[1])[None, :] < np.asarray(src_lengths)[:, None]
 
 
+@register_model("seq2seq", kind="seq2seq")
 class Seq2Seq(Module):
     """LSTM encoder–decoder with optional attention; see the module docstring.
 

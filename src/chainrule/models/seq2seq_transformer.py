@@ -22,11 +22,13 @@ from ..autograd import ops
 from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor
 from ..nn import Embedding, Linear, Module, SinusoidalPositionalEncoding, Transformer
+from .registry import register_model
 from .seq2seq import source_mask
 
 __all__ = ["TransformerSeq2Seq"]
 
 
+@register_model("transformer-seq2seq", kind="seq2seq")
 class TransformerSeq2Seq(Module):
     """Embeddings + sinusoidal positions + ``nn.Transformer`` + a linear read-out."""
 
