@@ -45,6 +45,7 @@ from ..autograd.mode import state
 from ..autograd.primitive import Joint, Primitive, lift
 from ..autograd.pytree import TreeDef, tree_flatten
 from ..autograd.tensor import Tensor, _make
+from .inline import record_flat
 
 _EAGER_CALL = Primitive.__call__
 
@@ -252,7 +253,8 @@ _ACTIVE: list[Tracer] = []
 class Tracer:
     """The recording state of one ``trace`` call."""
 
-    def __init__(self) -> None:
+    def __init__(self, inline: bool = True) -> None:
+        self.inline = inline  # record rules' primitives where safe, else rules whole
         self.vars: dict[int, Var] = {}  # id(Tensor) -> Var
         self.arrays: dict[int, Var] = {}  # id(ndarray) -> Var, for aliases (detach)
         self.keep: list[Any] = []  # keeps every mapped object alive, so ids stay unique
@@ -315,11 +317,17 @@ class Tracer:
     def record_rule(self, name: str, rule: Callable, tensors: tuple, params: dict,
                     joint: bool) -> Any:
         ins = tuple(self.var_of(t) for t in tensors)
-        self.depth += 1
-        try:
-            result = rule(*tensors, **params)
-        finally:
-            self.depth -= 1
+        result = None
+        if self.inline:  # the rule's own primitives, when that is safe (inline.py)
+            kept, result = record_flat(self, rule, tensors, ins, params, joint)
+            if kept:
+                return result
+        if result is None:
+            self.depth += 1
+            try:
+                result = rule(*tensors, **params)
+            finally:
+                self.depth -= 1
         outs = tuple(result) if joint else (result,)
         out_vars = []
         for t in outs:
@@ -438,18 +446,20 @@ def _swap(tracing: bool) -> None:
         setattr(Tensor, name, (_GUARDED_READS if tracing else _EAGER_READS)[name])
 
 
-def trace(fn: Callable, *example_args: Any, name: str | None = None) -> Graph:
+def trace(fn: Callable, *example_args: Any, name: str | None = None,
+          inline_rules: bool = True) -> Graph:
     """Run ``fn(*example_args)`` once and return its ``Graph``.
 
     Arrays and tensors among the (pytree) arguments become the graph's inputs; other
     leaves are static. ``fn`` returns a tensor or a pytree of them (other leaves are
-    returned as they were at trace time).
+    returned as they were at trace time). ``inline_rules=False`` records every vjp rule
+    as one node (``inline.py`` says when a rule's primitives are recorded instead).
 
     >>> g = trace(lambda x: (x * 2).exp(), np.ones(3))
     >>> print(g)                                              # doctest: +SKIP
     """
     leaves, in_tree = tree_flatten(example_args)
-    tracer = Tracer()
+    tracer = Tracer(inline_rules)
     call_leaves, in_static, inputs = [], [], []
     for leaf in leaves:
         if is_dynamic(leaf):
