@@ -45,6 +45,7 @@ from ..autograd.mode import state
 from ..autograd.primitive import Joint, Primitive, lift
 from ..autograd.pytree import TreeDef, tree_flatten
 from ..autograd.tensor import Tensor, _make
+from ..random import get_rng
 from .inline import record_flat
 
 _EAGER_CALL = Primitive.__call__
@@ -446,6 +447,11 @@ def _swap(tracing: bool) -> None:
         setattr(Tensor, name, (_GUARDED_READS if tracing else _EAGER_READS)[name])
 
 
+def _rng_state() -> tuple:
+    rng = get_rng()
+    return id(rng), rng.bit_generator.state
+
+
 def trace(fn: Callable, *example_args: Any, name: str | None = None,
           inline_rules: bool = True) -> Graph:
     """Run ``fn(*example_args)`` once and return its ``Graph``.
@@ -474,6 +480,7 @@ def trace(fn: Callable, *example_args: Any, name: str | None = None,
             call_leaves.append(leaf)
             in_static.append(leaf)
     args = in_tree.unflatten(call_leaves)
+    rng_before = _rng_state()
     _ACTIVE.append(tracer)
     saved_tracing = state.tracing
     _swap(True)
@@ -495,6 +502,11 @@ def trace(fn: Callable, *example_args: Any, name: str | None = None,
         state.tracing = saved_tracing
         if not _ACTIVE:
             _swap(False)
+    if _rng_state() != rng_before:
+        raise TraceError("random numbers were drawn from chainrule.random while tracing "
+                         "(dropout in training mode, a random initialization, noise): they "
+                         "would be frozen into the graph as constants. Trace the model in "
+                         "eval mode, or draw the noise outside and pass it as an argument")
     for t in tracer.keep:
         if isinstance(t, Tensor) and id(t) in tracer.grads and t.grad is not tracer.grads[id(t)]:
             raise TraceError("backward() ran inside a traced function (a .grad changed): "

@@ -1,0 +1,60 @@
+"""``compile_step``: a compiled training step for tensors that are trained in place.
+
+    step = compile_step(lambda x, y: loss_fn(model(x), y), model.parameters(), optimizer)
+    loss = step(x_batch, y_batch)
+
+One call runs one graph — the loss and the gradient of every parameter, forward and
+backward traced together (``value_and_grad`` of the captured parameters) — then puts the
+gradients in ``p.grad`` (replacing what was there, as ``zero_grad`` + ``backward`` would)
+and calls ``optimizer.step()``. The optimizer's update stays outside the graph, as the
+in-place NumPy update it already is; the graph reads the parameters by reference, so the
+next call sees the updated values. This is the whole-training-step form this library
+chooses: parameters captured by reference, gradients as graph outputs, the in-place update
+explicit after the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..autograd import engine
+from ..autograd.tensor import Tensor
+from .compile import Compiled
+
+
+class CompiledStep:
+    """See the module docstring. ``compiled`` is the underlying ``Compiled`` function
+    (its ``graphs`` hold one traced training step per batch signature)."""
+
+    def __init__(self, loss_fn: Callable[..., Tensor], params: Iterable[Tensor],
+                 optimizer: Any = None, optimize: bool = True) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        if not self.params:
+            raise ValueError("compile_step needs at least one parameter that requires grad")
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        params_ = self.params
+
+        def loss_and_grads(*batch: Any) -> tuple[Tensor, list]:
+            loss = loss_fn(*batch)
+            if not isinstance(loss, Tensor) or loss.data.size != 1:
+                raise ValueError("compile_step: loss_fn must return a scalar tensor")
+            return loss, engine.grad([loss], params_)
+
+        loss_and_grads.__name__ = getattr(loss_fn, "__name__", "step")
+        self.compiled = Compiled(loss_and_grads, optimize=optimize)
+
+    def __call__(self, *batch: Any) -> Tensor:
+        loss, grads = self.compiled(*batch)
+        for p, g in zip(self.params, grads):
+            p.grad = g
+        if self.optimizer is not None:
+            self.optimizer.step()
+        return loss
+
+
+def compile_step(loss_fn: Callable[..., Tensor], params: Iterable[Tensor],
+                 optimizer: Any = None, *, optimize: bool = True) -> CompiledStep:
+    """A compiled training step (see the module docstring)."""
+    return CompiledStep(loss_fn, params, optimizer, optimize)

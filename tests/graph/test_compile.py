@@ -1,0 +1,95 @@
+"""chainrule.compile and compile_step: one graph per signature, results as in eager mode."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.graph import RetraceWarning, TraceError, compile_step
+
+rng = np.random.default_rng(2)
+
+
+def test_one_trace_per_signature_and_results_as_eager():
+    calls = []
+
+    @cr.compile
+    def f(x, scale):
+        calls.append(1)  # Python side effects run at trace time only
+        return (x * scale).tanh().sum(axis=0)
+
+    x = rng.standard_normal((4, 3))
+    for _ in range(3):
+        out = f(x, 2.0)
+    assert len(calls) == 1 and len(f.graphs) == 1
+    np.testing.assert_array_equal(out.data, (cr.tensor(x) * 2.0).tanh().sum(axis=0).data)
+    f(rng.standard_normal((5, 3)), 2.0)  # new shape
+    f(x, 3.0)  # new static value
+    f(x.astype(np.float32), 2.0)  # new dtype
+    assert len(calls) == 4 and len(f.graphs) == 4
+
+
+def test_retracing_again_and_again_warns_and_names_the_change():
+    f = cr.compile(lambda x, k: x * k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for k in range(4):
+            f(np.ones(2), k)
+    with pytest.warns(RetraceWarning, match="static value: 3 -> 4"):
+        f(np.ones(2), 4)
+
+
+def test_an_unhashable_static_argument_is_a_clear_error():
+    f = cr.compile(lambda x, opts: x * len(opts))
+    with pytest.raises(TypeError, match="must be hashable"):
+        f(np.ones(2), {1, 2})  # a set is a leaf, not a container
+
+
+def test_compile_with_and_without_passes_agree():
+    def loss(w, x):
+        return ((x @ w).relu() + (x @ w).sigmoid()).mean()
+
+    a, b = cr.compile(cr.grad(loss)), cr.compile(cr.grad(loss), optimize=False)
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        w, x = r.standard_normal((3, 2)), r.standard_normal((5, 3))
+        np.testing.assert_array_equal(a(w, x).data, b(w, x).data)
+        np.testing.assert_array_equal(a(w, x).data, cr.grad(loss)(w, x).data)
+
+
+def _model():
+    cr.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def test_compile_step_trains_as_the_eager_loop():
+    batches = [(rng.standard_normal((10, 6)).astype(np.float32), rng.integers(0, 3, 10))
+               for _ in range(3)]
+    eager, compiled = _model(), _model()
+    loss_fn = nn.CrossEntropyLoss()
+    opt_e = optim.SGD(eager.parameters(), lr=0.1, momentum=0.9)
+    opt_c = optim.SGD(compiled.parameters(), lr=0.1, momentum=0.9)
+    step = compile_step(lambda x, y: loss_fn(compiled(x), y), compiled.parameters(), opt_c)
+    for x, y in batches * 2:
+        opt_e.zero_grad()
+        loss_e = loss_fn(eager(x), y)
+        loss_e.backward()
+        opt_e.step()
+        loss_c = step(x, y)
+        np.testing.assert_allclose(loss_c.item(), loss_e.item(), rtol=1e-6)
+    for p, q in zip(eager.parameters(), compiled.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-7)
+    assert len(step.compiled.graphs) == 1
+
+
+def test_dropout_in_training_mode_cannot_be_traced():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    with pytest.raises(TraceError, match="random numbers"):
+        cr.trace(model, np.ones((2, 4), dtype=np.float32))
+    model.eval()
+    g = cr.trace(model, np.ones((2, 4), dtype=np.float32))
+    assert "linear" in [n.name for n in g.nodes]
