@@ -282,3 +282,28 @@ def test_best_model_copies_a_gans_nested_state(tmp_path) -> None:
     fit_gan(gan, x, epochs=4, batch_size=32, seed=0, verbose=False, callbacks=[Score(), best])
     assert best.best == 0.5
     assert_identical(gan.state_dict(), best.best_state)  # restored at the end
+
+
+def test_resume_refuses_other_batches_per_epoch(blobs, tmp_path) -> None:
+    _mlp_run(blobs, tmp_path, epochs=1)
+    model = make_classifier()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02))
+    with pytest.raises(CheckpointError, match="5 batches per epoch, this fit has 3"):
+        trainer.fit(blobs, epochs=2, batch_size=50, resume_from=tmp_path, verbose=False)
+
+
+def test_fit_with_a_checkpoint_in_another_thread(blobs, tmp_path) -> None:
+    import threading
+
+    errors = []
+
+    def work() -> None:
+        try:
+            _mlp_run(blobs, tmp_path, epochs=1)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert errors == [] and (tmp_path / "checkpoint.npz").is_file()

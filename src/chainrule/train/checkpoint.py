@@ -219,6 +219,7 @@ def training_state(trainer: Trainer) -> dict[str, Any]:
     data["training"] = {
         "format": FORMAT, "version": VERSION, "trainer": state,
         "loop": {"epoch": epoch, "batch": batch, "stop_training": bool(trainer.stop_training),
+                 "steps_per_epoch": trainer._steps_per_epoch,
                  "loader_rng": trainer._epoch_start.get("loader_rng"),
                  "epoch_lr": trainer._epoch_start.get("lr"),
                  "library_rng": rng_state(get_rng())},
@@ -259,6 +260,10 @@ def restore(trainer: Trainer, data: Mapping[str, Any], loader: Any) -> None:
     training = data["training"]
     loop = training["loop"]
     epoch, batch = int(loop["epoch"]), int(loop["batch"])
+    saved, now = loop.get("steps_per_epoch"), trainer._steps_per_epoch
+    if saved is not None and now is not None and saved != now:
+        raise CheckpointError(f"{data['path']}: the run had {saved} batches per epoch, this "
+                              f"fit has {now}; resume with the same data and batch_size")
     if batch > 0:  # mid-epoch: this epoch's running means are restored below
         trainer.epoch = epoch
         trainer.start_epoch(epoch)

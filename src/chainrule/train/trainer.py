@@ -196,6 +196,7 @@ class Trainer:
         self._position = (0, 0)  # (epoch, batches done in it): where training continues
         self._epoch_start: dict[str, Any] = {"loader_rng": None, "lr": None}
         self._pending_rng: Any = None  # a resumed library RNG state, set when training goes on
+        self._steps_per_epoch: int | None = None
         self._guard: InterruptGuard | None = None
         self._prepare()
 
@@ -356,6 +357,7 @@ class Trainer:
         steps = len(train_loader) if hasattr(train_loader, "__len__") else None
         if steps == 0:
             raise ValueError(_NO_BATCHES)
+        self._steps_per_epoch = steps
         saving = [cb for cb in callbacks if isinstance(cb, Checkpoint)]
         extra: list[Callback] = [ProgressBar(epochs, steps)] if verbose else []
         cbs = self.callbacks = CallbackList(  # Checkpoints last: they see every update
