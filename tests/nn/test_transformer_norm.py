@@ -51,9 +51,14 @@ def test_float32_stays_float32():
     assert out.dtype == np.float32
 
 
-torch = pytest.importorskip("torch")
+try:
+    import torch
+except ImportError:  # the oracle is optional
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is the oracle here")
 
 
+@needs_torch
 def test_equals_torch():
     ins = [cr.tensor(a, requires_grad=True) for a in (X, W, B)]
     tins = [torch.tensor(a, requires_grad=True) for a in (X, W, B)]
