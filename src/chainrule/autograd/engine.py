@@ -16,9 +16,11 @@ import numpy as np
 
 from ..errors import GraphReleasedError
 from . import ops
+from . import tensor as _tensor
 from .mode import set_grad_enabled, state
 from .primitive import Joint
 from .tensor import FREED, Tensor, _make, _to_array
+from .versions import check_saved
 
 
 def toposort(roots: Sequence[Tensor], constants: bool = False) -> list[Tensor]:
@@ -98,6 +100,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
     owned: set[int] = set()
     # (nor a trace of chainrule.graph, which records each operation the walk does)
     in_place = not create_graph and not state.fw_level and not state.tracing
+    clock = _tensor._clock  # a node stamped with it saw no in-place change since it was made
     kept: dict[int, Tensor] = {}
     saved_mode = state.grad_enabled
     state.grad_enabled = create_graph
@@ -115,6 +118,8 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
                 if on_leaf is not None:
                     on_leaf(node, g)
                 continue
+            if node._stamp != clock:
+                check_saved(node)  # raises if what its rule reads was changed in place
             op, params = node._op, node._params
             joint = op.vjps if isinstance(op.vjps, Joint) else None
             cts = None

@@ -19,6 +19,7 @@ from . import engine, ops
 from .mode import state
 from .pytree import tree_flatten
 from .tensor import Tensor, _make, _to_array, get_default_dtype
+from .versions import mark_modified
 
 
 class Variable(Tensor):
@@ -41,6 +42,7 @@ class Variable(Tensor):
             raise ValueError(f"assign: value of shape {new.shape} does not match the "
                              f"variable's shape {self.data.shape}")
         self.data[...] = new
+        mark_modified(self, "assign")
         return self
 
     def assign_add(self, delta: Any) -> Variable:

@@ -20,6 +20,7 @@ _default_dtype: type[np.floating] = np.float32
 
 # Sentinel stored in ``_parents`` once backward has released a node's inputs.
 FREED: tuple = ()
+_clock = 0  # ticks at every in-place change; each tensor is stamped with it (versions.py)
 
 
 def set_default_dtype(dtype: Any) -> None:
@@ -84,6 +85,7 @@ def _make(data: Any, requires_grad: bool = False) -> Tensor:
     t._params = None
     t._tangent = None
     t.name = None
+    t._stamp = _clock
     return t
 
 
@@ -97,7 +99,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "_rg", "_op", "_parents", "_params", "_tangent", "name",
-                 "__weakref__")
+                 "_stamp", "__weakref__")
     __array_priority__ = 1000
     __array_ufunc__ = None  # make NumPy defer to our reflected operators
 
@@ -111,6 +113,7 @@ class Tensor:
         self._params: dict | None = None
         self._tangent: tuple | None = None
         self.name = name
+        self._stamp = _clock
         if requires_grad:
             self.requires_grad = True
 
@@ -159,8 +162,9 @@ class Tensor:
         return _ops.transpose(self)
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
-        return self.data
+        """The underlying array (shared, not copied). A write into it after an op saved the
+        tensor for backward makes that backward raise (``versions.py``)."""
+        return _versions.expose(self)
 
     def item(self) -> float | int | bool:
         if self.data.size != 1:
@@ -509,3 +513,6 @@ for _name, _where in _TORCH_METHODS.items():  # looked up at call time (ops impo
 for _name in ("ravel", "diagonal", "trace", "dot"):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _op_method(_name))
+
+from . import inplace as _inplace  # noqa: E402, F401  (add_, x += y, x[i] = v, _version)
+from . import versions as _versions  # noqa: E402

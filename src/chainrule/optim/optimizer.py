@@ -21,6 +21,7 @@ import numpy as np
 
 from ..autograd.mode import enable_grad
 from ..autograd.tensor import Tensor
+from ..autograd.versions import mark_modified
 from .clip import _clip_each_norm, clip_grad_norm_, clip_grad_value_
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
@@ -187,6 +188,7 @@ class Optimizer:
                 if state is None:
                     state = self.state[p] = {}
                 self._update(p.data, g, state, group)
+                mark_modified(p, f"{type(self).__name__}.step")  # a graph that saved p is stale
         return loss
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
