@@ -307,3 +307,63 @@ def test_fit_with_a_checkpoint_in_another_thread(blobs, tmp_path) -> None:
     thread.start()
     thread.join()
     assert errors == [] and (tmp_path / "checkpoint.npz").is_file()
+
+
+_SCRIPT = '''
+import sys, time
+from pathlib import Path
+import numpy as np
+from chainrule import nn, optim
+from chainrule.errors import TrainingInterrupted
+from chainrule.random import manual_seed
+from chainrule.train import Callback, Checkpoint, Trainer
+
+run, mode = Path(sys.argv[1]), sys.argv[2]
+
+class Slow(Callback):  # tells the test it may signal, then leaves it time to do so
+    def on_batch_end(self, batch, logs=None):
+        if self.trainer.global_step == 3:
+            (run / "ready").write_text("")
+        if self.trainer.global_step >= 3:
+            time.sleep(0.05)
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(60, 4)).astype(np.float32)
+y = (x[:, 0] > 0).astype(np.int64)
+manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 2))
+trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.01))
+callbacks = [Checkpoint(run)] + ([Slow()] if mode == "signal" else [])
+try:
+    trainer.fit((x, y), epochs=10, batch_size=8, seed=1, verbose=False, callbacks=callbacks,
+                resume_from=run if mode == "resume" else None)
+except TrainingInterrupted as exc:
+    print(exc.checkpoint)
+    sys.exit(130)
+np.savez(run / "final.npz", **model.state_dict())
+'''
+
+
+def test_a_sigterm_from_outside_saves_and_the_run_resumes(tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "train.py"
+    script.write_text(_SCRIPT)
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    full.mkdir(), cut.mkdir()
+    subprocess.run([sys.executable, str(script), str(full), "plain"], check=True)
+    child = subprocess.Popen([sys.executable, str(script), str(cut), "signal"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (cut / "ready").exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    child.send_signal(signal.SIGTERM)  # (SIGINT: the in-process tests above)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert out.strip() == str(cut / "checkpoint.npz") and "saving a checkpoint" in err
+    assert not (cut / "final.npz").exists()
+    subprocess.run([sys.executable, str(script), str(cut), "resume"], check=True)
+    with np.load(full / "final.npz") as a, np.load(cut / "final.npz") as b:
+        assert_identical(dict(a), dict(b))
