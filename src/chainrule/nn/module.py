@@ -168,6 +168,10 @@ class Module:
         """
         from ..io import check_state_dict
 
+        for mname, mod in self.named_modules():  # a layer may rename the keys of old files
+            upgrade = getattr(mod, "_upgrade_state_dict", None)
+            if upgrade is not None:
+                state = upgrade(state, f"{mname}." if mname else "")
         own = self.state_dict()
         if strict:
             check_state_dict(own, state)

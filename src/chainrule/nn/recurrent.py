@@ -19,11 +19,18 @@ matmul over the whole sequence.
 Sequences are (batch, time, features) with ``batch_first=True`` (the default). Padded
 steps are masked: the state is carried through them unchanged and their outputs are 0, so
 padding changes neither the result nor the gradients.
+
+Parameters have PyTorch's names (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
+``bias_hh_l0``, ``..._reverse`` for the backward direction), so a PyTorch ``state_dict``
+loads as it is; checkpoints with the old names (``cell_l0.weight_ih``) still load, with a
+DeprecationWarning. ``stateful=True`` carries the final state of one call into the next
+(Keras's stateful RNN) until ``reset_states()``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -37,6 +44,7 @@ from .kernels import lstm_gates, lstm_scan
 from .module import Module, Parameter
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+_PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 class _Cell(Module):
@@ -161,7 +169,7 @@ class _Recurrent(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = True, dropout: float = 0.0,
                  bidirectional: bool = False, return_sequences: bool = True,
-                 return_state: bool = False, **cell_kw: Any) -> None:
+                 return_state: bool = False, stateful: bool = False, **cell_kw: Any) -> None:
         super().__init__()
         name = type(self).__name__
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
@@ -171,19 +179,51 @@ class _Recurrent(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.batch_first, self.dropout, self.bidirectional = batch_first, dropout, bidirectional
         self.return_sequences, self.return_state = return_sequences, return_state
+        self.stateful = bool(stateful)
+        self._state: list[Any] | None = None  # the carried state of a stateful layer
         dirs = 2 if bidirectional else 1
         cells = []
         for layer in range(num_layers):
             width = input_size if layer == 0 else hidden_size * dirs
             for d in range(dirs):
                 cell = _CELLS[self.kind](width, hidden_size, bias, **cell_kw)
-                setattr(self, f"cell_l{layer}" + ("_reverse" if d else ""), cell)
+                suffix = f"_l{layer}" + ("_reverse" if d else "")
+                # The step module ``cell_l0`` shares its parameters with the layer, which
+                # owns them under PyTorch's names: the cell is not a registered sub-module.
+                object.__setattr__(self, "cell" + suffix, cell)
+                for name in _PARAM_NAMES:
+                    if getattr(cell, name) is not None:
+                        setattr(self, name + suffix, getattr(cell, name))
                 cells.append(cell)
         self._cells = cells
 
+    def _upgrade_state_dict(self, state: dict[str, Any], prefix: str) -> dict[str, Any]:
+        """Rename the weights of old checkpoints (``cell_l0.weight_ih`` ->
+        ``weight_ih_l0``), warning that the old names are deprecated."""
+        old = [k for k in state if k.startswith(prefix + "cell_l") and "." in k[len(prefix):]]
+        if not old:
+            return state
+        warnings.warn(f"{self.label()}: the weights are stored under the old names "
+                      f"({old[0]!r}, ...); they now have PyTorch's names ('weight_ih_l0', ...). "
+                      f"Save the model again to update the checkpoint.", DeprecationWarning,
+                      stacklevel=4)
+        new = {}
+        for k, v in state.items():
+            if k in old:
+                suffix, name = k[len(prefix) + len("cell"):].split(".", 1)
+                k = prefix + name + suffix
+            new[k] = v
+        return new
+
+    def reset_states(self) -> None:
+        """Forget the carried state of a stateful layer: the next call starts from zeros
+        (with any batch size)."""
+        self._state = None
+
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
-                + (", bidirectional=True" if self.bidirectional else ""))
+                + (", bidirectional=True" if self.bidirectional else "")
+                + (", stateful=True" if self.stateful else ""))
 
     # ------------------------------------------------------------------ inputs
     def _mask(self, x: Tensor, mask: Any, lengths: Any) -> np.ndarray | None:
@@ -270,7 +310,10 @@ class _Recurrent(Module):
         if not self.batch_first:
             x = ops.swapaxes(x, 0, 1)
         valid = self._mask(x, mask, lengths)
-        states = self._initial(x, initial_state)
+        if self.stateful and initial_state is None and self._state is not None:
+            states = self._carried(x)
+        else:
+            states = self._initial(x, initial_state)
         dirs = 2 if self.bidirectional else 1
         finals = []
         seq = x
@@ -285,6 +328,9 @@ class _Recurrent(Module):
             seq = seqs[0] if dirs == 1 else ops.concatenate(seqs, axis=-1)
             if self.dropout and layer < self.num_layers - 1:
                 seq = F.dropout(seq, self.dropout, self.training)
+        if self.stateful:  # the next call starts here, without backpropagating into this one
+            self._state = [tuple(t.detach() for t in f) if isinstance(f, tuple) else f.detach()
+                           for f in finals]
         out = seq if self.return_sequences else self._last(seq, valid, dirs)
         if self.return_sequences and not self.batch_first:
             out = ops.swapaxes(out, 0, 1)
@@ -319,6 +365,15 @@ class _Recurrent(Module):
         if self.kind == "lstm":
             return [(parts[0][k], parts[1][k]) for k in range(n)]
         return [parts[0][k] for k in range(n)]
+
+    def _carried(self, x: Tensor) -> list[Any]:
+        """The state a stateful layer carried over, checked against this batch."""
+        first = self._state[0][0] if self.kind == "lstm" else self._state[0]
+        if first.shape[0] != x.shape[0]:
+            raise ShapeError(f"{self.label()}: stateful layer got a batch of {x.shape[0]} "
+                             f"sequences but carries the state of {first.shape[0]}; keep the "
+                             f"batch size between calls, or call reset_states() first")
+        return self._state
 
     def _stack_states(self, finals: list[Any]) -> Any:
         if self.kind == "lstm":
