@@ -91,6 +91,7 @@ class ProgressBar(Callback):
         self._bar: Any = None
         self._live = 0  # length of the line being rewritten in place (a terminal)
         self._started: float | None = None
+        self._tty = False
 
     # ----------------------------------------------------------------- writing
     def _out(self) -> TextIO:
@@ -118,6 +119,7 @@ class ProgressBar(Callback):
     def _begin(self, epoch: int, done: int) -> None:
         self._epoch, self._first = epoch, done
         self._started = self._last = time.monotonic()
+        self._tty = _isatty(self._out())
         if self.use_tqdm and not self.closed:
             try:
                 from tqdm.auto import tqdm
@@ -139,7 +141,7 @@ class ProgressBar(Callback):
             return
         if self.use_tqdm or self.closed:
             return
-        tty = _isatty(self._out())
+        tty = self._tty
         interval = self.interval if self.interval is not None else (1.0 if tty else 30.0)
         now = time.monotonic()
         if now - self._last < interval:
