@@ -16,6 +16,11 @@ One loop for every kind of training: a model with its own ``train_step`` (a GAN:
 (:class:`BestModel`, :class:`ModelCheckpoint`), sample pictures (:class:`SampleGrid`) and
 the learning-rate range test (:class:`LRFinder`, :meth:`Trainer.find_lr`).
 
+Long runs are never lost: :class:`Checkpoint` saves everything needed to continue (each
+epoch, every N steps or minutes, and on Ctrl-C/SIGTERM), ``fit(..., resume_from=dir)``
+continues bit-identically, and a NaN/infinite loss stops training with
+:class:`~chainrule.errors.TrainingDiverged` (:class:`TerminateOnNaN`, on by default).
+
 The command-line entry point ``chainrule train`` lives in :mod:`chainrule.cli.train`.
 """
 
