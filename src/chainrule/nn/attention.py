@@ -155,6 +155,16 @@ class MultiheadAttention(Module):
             bias = m if bias is None else bias + m
         return bias
 
+    def summary_kept_elements(self, args: tuple, out: Any) -> int:
+        """Elements per example kept for backward (for ``Module.summary``): the q, k, v
+        projections, the heads x queries x keys attention weights, and the attention
+        output before and after merging the heads (out_proj's output is its own row)."""
+        query, key = args[0], args[1]
+        seq = 0 if query.ndim == 3 and not self.batch_first else -2
+        L, S = query.shape[seq], key.shape[seq]  # noqa: N806
+        e = self.embed_dim
+        return L * e + 2 * S * e + self.num_heads * L * S + 2 * L * e
+
     # ---------------------------------------------------------------- forward
     def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None,
                 need_weights: bool = True, attn_mask: Any = None,

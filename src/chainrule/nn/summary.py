@@ -40,7 +40,10 @@ class ModelSummary:
     the sum of every layer's output plus the input, all kept for backward;
     ``inference_bytes`` is the largest input + output of a single layer, since a layer's
     input can be freed once the next one has run. Multiply by the batch size for a batch.
-    Parameters, gradients and optimizer state come on top.
+    Parameters, gradients and optimizer state come on top. A layer (or container) with a
+    ``summary_kept_elements(args, output)`` method reports what it keeps per example
+    instead of its output size: MultiheadAttention its projections and its heads x
+    queries x keys attention weights, a Transformer layer its inner activations.
     """
 
     model_name: str
@@ -105,11 +108,17 @@ def summarize(model: Module, input_shape: tuple[int, ...], batch_size: int = 1,
     counted: set[int] = set()
 
     def record(mod: Module, args: Any, out: Any) -> None:
-        if mod._modules:  # containers: their children are listed instead
+        kept = getattr(mod, "summary_kept_elements", None)
+        if mod._modules and kept is None:  # containers: their children are listed instead
             return
+        if isinstance(out, tuple):  # (output, extras), as MultiheadAttention's
+            out = out[0]
         shape = out.shape if isinstance(out, Tensor) else np.shape(out)
         total, trainable = _own_counts(mod, counted)
-        per_example = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
+        # A layer that keeps more for backward than its output (attention's B*H*T^2
+        # weights, a block's inner activations) says how much, per example.
+        elements = int(np.prod(shape[1:])) if kept is None else int(kept(args, out))
+        per_example = elements * np.dtype(dtype).itemsize
         rows.append(LayerRow(names.get(id(mod), "?") or type(mod).__name__.lower(),
                              type(mod).__name__, tuple(shape), total, trainable, per_example))
 

@@ -73,6 +73,14 @@ class _Block(Module):
         return (f"d_model={self.d_model}, nhead={self.nhead}, batch_first={self.batch_first}"
                 f", norm_first={self.norm_first}")
 
+    def summary_kept_elements(self, args: tuple, out: Any) -> int:
+        """Elements per example kept for backward beyond the sub-layers' own rows (for
+        ``Module.summary``): the feed-forward activation and the residual sums."""
+        x = args[0]
+        t = x.shape[0 if x.ndim == 3 and not self.batch_first else -2]
+        residuals = 3 if hasattr(self, "multihead_attn") else 2
+        return t * (self.linear1.out_features + residuals * self.d_model)
+
     def _check(self, x: Tensor, what: str) -> None:
         if x.ndim not in (2, 3) or x.shape[-1] != self.d_model:
             raise ShapeError(f"{type(self).__name__}(d_model={self.d_model}, nhead="
