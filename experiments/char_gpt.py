@@ -46,9 +46,14 @@ def main() -> None:
                    help="the char-LSTM's history JSON (experiments/char_lstm.py) to plot "
                         "beside; default: its run recorded in docs/rnn.md")
     p.add_argument("--figure", default="runs/char_gpt_vs_lstm.png")
+    p.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                   help="only time STEPS training steps by primitive (CPU clock) and exit")
     args = p.parse_args()
     cfg = GPTConfig(**{f.name: getattr(args, f.name) for f in fields(GPTConfig)
                        if f.name != "betas"})
+    if args.profile:
+        profile(cfg, args.profile)
+        return
     Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     text = load_text("tinyshakespeare", data_dir=args.data_dir)
@@ -69,6 +74,70 @@ def main() -> None:
         print(f"\n--- temperature {temp}, top_k 10 (seed 0, prompt 'ROMEO:') ---")
         print("ROMEO:" + sample(model, vocab, 400, prompt="ROMEO:", temperature=temp,
                                 top_k=10, seed=0))
+
+
+def profile(cfg: GPTConfig, steps: int) -> None:
+    """CPU time of one training step by phase and by primitive (forward and backward rules
+    run as primitives too), on random ids, after one warm-up step."""
+    from collections import defaultdict
+
+    import numpy as np
+
+    from chainrule import nn
+    from chainrule.autograd import primitive
+    from chainrule.models import create_model
+    from chainrule.models.chargpt import _optimizer
+    from chainrule.random import manual_seed
+
+    manual_seed(cfg.seed)
+    model = create_model("gpt", 65, context=cfg.context, layers=cfg.layers, heads=cfg.heads,
+                         width=cfg.width, dropout=cfg.dropout, activation=cfg.activation)
+    opt = _optimizer(model, cfg)
+    rng = np.random.default_rng(0)
+    x, y = (rng.integers(0, 65, (cfg.batch, cfg.context)) for _ in range(2))
+    loss_fn = nn.CrossEntropyLoss()
+    ops: dict[tuple[str, str], float] = defaultdict(float)
+    phases: dict[str, float] = defaultdict(float)
+    phase = ["forward"]
+    call = primitive.Primitive.__call__
+
+    def timed(self, *a, **k):
+        t = time.process_time()
+        out = call(self, *a, **k)
+        ops[phase[0], self.name] += time.process_time() - t
+        return out
+
+    def step(record: bool) -> None:
+        marks = [time.process_time()]
+        phase[0] = "forward"
+        loss = loss_fn(model(x), y)
+        marks.append(time.process_time())
+        phase[0] = "backward"
+        opt.zero_grad()
+        loss.backward()
+        marks.append(time.process_time())
+        opt.step()
+        marks.append(time.process_time())
+        if record:
+            for name, a, b in zip(("forward", "backward", "optimizer"), marks, marks[1:]):
+                phases[name] += b - a
+
+    step(False)
+    primitive.Primitive.__call__ = timed
+    try:
+        for _ in range(steps):
+            step(True)
+    finally:
+        primitive.Primitive.__call__ = call
+    total = sum(phases.values())
+    print(f"training step, batch {cfg.batch} x context {cfg.context}, {cfg.layers} layers x "
+          f"width {cfg.width}, {cfg.activation}: {1e3 * total / steps:.0f} ms CPU per step "
+          f"({cfg.batch * cfg.context * steps / total:,.0f} characters/s)")
+    for name, t in phases.items():
+        print(f"  {name:<9} {1e3 * t / steps:7.1f} ms  {100 * t / total:5.1f} %")
+    print("  by primitive (forward / backward rules), the rest is graph bookkeeping:")
+    for (ph, name), t in sorted(ops.items(), key=lambda kv: -kv[1])[:14]:
+        print(f"    {ph:<9} {name:<30} {1e3 * t / steps:7.1f} ms  {100 * t / total:5.1f} %")
 
 
 def plot(gpt: dict, lstm: dict, path: str) -> None:

@@ -272,6 +272,7 @@ def test_train_chargpt_learns_and_writes_a_checkpoint(tmp_path):
     assert hist["steps"] == 60 and len(hist["val_loss"]) == 3
     assert hist["best_val"] < 0.6 * math.log(len(vocab))   # well below uniform
     assert hist["best_val"] == min(hist["val_loss"])
+    assert len(hist["cpu_seconds"]) == 3 and 0 < hist["cpu_seconds"][0] < hist["cpu_seconds"][2]
     again, _, ckpt = load_checkpoint(tmp_path / "g.npz")
     assert ckpt["history"]["val_loss"] == hist["val_loss"]
     assert evaluate(again, vocab.encode(TEXT[-500:])) == pytest.approx(

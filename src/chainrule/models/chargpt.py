@@ -225,7 +225,8 @@ def train_chargpt(text: str, config: GPTConfig | None = None, *, minutes: float 
     Validation (nats/char, :func:`evaluate`) every ``config.eval_every`` steps and at the
     end, on the last ``1 - train_fraction`` of the text (or its first ``eval_chars``
     characters). The best-validation weights are returned and saved to ``checkpoint``.
-    History: ``step``, ``seconds``, ``train_loss`` (mean since the last validation),
+    History: ``step``, ``seconds`` (wall), ``cpu_seconds`` (this process's CPU time, which
+    a busy machine does not inflate), ``train_loss`` (mean since the last validation),
     ``val_loss``, ``lr`` (lists, one entry per validation); and ``best_val``, ``steps``,
     ``total_seconds``, ``parameters``.
     """
@@ -251,12 +252,17 @@ def train_chargpt(text: str, config: GPTConfig | None = None, *, minutes: float 
         f"width {cfg.width}, context {cfg.context}, batch {cfg.batch}); uniform = "
         f"ln {len(vocab)} = {math.log(len(vocab)):.3f} nats/char")
 
+    cpu_start = time.process_time()
+
     def measure(m: GPT) -> dict[str, float]:
-        return {"val_loss": evaluate(m, val_ids), "lr": optimizer.param_groups[0]["lr"]}
+        cpu = time.process_time() - cpu_start  # this process's CPU time, before validating
+        return {"val_loss": evaluate(m, val_ids), "lr": optimizer.param_groups[0]["lr"],
+                "cpu_seconds": cpu}
 
     def report(row: dict[str, float]) -> None:
-        say(f"step {int(row['step']):5d}  {row['seconds'] / 60:6.2f} min  lr {row['lr']:.2e}  "
-            f"train {row['train_loss']:.4f}  val {row['val_loss']:.4f} nats/char")
+        say(f"step {int(row['step']):5d}  {row['seconds'] / 60:6.2f} min  (CPU "
+            f"{row['cpu_seconds'] / 60:6.2f} min)  lr {row['lr']:.2e}  train "
+            f"{row['train_loss']:.4f}  val {row['val_loss']:.4f} nats/char")
 
     def save(m: GPT) -> None:
         if checkpoint is not None:
@@ -269,7 +275,8 @@ def train_chargpt(text: str, config: GPTConfig | None = None, *, minutes: float 
     trainer.fit(batches, epochs=None, callbacks=[schedule, check, best, budget], verbose=False)
     save(model)
     history: dict[str, Any] = {k: check.history.get(k, [])
-                               for k in ("step", "seconds", "train_loss", "val_loss", "lr")}
+                               for k in ("step", "seconds", "cpu_seconds", "train_loss",
+                                         "val_loss", "lr")}
     history.update(best_val=best.best, steps=trainer.global_step, total_seconds=budget.seconds,
                    parameters=model.num_parameters())
     return model, vocab, history
