@@ -40,11 +40,13 @@ def test_date_translation_tiny_run_keeps_the_best_validation_epoch():
     dt = _load("date_translation")
     data = dt.splits(sizes=(300, 60, 60))
     r, model = dt.run("luong", 0, epochs=2, data=data, beams=(2,), verbose=False, hidden=16)
-    vals = [h["val_exact"] for h in r["history"]]
-    assert r["val_exact"] == max(vals) and r["best_epoch"] == 1 + int(np.argmax(vals))
+    keys = [(h["val_exact"], -h["val_loss"]) for h in r["history"]]
+    assert (r["val_exact"], -r["val_loss"]) == max(keys)
+    assert r["best_epoch"] == 1 + keys.index(max(keys))
     # the kept weights are the best epoch's: decoding validation again gives its score
     assert dt.exact_match(dt.decode(model, data["valid"][0]), data["valid"][1]) == \
         pytest.approx(r["val_exact"])
+    assert dt.loss_on(model, *data["valid"]) == pytest.approx(r["val_loss"], rel=1e-5)
     assert {"test_greedy", "test_beam2"} <= set(r)
 
 
