@@ -19,7 +19,8 @@ import numpy as np
 
 from ..autograd.pytree import tree_flatten
 from ..autograd.tensor import Tensor, _make
-from .trace import Graph, TraceError, is_dynamic, trace
+from .ir import Graph, TraceError
+from .trace import trace
 
 
 class RetraceWarning(UserWarning):
@@ -28,12 +29,18 @@ class RetraceWarning(UserWarning):
 
 def signature(args: tuple) -> tuple:
     """The cache key of a call: structure, shapes and dtypes of arrays, static values."""
+    return _key_and_arrays(args)[0]
+
+
+def _key_and_arrays(args: tuple) -> tuple[tuple, list[np.ndarray]]:
     leaves, tree = tree_flatten(args)
     key: list[Any] = [tree]
+    arrays: list[np.ndarray] = []
     for leaf in leaves:
-        if is_dynamic(leaf):
+        if isinstance(leaf, (np.ndarray, Tensor)):
             arr = leaf.data if isinstance(leaf, Tensor) else leaf
             key.append((arr.shape, arr.dtype.str))
+            arrays.append(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
         else:
             try:
                 hash(leaf)
@@ -42,7 +49,7 @@ def signature(args: tuple) -> tuple:
                                 f"(it is part of the cache key), got {type(leaf).__name__}; "
                                 f"pass arrays for values that change") from None
             key.append(("static", type(leaf), leaf))
-    return tuple(key)
+    return tuple(key), arrays
 
 
 class Compiled:
@@ -82,13 +89,10 @@ class Compiled:
         return graph
 
     def __call__(self, *args: Any) -> Any:
-        key = signature(args)
+        key, arrays = _key_and_arrays(args)
         graph = self.graphs.get(key)
         if graph is None:
             graph = self._trace(key, args)
-        leaves = tree_flatten(args)[0]
-        arrays = [leaf.data if isinstance(leaf, Tensor) else np.asarray(leaf)
-                  for leaf, static in zip(leaves, graph.in_static) if static is None]
         outs = iter(graph.run_arrays(*arrays))
         return graph.out_tree.unflatten(
             [static if v is None else _make(next(outs))

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..autograd.tensor import Tensor, _make
+from .ir import TraceError
 
 if TYPE_CHECKING:  # trace.py imports this module
-    from .trace import Node, Tracer, Var
+    from .ir import Node, Var
+    from .trace import Tracer
 
 _TRIALS = 3
 
@@ -32,8 +34,6 @@ def record_flat(tracer: Tracer, rule: Callable, tensors: tuple, ins: tuple, para
     """Run ``rule`` recording its primitives; ``(True, result)`` when the recording was
     kept (its nodes are appended), ``(False, result)`` when the caller must record the rule
     as one node (``result`` is None when the rule raised while recorded flat)."""
-    from .trace import TraceError
-
     saved_nodes, saved_depth = tracer.nodes, tracer.depth
     sub: list[Node] = []
     tracer.nodes, tracer.depth = sub, 0

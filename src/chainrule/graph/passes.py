@@ -12,7 +12,9 @@
   made fresh are reused: never an input, a param, a const, or an array another live value
   views (``Var.buffer`` says which array each value lives in, as seen at trace time).
   Chains of elementwise ops then run in one buffer, which is the fusion NumPy allows
-  without generating native code.
+  without generating native code;
+* ``lower_rules`` (``lower.py``): rule nodes that run whole (ReLU's, cross-entropy's)
+  get a NumPy function computing the same numbers without tensors.
 
 ``optimize(graph)`` runs them all (``compile`` does, unless ``optimize=False``) and
 returns what each changed. The memory plan lives in ``graph.plan`` (node id -> extras for
@@ -26,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import _make
-from .trace import Graph, Node, Var
+from .ir import Graph, Node, Var
+from .lower import lower_rules
 
 
 def _substitute(graph: Graph, mapping: dict[int, Var]) -> None:
@@ -173,5 +176,6 @@ def optimize(graph: Graph) -> dict[str, int]:
             "constants folded": fold_constants(graph),
             "common subexpressions": eliminate_common_subexpressions(graph)}
     done["dead code"] += eliminate_dead_code(graph)
+    done["rules lowered to NumPy"] = lower_rules(graph)
     done["buffers reused"] = plan_memory(graph)
     return done

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # trace.py imports this module to run a graph
-    from .trace import Graph, Node, Var
+if TYPE_CHECKING:  # ir.py imports this module to run a graph
+    from .ir import Graph, Node, Var
 
 
 def _last_use(graph: Graph) -> dict[int, int]:

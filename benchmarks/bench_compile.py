@@ -1,0 +1,297 @@
+#!/usr/bin/env python
+"""Compiled chainrule (``cr.compile`` / ``compile_step``) side by side with eager chainrule,
+PyTorch eager and hand-written NumPy, in one process, float32.
+
+1. **MLP step** (784-256-10 ReLU, batch 128, SGD momentum 0.9, the workload of
+   ``bench_engine.py``, same data and weights): eager chainrule (raw tensors, momentum
+   update in NumPy), the same step compiled (``cr.compile`` of loss + gradients, the same
+   NumPy update), ``compile_step`` with ``nn`` + ``optim``, the hand-written NumPy
+   reference and PyTorch. Goals: compiled >= 1.0x NumPy, >= 1.1x PyTorch.
+2. **Per-op chains** (the chain rows of ``bench_engine.py``: 100 elementwise ops then one
+   backward, 1 and 100 elements), microseconds per op. Goal: compiled >= 2x PyTorch.
+3. **Networks**: the DLFS ch. 7 CNN (``bench_conv.py``, batch 60) and the character LSTM
+   (``bench_lstm.py``), one training step with ``compile_step``. Dropout is set to 0 in
+   both libraries (random draws cannot be traced: ``TraceError``). Goal: >= 1.0x PyTorch.
+4. **Peak memory** of one training step (``tracemalloc``: NumPy's buffers), eager against
+   compiled. Goal: compiled <= eager.
+
+"speed ratio" is the other's time / compiled time: >= 1 means compiled is faster.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_compile.py --threads 1 --cpu-clock
+    python benchmarks/bench_compile.py --quick --part mlp        # or: chains, nets, memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_HERE = Path(__file__).resolve().parent
+if str(_HERE) not in sys.path:
+    sys.path.insert(0, str(_HERE))
+
+import bench_conv as bc  # noqa: E402
+import bench_engine as be  # noqa: E402
+import bench_lstm as bl  # noqa: E402
+from _common import (  # noqa: E402
+    format_table,
+    freeze_heap,
+    import_torch,
+    limit_numpy_blas_threads,
+    load_warning,
+    measure,
+)
+
+cr = be.cr
+crF = be.crF
+from chainrule import nn, optim  # noqa: E402
+from chainrule.graph import compile_step  # noqa: E402
+
+# --------------------------------------------------------------------------- MLP
+
+
+def compiled_mlp() -> be.MLPRunner:
+    """``bench_engine.chainrule_mlp`` with loss and gradients from one compiled graph."""
+    xs, ys, init = be.mlp_data()
+    params = [cr.tensor(p.copy(), requires_grad=True) for p in init]
+    w1, b1, w2, b2 = params
+    bufs = [np.zeros_like(p.data) for p in params]
+
+    @cr.compile
+    def loss_and_grads(x: Any, y: Any) -> Any:
+        h = cr.relu(crF.linear(x, w1, b1))
+        loss = cr.softmax_cross_entropy(crF.linear(h, w2, b2), y).mean()
+        return loss, cr.autograd.engine.grad([loss], params)
+
+    k = [0]
+
+    def step() -> Any:
+        i = k[0] % be.N_BATCHES
+        k[0] += 1
+        loss, grads = loss_and_grads(xs[i], ys[i])
+        for p, buf, g in zip(params, bufs, grads):
+            buf *= be.MOMENTUM
+            buf += g.data
+            p.data -= be.LR * buf
+        return loss
+
+    return be.MLPRunner(step, lambda: [p.data for p in params])
+
+
+def compiled_nn_mlp() -> be.MLPRunner:
+    """The same MLP through nn.Sequential, CrossEntropyLoss and optim.SGD, compile_step."""
+    xs, ys, init = be.mlp_data()
+    model, loss_fn, opt = be._nn_model(init)
+    step_fn = compile_step(lambda x, y: loss_fn(model(x), y), model.parameters(), opt)
+    k = [0]
+
+    def step() -> Any:
+        i = k[0] % be.N_BATCHES
+        k[0] += 1
+        return step_fn(xs[i], ys[i])
+
+    return be.MLPRunner(step, lambda: [p.data for p in model.parameters()])
+
+
+def run_mlp(settings: be.Settings, torch: Any) -> list[list[Any]]:
+    def fresh() -> dict[str, be.MLPRunner]:
+        rs = {"numpy": be.numpy_mlp(), "chainrule eager": be.chainrule_mlp(),
+              "chainrule compiled": compiled_mlp(),
+              "chainrule compile_step (nn+optim)": compiled_nn_mlp()}
+        if torch is not None:
+            rs["torch eager"] = be.torch_mlp(torch)
+        return rs
+
+    check = be.mlp_agreement({("numpy" if k == "numpy" else k): r
+                              for k, r in fresh().items()})
+    runners = fresh()
+    t = measure({k: r.step for k, r in runners.items()}, min_time=settings.mlp_min_time,
+                repeat=settings.mlp_repeat, warmup=10, clock=settings.clock)
+    best = t["chainrule compiled"].best
+    rows = []
+    for name, timing in t.items():
+        rows.append([name, f"{timing.best * 1e3:.3f}", f"{be.BATCH / timing.best:,.0f}",
+                     f"{timing.best / best:.2f}",
+                     f"{check['max_abs_param_diff'].get(name, 0.0):.1e}"])
+    print("MLP 784-256-10 training step, batch 128 (ratio = its time / compiled time)")
+    print(format_table(["implementation", "ms/step", "samples/s", "ratio", "param diff"],
+                       rows))
+    return rows
+
+
+# --------------------------------------------------------------------------- chains
+
+
+def compiled_chain(spec: be.OpSpec, n: int) -> Callable[[], None]:
+    xa, wa = be._op_arrays(spec, n)
+    fn = spec.fn
+
+    def loss(x: Any, w: Any) -> Any:
+        y = x
+        for _ in range(be.CHAIN_LENGTH):
+            y = fn(y, w, n)
+        return y.sum()
+
+    if wa is None:
+        f = cr.compile(cr.grad(lambda x: loss(x, None)))
+        return lambda: f(xa)
+    f = cr.compile(cr.grad(loss, argnums=(0, 1)))
+    return lambda: f(xa, wa)
+
+
+def run_chains(settings: be.Settings, torch: Any) -> list[list[Any]]:
+    rows = []
+    for spec in be.OPS:
+        if not spec.chain:
+            continue
+        for n in be.SIZES:
+            fns = {"eager": be.chain_step("chainrule", spec, n),
+                   "compiled": compiled_chain(spec, n)}
+            if torch is not None:
+                fns["torch"] = be.chain_step("torch", spec, n, torch)
+            t = measure(fns, min_time=settings.op_min_time, repeat=settings.op_repeat,
+                        clock=settings.clock)
+            us = {k: v.best / be.CHAIN_LENGTH * 1e6 for k, v in t.items()}
+            ratio = us["torch"] / us["compiled"] if "torch" in us else None
+            rows.append([f"{spec.name} x{be.CHAIN_LENGTH}", n, f"{us['eager']:.2f}",
+                         f"{us['compiled']:.2f}", f"{us.get('torch', float('nan')):.2f}",
+                         "-" if ratio is None else f"{ratio:.2f}"])
+    print("\nPer-op chains: 100 elementwise ops + backward, us per op "
+          "(ratio = torch / compiled; goal >= 2)")
+    print(format_table(["chain", "n", "eager", "compiled", "torch", "ratio"], rows))
+    return rows
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def _compiled_cnn(net: bc.Net) -> Callable[[], Any]:
+    runner = bc.chainrule_runner(net, dropout=False)
+    model = runner.model
+    opt = optim.SGD(model.parameters(), lr=bc.LR, momentum=bc.MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    step_fn = compile_step(lambda x, y: loss_fn(model(x), y), model.parameters(), opt)
+    data = bc.batches(net)
+    k = [0]
+
+    def step() -> Any:
+        x, y = data[k[0] % bc.N_BATCHES]
+        k[0] += 1
+        return step_fn(x, y)
+
+    return step
+
+
+def _lstm_steps(torch: Any) -> dict[str, Callable[[], Any]]:
+    x, y = bl.data()
+    model = bl.CharModel()
+    opt = optim.SGD(model.parameters(), lr=bl.LR, momentum=bl.MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    step_fn = compile_step(lambda a, b: loss_fn(model(a), b), model.parameters(), opt)
+    fns = {"eager": bl.chainrule_step(), "compiled": lambda: step_fn(x, y)}
+    if torch is not None:
+        fns["torch"] = bl.torch_step(torch)
+    return fns
+
+
+def run_nets(settings: be.Settings, torch: Any) -> list[list[Any]]:
+    rows = []
+    net = bc.CH7
+    fns = {"eager": bc.chainrule_runner(net, dropout=False).step,
+           "compiled": _compiled_cnn(net)}
+    if torch is not None:
+        fns["torch"] = bc.torch_runner(net, torch, dropout=False).step
+    for name, group in ((f"{net.name} (batch {net.batch})", fns),
+                        (f"char LSTM (seq {bl.STEPS}, batch {bl.BATCH})", _lstm_steps(torch))):
+        t = measure(group, min_time=settings.mlp_min_time, repeat=max(3, settings.mlp_repeat // 2),
+                    warmup=3, clock=settings.clock)
+        ms = {k: v.best * 1e3 for k, v in t.items()}
+        ratio = ms["torch"] / ms["compiled"] if "torch" in ms else None
+        rows.append([name, f"{ms['eager']:.2f}", f"{ms['compiled']:.2f}",
+                     f"{ms.get('torch', float('nan')):.2f}",
+                     "-" if ratio is None else f"{ratio:.2f}"])
+    print("\nNetworks, ms per training step, dropout 0 (ratio = torch / compiled; goal >= 1)")
+    print(format_table(["network", "eager", "compiled", "torch", "ratio"], rows))
+    return rows
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _peak(step: Callable[[], Any]) -> int:
+    step()
+    step()  # traced, momentum buffers made: what every later step looks like
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    step()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
+def run_memory() -> list[list[Any]]:
+    cases = {"MLP 784-256-10 (nn+optim)": (lambda: _nn_mlp_step(False),
+                                            lambda: _nn_mlp_step(True)),
+             f"{bc.CH7.name}": (lambda: bc.chainrule_runner(bc.CH7, dropout=False).step,
+                                lambda: _compiled_cnn(bc.CH7))}
+    rows = []
+    for name, (eager, compiled) in cases.items():
+        a, b = _peak(eager()), _peak(compiled())
+        rows.append([name, f"{a / 2**20:.2f}", f"{b / 2**20:.2f}", f"{b / a:.2f}"])
+    print("\nPeak memory of one training step, MiB (tracemalloc; goal compiled <= eager)")
+    print(format_table(["network", "eager", "compiled", "compiled/eager"], rows))
+    return rows
+
+
+def _nn_mlp_step(compiled: bool) -> Callable[[], Any]:
+    return (compiled_nn_mlp() if compiled else be.chainrule_nn_mlp()).step
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch and NumPy BLAS threads (set OPENBLAS_NUM_THREADS too)")
+    p.add_argument("--cpu-clock", action="store_true",
+                   help="time this thread's CPU time (use with --threads 1 on a busy box)")
+    p.add_argument("--part", choices=["all", "mlp", "chains", "nets", "memory"], default="all")
+    a = p.parse_args(argv)
+    settings = be.QUICK if a.quick else be.DEFAULT
+    if a.cpu_clock:
+        settings = be.dataclasses.replace(settings, cpu_clock=True)
+    torch = import_torch()
+    if a.threads:
+        limit_numpy_blas_threads(a.threads)
+        if torch is not None:
+            torch.set_num_threads(a.threads)
+    print(f"threads: torch {torch.get_num_threads() if torch else '-'}, "
+          f"clock: {'thread CPU' if a.cpu_clock else 'wall'}")
+    warn = load_warning()
+    if warn:
+        print(warn)
+    freeze_heap()
+    started = time.perf_counter()
+    if a.part in ("all", "mlp"):
+        run_mlp(settings, torch)
+    if a.part in ("all", "chains"):
+        run_chains(settings, torch)
+    if a.part in ("all", "nets"):
+        run_nets(settings, torch)
+    if a.part in ("all", "memory"):
+        run_memory()
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
