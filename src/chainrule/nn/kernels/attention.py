@@ -71,7 +71,12 @@ def _sdpa_np(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | Non
     n = math.prod(pt_shape)
     ws = np.empty(n + math.prod(o_shape), dtype=dtype)
     pt = ws[:n].reshape(pt_shape)  # P^T: keys on axis -2 (see _softmax_keys_inplace)
-    out = ws[n:].reshape(o_shape)
+    if len(o_shape) >= 4:  # (..., heads, L, Ev) stored as (..., L, heads, Ev): merging the
+        # heads afterwards (transpose, reshape to (..., L, heads * Ev)) is then a free view
+        out = ws[n:].reshape(o_shape[:-3] + (o_shape[-2], o_shape[-3], o_shape[-1]))
+        out = out.swapaxes(-2, -3)
+    else:
+        out = ws[n:].reshape(o_shape)
     np.matmul(k, (q * np.asarray(scale, dtype)).swapaxes(-1, -2), out=pt)
     if bias is not None:
         pt += bias.swapaxes(-1, -2)
