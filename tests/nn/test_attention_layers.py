@@ -10,13 +10,6 @@ from chainrule.errors import ShapeError
 rng = np.random.default_rng(1)
 
 
-@pytest.fixture
-def float64():
-    cr.set_default_dtype("float64")
-    yield
-    cr.set_default_dtype("float32")
-
-
 def test_gradcheck_through_the_layer(float64):
     cr.manual_seed(0)
     mha = nn.MultiheadAttention(6, 2, batch_first=True)

@@ -11,13 +11,6 @@ from chainrule.errors import ShapeError
 rng = np.random.default_rng(2)
 
 
-@pytest.fixture
-def float64():
-    cr.set_default_dtype("float64")
-    yield
-    cr.set_default_dtype("float32")
-
-
 def test_encoder_layer_gradcheck(float64):
     cr.manual_seed(0)
     layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0,

@@ -46,12 +46,19 @@ def _layer_norm(d_model: int, eps: float, bias: bool) -> LayerNorm:
 
 
 class _Block(Module):
-    """What the encoder and decoder layers share: the feed-forward block and the checks."""
+    """What the encoder and decoder layers share: the constructor (PyTorch's arguments),
+    the feed-forward block and the checks. ``_norms``: 2 for the encoder, 3 for the
+    decoder (which also attends to the memory)."""
 
-    def _init_common(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float,
-                     activation: Any, layer_norm_eps: float, batch_first: bool,
-                     norm_first: bool, bias: bool, norms: int) -> None:
-        """The sub-modules in PyTorch's order (so state_dict keys come in its order)."""
+    _norms = 2
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
+                 dropout: float = 0.1, activation: str | Callable = "relu",
+                 layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True) -> None:
+        super().__init__()
+        # the sub-modules in PyTorch's order (so state_dict keys come in its order)
+        norms = self._norms
         name = f"{type(self).__name__}(d_model={d_model}, nhead={nhead})"
         self.d_model, self.nhead = d_model, nhead
         self.batch_first, self.norm_first = bool(batch_first), bool(norm_first)
@@ -78,8 +85,7 @@ class _Block(Module):
         ``Module.summary``): the feed-forward activation and the residual sums."""
         x = args[0]
         t = x.shape[0 if x.ndim == 3 and not self.batch_first else -2]
-        residuals = 3 if hasattr(self, "multihead_attn") else 2
-        return t * (self.linear1.out_features + residuals * self.d_model)
+        return t * (self.linear1.out_features + self._norms * self.d_model)
 
     def _check(self, x: Tensor, what: str) -> None:
         if x.ndim not in (2, 3) or x.shape[-1] != self.d_model:
@@ -107,14 +113,6 @@ class TransformerEncoderLayer(_Block):
     ``is_causal=True`` without ``src_mask`` applies the causal mask.
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: str | Callable = "relu",
-                 layer_norm_eps: float = 1e-5, batch_first: bool = False,
-                 norm_first: bool = False, bias: bool = True) -> None:
-        super().__init__()
-        self._init_common(d_model, nhead, dim_feedforward, dropout, activation,
-                          layer_norm_eps, batch_first, norm_first, bias, norms=2)
-
     def forward(self, src: Any, src_mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Tensor:
         x = ops.lift(src)
@@ -135,13 +133,7 @@ class TransformerDecoderLayer(_Block):
     (T, S) and the key-padding masks as in ``MultiheadAttention``.
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: str | Callable = "relu",
-                 layer_norm_eps: float = 1e-5, batch_first: bool = False,
-                 norm_first: bool = False, bias: bool = True) -> None:
-        super().__init__()
-        self._init_common(d_model, nhead, dim_feedforward, dropout, activation,
-                          layer_norm_eps, batch_first, norm_first, bias, norms=3)
+    _norms = 3
 
     def _mha_block(self, x: Tensor, mem: Tensor, mask: Any, padding: Any,
                    is_causal: bool) -> Tensor:
