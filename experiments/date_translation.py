@@ -155,25 +155,19 @@ def run(kind: str, seed: int, epochs: int = 20, data: dict | None = None, lr: fl
 
 
 def attention_figure(model: Seq2Seq, text: str, path: str) -> str:
-    """Heat map of the Luong weights while greedily translating ``text``."""
+    """Heat map of the Luong weights while greedily translating ``text`` (drawn by
+    ``chainrule.viz.attention.plot_attention``)."""
     from chainrule.data.synthetic_text import encode_dates
-    from chainrule.viz.figures import new_figure, save_figure
+    from chainrule.viz.attention import plot_attention
 
     src = encode_dates([text], DATE_INPUT_CHARS, 18)
     tokens, _, weights = greedy_decode(model, src, MAX_LEN, return_attention=True)
     out = [DATE_OUTPUT_CHARS[t - 1] if 0 < t <= len(DATE_OUTPUT_CHARS) else "<end>"
            for t in tokens[0][:weights.shape[1]]]
-    w = weights[0][:, :len(text)]
-    fig = new_figure((7, 4), layout="constrained")
-    ax = fig.add_subplot()
-    im = ax.imshow(w, cmap="viridis", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(text)), list(text))
-    ax.set_yticks(range(len(out)), out)
-    ax.set_xlabel("source character (encoder step)")
-    ax.set_ylabel("output character")
-    ax.set_title(f"Luong attention, {text!r} -> {''.join(o for o in out if o != '<end>')!r}")
-    fig.colorbar(im, ax=ax)
-    save_figure(fig, path)
+    translation = "".join(o for o in out if o != "<end>")
+    keys = ["␣" if c == " " else c for c in text]
+    plot_attention(weights[0][:, :len(text)], path, out, keys,
+                   title=f"Luong attention: {text!r} -> {translation!r}")
     return path
 
 
