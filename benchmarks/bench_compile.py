@@ -139,10 +139,12 @@ def compiled_chain(spec: be.OpSpec, n: int) -> Callable[[], None]:
             y = fn(y, w, n)
         return y.sum()
 
+    # the value too, as eager and torch compute it: with only the gradient returned, dead
+    # code elimination would drop the forward chain of add (its gradient needs no value)
     if wa is None:
-        f = cr.compile(cr.grad(lambda x: loss(x, None)))
+        f = cr.compile(cr.value_and_grad(lambda x: loss(x, None)))
         return lambda: f(xa)
-    f = cr.compile(cr.grad(loss, argnums=(0, 1)))
+    f = cr.compile(cr.value_and_grad(loss, argnums=(0, 1)))
     return lambda: f(xa, wa)
 
 

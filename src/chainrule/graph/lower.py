@@ -17,18 +17,27 @@ from ..autograd.primitive import PRIMITIVES
 from .ir import Graph, Node
 
 
-def _relu_vjp(g: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    # rule: g * mask_like(x > 0, y), through the mul primitive
-    return PRIMITIVES["mul"].forward(g, (x > 0).astype(y.dtype))
+def _relu_vjp(g: np.ndarray, y: np.ndarray, x: np.ndarray,
+              out: np.ndarray | None = None) -> np.ndarray:
+    # rule: g * mask_like(x > 0, y) through the mul primitive (np.multiply); a boolean
+    # operand is cast to g's dtype by the ufunc, the same 1.0 / 0.0 as mask_like's
+    if g.dtype != y.dtype:
+        return np.multiply(g, (x > 0).astype(y.dtype))
+    return np.multiply(g, x > 0, out=out)
+
+
+_relu_vjp.takes_out = True  # type: ignore[attr-defined]  (plan_memory may pass out=)
 
 
 def _sce_vjp(g: np.ndarray, y: np.ndarray, z: np.ndarray, target: np.ndarray) -> np.ndarray:
-    # rule: unsqueeze(g, -1) * (softmax(z, -1) - one_hot(target)), each a primitive
-    probs = np.zeros(z.shape, dtype=z.dtype)
-    probs.reshape(-1, z.shape[-1])[np.arange(target.size), target.reshape(-1)] = 1
+    # rule: unsqueeze(g, -1) * (softmax(z, -1) - one_hot(target)), each a primitive. The
+    # one-hot subtraction only changes the target entries (p - 0 is p), so it is done in
+    # place there; the product is commutative, so it is done in place in p.
     p = PRIMITIVES["softmax"].forward(z, axis=z.ndim - 1)
-    diff = PRIMITIVES["sub"].forward(p, probs)
-    return PRIMITIVES["mul"].forward(g.reshape(g.shape + (1,)), diff)
+    flat = p.reshape(-1, z.shape[-1])
+    flat[np.arange(target.size), target.reshape(-1)] -= flat.dtype.type(1)
+    np.multiply(p, g.reshape(g.shape + (1,)), out=p)
+    return p
 
 
 def _int_target(node: Node) -> bool:

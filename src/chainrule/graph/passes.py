@@ -127,10 +127,12 @@ def eliminate_common_subexpressions(graph: Graph) -> int:
 
 
 def _writes_out(node: Node) -> bool:
-    """Whether the node is a plain NumPy ufunc call that can take ``out=``."""
+    """Whether the node is a plain NumPy ufunc call (or a lowered rule, ``lower.py``) that
+    can take ``out=``."""
     fn = node.fn
-    return (isinstance(fn, np.ufunc) and fn.nout == 1 and not node.params
-            and len(node.outputs) == 1 and len(node.outputs[0].shape) > 0)
+    takes_out = (isinstance(fn, np.ufunc) and fn.nout == 1) or getattr(fn, "takes_out", False)
+    return (takes_out and not node.params and len(node.outputs) == 1
+            and len(node.outputs[0].shape) > 0)
 
 
 def plan_memory(graph: Graph) -> int:
