@@ -27,14 +27,16 @@ from ...autograd.tensor import Tensor
 
 
 def _ln_np(x: np.ndarray, w: np.ndarray, b: np.ndarray, *, eps: float) -> np.ndarray:
+    # Row sums by einsum: several times faster than ndarray.mean over a short last axis.
     dtype = np.result_type(x, w, b)
-    n, rows = x.size, x.size // max(x.shape[-1], 1)
+    d = x.shape[-1]
+    n, rows = x.size, x.size // max(d, 1)
     ws = np.empty(2 * n + rows, dtype=dtype)
     y, xhat = ws[:n].reshape(x.shape), ws[n:2 * n].reshape(x.shape)
     rstd = ws[2 * n:].reshape(x.shape[:-1] + (1,))
-    np.subtract(x, x.mean(axis=-1, keepdims=True, dtype=dtype), out=xhat)
-    np.multiply(xhat, xhat, out=y)  # y as scratch for the squares
-    np.mean(y, axis=-1, keepdims=True, out=rstd)
+    inv_d = np.asarray(1.0 / max(d, 1), dtype)
+    np.subtract(x, np.einsum("...i->...", x)[..., None] * inv_d, out=xhat)
+    np.multiply(np.einsum("...i,...i->...", xhat, xhat)[..., None], inv_d, out=rstd)
     rstd += np.asarray(eps, dtype)
     np.sqrt(rstd, out=rstd)
     np.reciprocal(rstd, out=rstd)
@@ -75,9 +77,11 @@ def _ln_vjp(g: Tensor, y: Tensor, x: Tensor, w: Tensor, b: Tensor, *, eps: float
     d = x.shape[-1]
     dw = np.einsum("ij,ij->j", gd.reshape(-1, d), xhat.reshape(-1, d))
     db = gd.reshape(-1, d).sum(axis=0)
+    # dx = rstd (g w - mean(g w) - xhat mean(g w xhat)), row means by einsum
     gw = gd * w.data
-    dx = xhat * (np.einsum("...i,...i->...", gw, xhat)[..., None] / x.shape[-1])
-    dx += gw.mean(axis=-1, keepdims=True)
+    inv_d = np.asarray(1.0 / d, gw.dtype)
+    dx = xhat * (np.einsum("...i,...i->...", gw, xhat)[..., None] * inv_d)
+    dx += np.einsum("...i->...", gw)[..., None] * inv_d
     np.subtract(gw, dx, out=dx)
     dx *= rstd
     return const(dx), const(dw), const(db)
