@@ -17,8 +17,16 @@ def test_gradcheck_through_the_layer(float64):
     x = rng.normal(size=(2, 4, 6))
     assert cr.gradcheck(lambda x: mha(x, x, x, attn_mask=mask)[0], [x])
     assert cr.gradgradcheck(lambda x: mha(x, x, x, need_weights=False)[0], [x], atol=1e-4)
-    # the weights are differentiable too (their composite path)
+    # the weights are differentiable too (their composite path), with dropout as well
     assert cr.gradcheck(lambda x: mha(x, x, x, average_attn_weights=False)[1], [x])
+    mha.dropout = 0.3
+
+    def seeded(x):
+        cr.manual_seed(2)  # the same dropout mask at every evaluation
+        out, w = mha(x, x, x)
+        return out.sum() + (w * w).sum()
+
+    assert cr.gradcheck(seeded, [x])
 
 
 def test_bad_input_names_the_layer_and_shapes():
@@ -50,6 +58,24 @@ def test_fully_padded_sequence_gives_finite_output_and_gradient(float64):
     np.testing.assert_array_equal(w.data[1], 0.0)
     out.sum().backward()
     assert np.isfinite(out.data).all() and np.isfinite(x.grad.data).all()
+
+
+def test_dropout_drops_the_same_weights_it_returns(float64):
+    """In training, the returned weights (after dropout, as PyTorch's) are the ones the
+    output was computed with; in evaluation there is no dropout."""
+    mha = nn.MultiheadAttention(6, 2, dropout=0.5, batch_first=True)
+    x = rng.normal(size=(2, 4, 6))
+    cr.manual_seed(0)
+    out, w = mha(x, x, x, average_attn_weights=False)
+    v = x @ mha.in_proj_weight.data[12:].T + mha.in_proj_bias.data[12:]
+    heads = v.reshape(2, 4, 2, 3).transpose(0, 2, 1, 3)
+    merged = (w.data @ heads).transpose(0, 2, 1, 3).reshape(2, 4, 6)
+    expected = merged @ mha.out_proj.weight.data.T + mha.out_proj.bias.data
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    assert (w.data == 0).any() and not np.allclose(w.data.sum(-1), 1.0)
+    mha.eval()
+    _, w_eval = mha(x, x, x, average_attn_weights=False)
+    np.testing.assert_allclose(w_eval.data.sum(-1), 1.0)
 
 
 # --------------------------------------------------------------------------- positions
