@@ -64,6 +64,19 @@ def _softmax_keys_inplace(st: np.ndarray) -> None:
     st *= z
 
 
+def _heads_last(buffer: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """An array of ``shape`` on ``buffer``; a (..., heads, T, E) one is stored as
+    (..., T, heads, E), so that merging the heads (transpose, reshape to
+    (..., T, heads * E)) in MultiheadAttention is a view, forward and backward."""
+    if len(shape) < 4:
+        return buffer.reshape(shape)
+    return buffer.reshape(shape[:-3] + (shape[-2], shape[-3], shape[-1])).swapaxes(-2, -3)
+
+
+def _empty_heads_last(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return _heads_last(np.empty(math.prod(shape), dtype), shape)
+
+
 def _sdpa_np(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None,
              *, scale: float, drop: np.ndarray | None = None) -> np.ndarray:
     pt_shape, o_shape = _shapes(q, k, v, bias)
@@ -71,12 +84,7 @@ def _sdpa_np(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | Non
     n = math.prod(pt_shape)
     ws = np.empty(n + math.prod(o_shape), dtype=dtype)
     pt = ws[:n].reshape(pt_shape)  # P^T: keys on axis -2 (see _softmax_keys_inplace)
-    if len(o_shape) >= 4:  # (..., heads, L, Ev) stored as (..., L, heads, Ev): merging the
-        # heads afterwards (transpose, reshape to (..., L, heads * Ev)) is then a free view
-        out = ws[n:].reshape(o_shape[:-3] + (o_shape[-2], o_shape[-3], o_shape[-1]))
-        out = out.swapaxes(-2, -3)
-    else:
-        out = ws[n:].reshape(o_shape)
+    out = _heads_last(ws[n:], o_shape)
     np.matmul(k, (q * np.asarray(scale, dtype)).swapaxes(-1, -2), out=pt)
     if bias is not None:
         pt += bias.swapaxes(-1, -2)
@@ -149,15 +157,19 @@ def _sdpa_vjp(g: Tensor, y: Tensor, q: Tensor, k: Tensor, v: Tensor,
     pt = _saved_t(y, q, k, v, bias)  # everything below in the transposed layout (..., S, L)
     gd, vd = g.data, v.data
     dt = None if drop is None else drop.swapaxes(-1, -2)
-    dv = np.matmul(pt if dt is None else pt * dt, gd)
+    dv = _empty_heads_last(pt.shape[:-2] + v.shape[-2:], pt.dtype)
+    np.matmul(pt if dt is None else pt * dt, gd, out=dv)
     dst = np.matmul(vd, gd.swapaxes(-1, -2))  # dP^T, then dS^T in place
     if dt is not None:
         dst *= dt
     dst -= np.einsum("...i,...i->...", gd, y.data)[..., None, :]
     dst *= pt
     sc = np.asarray(scale, dst.dtype)
-    dq = np.matmul(dst.swapaxes(-1, -2), k.data * sc)
-    dk = np.matmul(dst, q.data * sc)
+    batch = pt.shape[:-2]
+    dq = _empty_heads_last(batch + q.shape[-2:], dst.dtype)
+    np.matmul(dst.swapaxes(-1, -2), k.data * sc, out=dq)
+    dk = _empty_heads_last(batch + k.shape[-2:], dst.dtype)
+    np.matmul(dst, q.data * sc, out=dk)
     grads = (const(dq), const(dk), const(dv))
     return grads if bias is None else grads + (const(dst.swapaxes(-1, -2)),)
 
