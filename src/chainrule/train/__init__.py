@@ -28,7 +28,6 @@ from .adversarial import EpochFunction, fit_gan
 from .callbacks import (
     Callback,
     CallbackList,
-    CSVLogger,
     EarlyStopping,
     LambdaCallback,
     LearningRateScheduler,
@@ -37,6 +36,7 @@ from .callbacks import (
     save_checkpoint,
 )
 from .checkpoint import Checkpoint, read_training_checkpoint
+from .csv_logger import CSVLogger
 from .history import History, plot_history
 from .lr_finder import LRFinder
 from .metrics import (
