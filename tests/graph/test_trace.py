@@ -144,3 +144,29 @@ def test_rules_recorded_flat_or_whole_give_the_same_numbers(inline):
         assert value.item() == ref_value.item()
         for a, b in zip(grads, ref_grads):
             np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_augmented_assignment_is_recorded_and_in_place_methods_are_refused():
+    def f(x, b):
+        h = x * 2.0
+        h += b  # rebinds h to h + b in the graph
+        h *= h
+        return h
+
+    x, b = rng.standard_normal(4), rng.standard_normal(4)
+    g = trace(f, x, b)
+    assert [n.name for n in g.nodes] == ["mul", "add", "mul"]
+    x2, b2 = rng.standard_normal(4), rng.standard_normal(4)
+    np.testing.assert_array_equal(g(x2, b2).data, f(cr.tensor(x2), cr.tensor(b2)).data)
+
+    def g_(x):
+        h = x * 2.0
+        h.add_(1.0)
+        return h
+
+    with pytest.raises(TraceError, match="in-place change"):
+        trace(g_, x)
+    t = cr.tensor(np.ones(2))
+    t.add_(1.0)  # eager in-place methods are back after the trace
+    t += 1.0
+    assert t.data.tolist() == [3.0, 3.0]

@@ -252,11 +252,64 @@ def _guarded(name: str) -> Callable:
 _GUARDED_READS = {name: _guarded(name) for name in _READS}
 
 
+# In-place changes: ``x += y`` on a traced tensor becomes ``x = x + y`` (recorded; the name
+# is rebound, as in JAX); an explicit in-place method on a tensor the graph uses raises.
+_AUGMENTED = {"__iadd__": "__add__", "__isub__": "__sub__", "__imul__": "__mul__",
+              "__itruediv__": "__truediv__", "__ipow__": "__pow__"}
+_IN_PLACE = tuple(n for n in ("add_", "sub_", "mul_", "div_", "pow_", "zero_", "fill_",
+                              "copy_", "clamp_", "clip_", "__setitem__") if hasattr(Tensor, n))
+_EAGER_WRITES = {n: Tensor.__dict__.get(n) for n in (*_AUGMENTED, *_IN_PLACE)}
+
+
+def _used(t: Tensor) -> bool:
+    tracer = _ACTIVE[-1] if _ACTIVE else None
+    return (tracer is not None and not tracer.depth
+            and (id(t) in tracer.vars or id(t.data) in tracer.arrays))
+
+
+def _augmented(name: str) -> Callable:
+    eager, out_of_place = _EAGER_WRITES[name], getattr(Tensor, _AUGMENTED[name])
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        if _used(self):
+            return out_of_place(self, other)
+        return eager(self, other) if eager is not None else out_of_place(self, other)
+
+    return method
+
+
+def _refused(name: str) -> Callable:
+    eager = _EAGER_WRITES[name]
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        if _used(self):
+            raise TraceError(
+                f"{name}: an in-place change of a tensor the traced graph uses (an input, "
+                f"a computed value, a parameter or constant read earlier) is not recorded; "
+                f"use the out-of-place op (y = x + ...) inside a traced function. (A "
+                f"module updating its state in training mode, such as BatchNorm's running "
+                f"statistics, must be traced in eval mode.)")
+        return eager(self, *args, **kwargs)
+
+    return method
+
+
+_GUARDED_WRITES = {**{n: _augmented(n) for n in _AUGMENTED},
+                   **{n: _refused(n) for n in _IN_PLACE}}
+
+
 def _swap(tracing: bool) -> None:
     """Put the recording/guarded methods on Primitive and Tensor (or the eager ones back)."""
     Primitive.__call__ = _traced_call if tracing else _EAGER_CALL
     for name in _READS:
         setattr(Tensor, name, (_GUARDED_READS if tracing else _EAGER_READS)[name])
+    for name, method in _GUARDED_WRITES.items():
+        if tracing:
+            setattr(Tensor, name, method)
+        elif _EAGER_WRITES[name] is None:
+            delattr(Tensor, name)
+        else:
+            setattr(Tensor, name, _EAGER_WRITES[name])
 
 
 def _rng_state() -> tuple:
