@@ -35,7 +35,9 @@ graph's inputs; every other argument (numbers, strings, flags) is static, baked 
 graph. Python control flow and side effects run once, at trace time. Reading a traced
 value in Python (``bool(t)``, ``float(t)``, ``t.item()``, ``t.numpy()``) raises
 ``TraceError``: the graph could not follow it. Forward mode (``jvp``) and ``backward()``
-inside a traced function are refused with a ``TraceError`` (use ``value_and_grad``).
+inside a traced function are refused with a ``TraceError`` (use ``value_and_grad``), as
+are random draws from ``chainrule.random`` and in-place methods on traced tensors
+(``x += y`` is recorded as ``x = x + y``).
 """
 
 from __future__ import annotations
