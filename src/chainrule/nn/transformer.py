@@ -244,18 +244,19 @@ class Transformer(Module):
         common = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
                       layer_norm_eps=layer_norm_eps, batch_first=batch_first,
                       norm_first=norm_first, bias=bias)
-        self.encoder = custom_encoder or TransformerEncoder(
+        self.encoder = custom_encoder if custom_encoder is not None else TransformerEncoder(
             TransformerEncoderLayer(d_model, nhead, **common), num_encoder_layers,
             _layer_norm(d_model, layer_norm_eps, bias))
-        self.decoder = custom_decoder or TransformerDecoder(
+        self.decoder = custom_decoder if custom_decoder is not None else TransformerDecoder(
             TransformerDecoderLayer(d_model, nhead, **common), num_decoder_layers,
             _layer_norm(d_model, layer_norm_eps, bias))
         self.d_model, self.nhead, self.batch_first = d_model, nhead, bool(batch_first)
 
     @staticmethod
-    def generate_square_subsequent_mask(sz: int, dtype: Any = None) -> Tensor:
+    def generate_square_subsequent_mask(sz: int, device: Any = None,
+                                        dtype: Any = None) -> Tensor:
         """(sz, sz) float mask: 0 on and below the diagonal, -inf above (position i sees
-        positions 0..i)."""
+        positions 0..i). ``device`` is accepted for PyTorch code and ignored."""
         return Tensor(causal_bias(sz, sz, dtype or get_default_dtype()))
 
     def forward(self, src: Any, tgt: Any, src_mask: Any = None, tgt_mask: Any = None,
