@@ -93,3 +93,18 @@ def test_dropout_in_training_mode_cannot_be_traced():
     model.eval()
     g = cr.trace(model, np.ones((2, 4), dtype=np.float32))
     assert "linear" in [n.name for n in g.nodes]
+
+
+def test_compile_step_returns_aux_outputs_for_metrics():
+    model = _model()
+    loss_fn = nn.CrossEntropyLoss()
+
+    def loss_and_logits(x, y):
+        logits = model(x)
+        return loss_fn(logits, y), logits
+
+    step = compile_step(loss_and_logits, model.parameters(), has_aux=True)
+    x, y = rng.standard_normal((10, 6)).astype(np.float32), rng.integers(0, 3, 10)
+    loss, logits = step(x, y)
+    np.testing.assert_array_equal(logits.data, model(x).data)
+    assert all(p.grad is not None for p in model.parameters())

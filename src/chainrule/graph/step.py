@@ -27,8 +27,8 @@ class CompiledStep:
     """See the module docstring. ``compiled`` is the underlying ``Compiled`` function
     (its ``graphs`` hold one traced training step per batch signature)."""
 
-    def __init__(self, loss_fn: Callable[..., Tensor], params: Iterable[Tensor],
-                 optimizer: Any = None, optimize: bool = True) -> None:
+    def __init__(self, loss_fn: Callable[..., Any], params: Iterable[Tensor],
+                 optimizer: Any = None, optimize: bool = True, has_aux: bool = False) -> None:
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("compile_step needs at least one parameter that requires grad")
@@ -36,25 +36,30 @@ class CompiledStep:
         self.optimizer = optimizer
         params_ = self.params
 
-        def loss_and_grads(*batch: Any) -> tuple[Tensor, list]:
-            loss = loss_fn(*batch)
+        def loss_and_grads(*batch: Any) -> tuple[Any, list]:
+            result = loss_fn(*batch)
+            loss = result[0] if has_aux else result
             if not isinstance(loss, Tensor) or loss.data.size != 1:
-                raise ValueError("compile_step: loss_fn must return a scalar tensor")
-            return loss, engine.grad([loss], params_)
+                raise ValueError("compile_step: loss_fn must return a scalar tensor"
+                                 + (" (first of the pair)" if has_aux else ""))
+            return result, engine.grad([loss], params_)
 
         loss_and_grads.__name__ = getattr(loss_fn, "__name__", "step")
         self.compiled = Compiled(loss_and_grads, optimize=optimize)
 
-    def __call__(self, *batch: Any) -> Tensor:
-        loss, grads = self.compiled(*batch)
+    def __call__(self, *batch: Any) -> Any:
+        result, grads = self.compiled(*batch)
         for p, g in zip(self.params, grads):
             p.grad = g
         if self.optimizer is not None:
             self.optimizer.step()
-        return loss
+        return result
 
 
-def compile_step(loss_fn: Callable[..., Tensor], params: Iterable[Tensor],
-                 optimizer: Any = None, *, optimize: bool = True) -> CompiledStep:
-    """A compiled training step (see the module docstring)."""
-    return CompiledStep(loss_fn, params, optimizer, optimize)
+def compile_step(loss_fn: Callable[..., Any], params: Iterable[Tensor],
+                 optimizer: Any = None, *, optimize: bool = True,
+                 has_aux: bool = False) -> CompiledStep:
+    """A compiled training step (see the module docstring). With ``has_aux=True``,
+    ``loss_fn`` returns ``(loss, aux)`` (aux: a pytree of tensors, e.g. the model's output
+    for metrics) and the step returns that pair."""
+    return CompiledStep(loss_fn, params, optimizer, optimize, has_aux)
