@@ -367,3 +367,15 @@ def test_a_sigterm_from_outside_saves_and_the_run_resumes(tmp_path) -> None:
     subprocess.run([sys.executable, str(script), str(cut), "resume"], check=True)
     with np.load(full / "final.npz") as a, np.load(cut / "final.npz") as b:
         assert_identical(dict(a), dict(b))
+
+
+def test_an_unusable_checkpoint_directory_fails_before_training(blobs, tmp_path) -> None:
+    (tmp_path / "file").write_text("in the way")
+    model = make_classifier()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    before = model.state_dict()["0.weight"].copy()
+    with pytest.raises(OSError, match=r"Checkpoint: cannot create the directory .*file"):
+        trainer.fit(blobs, epochs=1, callbacks=[Checkpoint(tmp_path / "file" / "run")],
+                    verbose=False)
+    assert trainer.global_step == 0
+    np.testing.assert_array_equal(model.state_dict()["0.weight"], before)

@@ -47,6 +47,7 @@ from .. import io
 from ..errors import CheckpointError, DataFileNotFoundError, TrainingInterrupted
 from ..random import get_rng
 from .callbacks import Callback, Logs
+from .history import History
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -121,8 +122,6 @@ def _callback_states(callbacks: Iterable[Callback]) -> dict[str, Any]:
 
 def _is_internal(cb: Callback) -> bool:
     """The History (saved with the trainer) and the Checkpoints themselves."""
-    from .history import History
-
     return isinstance(cb, History | Checkpoint)
 
 
@@ -165,8 +164,17 @@ class Checkpoint(Callback):
         self._last = time.monotonic()
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Make sure the directory can take the file before any training is done."""
         self._last = time.monotonic()
         self._saved_at = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise type(exc)(f"Checkpoint: cannot create the directory {self.directory}: "
+                            f"{exc.strerror or exc}") from None
+        if not os.access(self.directory, os.W_OK):
+            raise PermissionError(f"Checkpoint: the directory {self.directory} is not "
+                                  "writable")
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         step = self.trainer.global_step if self.trainer is not None else 0
