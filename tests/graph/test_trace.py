@@ -170,3 +170,15 @@ def test_augmented_assignment_is_recorded_and_in_place_methods_are_refused():
     t.add_(1.0)  # eager in-place methods are back after the trace
     t += 1.0
     assert t.data.tolist() == [3.0, 3.0]
+
+
+def test_second_derivatives_trace_through_flat_rules_and_refuse_whole_ones():
+    def hess_diag(f):
+        return cr.grad(lambda x: cr.grad(f)(x).sum())
+
+    smooth = hess_diag(lambda x: (x.tanh() ** 3 * x.abs()).sum())
+    g = trace(smooth, np.linspace(-1, 1, 5))
+    x = rng.standard_normal(5)
+    np.testing.assert_array_equal(g(x).data, smooth(x).data)
+    with pytest.raises(TraceError, match="gradient of a gradient"):
+        trace(hess_diag(lambda x: (cr.relu(x) ** 3).sum()), np.linspace(-1, 1, 5))

@@ -144,6 +144,12 @@ class Tracer:
             finally:
                 self.depth -= 1
         outs = tuple(result) if joint else (result,)
+        if any(isinstance(t, Tensor) and t._rg for t in outs):
+            raise TraceError(
+                f"{name}: a derivative of this rule is taken (a gradient of a gradient), but "
+                f"the rule reads its inputs' values, so it is recorded as one node whose "
+                f"inside the graph cannot differentiate; trace the first derivative only, "
+                f"or compute higher derivatives eagerly")
         out_vars = []
         for t in outs:
             if t is None:
