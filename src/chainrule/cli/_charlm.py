@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError, DataError, UsageError
-from ..models.charlm import CharLMConfig, load_checkpoint, sample, train_charlm
-from . import common
+from ..models.charlm import CharLMConfig, load_checkpoint, sample, save_checkpoint, train_charlm
+from ..train import plot_history
+from . import _runs, _session, common
 
 __all__ = ["generate_text", "train"]
 
-DEFAULT_OUT = "runs/char-lstm-shakespeare"
+DEFAULT_MINUTES = 20.0
+#: What a run writes besides model.npz, checkpoint.npz, history.csv and args.json.
+OUTPUTS = ("curves.png", "curves.svg")
 
 
 def _corpus(args: argparse.Namespace) -> str:
@@ -36,44 +39,61 @@ def _corpus(args: argparse.Namespace) -> str:
                          "--data-dir DIR (with text/tinyshakespeare.txt) or --download") from None
 
 
-def _check_train_args(args: argparse.Namespace) -> tuple[float | None, int | None]:
-    """Raise UsageError for a bad argument; return the (minutes, steps) budget."""
+def _check_train_args(args: argparse.Namespace, resumed: bool) -> float | None:
+    """Raise UsageError for a bad argument; return the minutes of the budget (20 when no
+    --steps, --minutes or --epochs is given). ``--epochs`` counts only when given."""
     common.require(args.dataset in ("shakespeare", "tinyshakespeare"),
                    f"model char-lstm trains on --dataset shakespeare, not {args.dataset!r}")
     common.require(args.model == "char-lstm",
                    f"dataset shakespeare is for --model char-lstm, not {args.model!r}")
-    minutes, steps = args.minutes, args.steps
-    common.check_positive_number("--minutes", minutes)
-    if steps is not None:
-        common.check_positive_int("--steps", steps)
+    if not resumed and not _runs.given(args, "epochs"):
+        args.epochs = None  # the budget is time (or --steps), not the parser's 20 epochs
+    if args.epochs is not None:
+        common.check_positive_int("--epochs", args.epochs)
     common.check_positive_number("--lr", args.lr)
-    common.check_positive_int("--batch-size", args.batch_size or 32)  # 0: the default 32
-    return (20.0 if minutes is None and steps is None else minutes), steps
+    common.check_positive_int("--batch-size", args.batch_size)
+    if args.minutes is None and args.steps is None and args.epochs is None:
+        return DEFAULT_MINUTES
+    return args.minutes
 
 
-def fit(text: str, config: CharLMConfig, out: Path, minutes: float | None, steps: int | None,
-        quiet: bool) -> dict[str, Any]:
-    """Train the character LSTM on ``text`` into ``out``/model.npz; return its history."""
-    _, _, hist = train_charlm(text, config, minutes=minutes, steps=steps,
-                              checkpoint=out / "model.npz",
-                              log=None if quiet else (lambda m: print(m, flush=True)))
-    return hist
-
-
-def train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace, resumed: Path | None = None) -> int:
     """``chainrule train --model char-lstm --dataset shakespeare``: a 2-layer LSTM (hidden
-    256) trained with Adam and clipping by norm 5 for ``--minutes`` (default 20) or
-    ``--steps``; writes ``--out``/model.npz (default runs/char-lstm-shakespeare)."""
-    minutes, steps = _check_train_args(args)
+    256) trained with Adam and clipping by norm 5 for ``--minutes`` (default 20),
+    ``--steps`` or ``--epochs``; writes model.npz (the best validation weights),
+    history.csv (one row per validation) and the curves into the run folder (default
+    runs/char-lstm-shakespeare), with checkpoint.npz for ``--resume``."""
+    minutes = _check_train_args(args, resumed is not None)
+    out = resumed or _runs.new_run_dir(args, OUTPUTS)
     text = _corpus(args)
-    out = common.out_dir(args.out or DEFAULT_OUT)
-    cfg = CharLMConfig(batch=args.batch_size or 32, lr=2e-3 if args.lr is None else args.lr,
+    cfg = CharLMConfig(batch=args.batch_size, lr=2e-3 if args.lr is None else args.lr,
                        seed=args.seed, dropout=0.1, lr_decay=0.95,
                        **({"hidden": args.hidden} if getattr(args, "hidden", None) else {}))
-    hist = fit(text, cfg, out, minutes, steps, args.quiet)
+    return _session.run_session(args, out, resumed is not None,
+                                lambda: _fit(args, text, cfg, out, minutes, resumed is not None),
+                                OUTPUTS)
+
+
+def _fit(args: argparse.Namespace, text: str, config: CharLMConfig, out: Path,
+         minutes: float | None, resumed: bool) -> int:
+    """Train the character LSTM on ``text``; write model.npz, history.csv and the curves."""
+    model, vocab, hist = train_charlm(
+        text, config, minutes=minutes, steps=args.steps, epochs=args.epochs,
+        log=None if args.quiet else (lambda m: print(m, flush=True)),
+        callbacks=_session.callbacks(args, out, history=False),
+        resume_from=_session.resume_path(out, resumed))
+    rows = {k: hist[k] for k in ("step", "train_loss", "val_loss")}
+    spare = _runs.save_or_fallback(
+        out / "model.npz", lambda path: save_checkpoint(path, model, vocab, config, rows),
+        _session.say)
+    _session.write_history(out / "history.csv", rows)
+    curves = plot_history({"loss": rows["train_loss"], "val_loss": rows["val_loss"]},
+                          out / "curves") if rows["val_loss"] else None
     print(f"best validation {hist['best_val']:.4f} nats/char after {hist['steps']} steps "
-          f"({hist['seconds'] / 60:.1f} min); wrote {out / 'model.npz'}")
-    return 0
+          f"({hist['seconds'] / 60:.1f} min); wrote {out}/: "
+          f"{'model.npz, ' if spare is None else ''}history.csv, "
+          f"{curves.name + ', ' if curves else ''}checkpoint.npz")
+    return 0 if spare is None else 1
 
 
 def load(path: str) -> tuple[Any, Any]:

@@ -38,9 +38,9 @@ from ..errors import CheckpointError, DataError, UsageError
 from ..models import create_model, save_model
 from ..models.classifiers import image_shape
 from ..random import manual_seed
-from ..train import CSVLogger, SampleGrid, Trainer, fit_gan, plot_history
+from ..train import SampleGrid, Trainer, fit_gan, plot_history
 from ..viz import images as pictures
-from . import common
+from . import _runs, _session, common
 
 __all__ = ["GENERATIVE", "build_generative", "check_args", "generate_images", "holds_images",
            "load_generative", "run_generative", "sample_checkpoint"]
@@ -48,6 +48,10 @@ __all__ = ["GENERATIVE", "build_generative", "check_args", "generate_images", "h
 PROG = "chainrule train"
 GAN_RESULTS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")  # printed after training
 CODINGS_POINTS = 2000  # test images drawn in codings.png (t-SNE time grows with this)
+GAN_ADAM_LR, GAN_ADAM_BETAS = 2e-4, (0.5, 0.999)  # the GANs' default optimizer (Géron, DCGAN)
+#: What a run writes besides model.npz, checkpoint.npz, history.csv and args.json.
+OUTPUTS = ("curves.png", "curves.svg", "reconstructions.png", "codings.png",
+           "interpolation.png", "samples.png", "latent_grid.png", "samples")
 
 
 # --------------------------------------------------------------------------- data
@@ -123,8 +127,27 @@ def model_arguments(config: dict[str, Any]) -> dict[str, Any]:
 def build_generative(config: dict[str, Any]) -> Any:
     """Build, through the model registry, the model a run's ``config`` describes: a
     Module for the autoencoders and the VAE, a :class:`~chainrule.models.GAN` for the
-    GANs."""
-    return create_model(config["model"], **model_arguments(config))
+    GANs (with the optimizers the config names, :func:`gan_optimizers`)."""
+    model = create_model(config["model"], **model_arguments(config))
+    if GENERATIVE[config["model"]].kind == "gan":
+        model.g_optimizer, model.d_optimizer = gan_optimizers(model, config)
+    return model
+
+
+def gan_optimizers(gan: Any, config: dict[str, Any]) -> tuple[Any, Any]:
+    """The generator's and the discriminator's optimizers for ``--optimizer``, ``--lr``,
+    ``--momentum`` (in ``config``): Adam with the book's settings (lr 2e-4, betas
+    (0.5, 0.999), Radford et al.) unless told otherwise; SGD with ``--momentum``."""
+    from ..optim import create_optimizer
+
+    name, lr = config.get("optimizer") or "adam", config.get("lr")
+    if name == "adam":
+        extra: dict[str, Any] = {"betas": GAN_ADAM_BETAS}
+        lr = GAN_ADAM_LR if lr is None else lr
+    else:
+        extra = {"momentum": float(config.get("momentum", 0.9))} if name == "sgd" else {}
+    return (create_optimizer(name, gan.generator.parameters(), lr, **extra),
+            create_optimizer(name, gan.discriminator.parameters(), lr, **extra))
 
 
 # --------------------------------------------------------------------------- training
@@ -149,7 +172,7 @@ def check_args(args: argparse.Namespace) -> int:
 
 
 def _fit_reconstruction(args: argparse.Namespace, model: nn.Module, data: Images, kind: str,
-                        out: Path) -> tuple[Any, Any, float]:
+                        out: Path, resumed: bool) -> tuple[Any, Any, float]:
     """Train an autoencoder (MSE) or a VAE (BCE on logits + its KL term)."""
     loss = nn.BCEWithLogitsLoss() if kind == "vae" else nn.MSELoss()
     optimizer = common.make_optimizer(args, model.parameters(), default_lr=1e-3)
@@ -160,7 +183,8 @@ def _fit_reconstruction(args: argparse.Namespace, model: nn.Module, data: Images
     history = trainer.fit((data.train, data.train),
                           val=None if data.val is None else (data.val, data.val),
                           epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                          verbose=not args.quiet, callbacks=[CSVLogger(out / "history.csv")])
+                          verbose=not args.quiet, callbacks=_session.callbacks(args, out),
+                          resume_from=_session.resume_path(out, resumed))
     return history, optimizer, time.perf_counter() - start
 
 
@@ -204,14 +228,15 @@ def _draw_reconstruction_pictures(model: Any, data: Images, kind: str, out: Path
     return written
 
 
-def _fit_gan(args: argparse.Namespace, gan: Any, data: Images,
-             out: Path) -> tuple[dict[str, list[float]], float, list[str]]:
+def _fit_gan(args: argparse.Namespace, gan: Any, data: Images, out: Path,
+             resumed: bool) -> tuple[dict[str, list[float]], float, list[str]]:
     labels = data.train_labels if gan.num_classes else None
     grid = SampleGrid(out / "samples" / "epoch_{epoch:03d}.png", n=64, seed=args.seed)
     start = time.perf_counter()
     history = fit_gan(gan, data.train, labels, epochs=args.epochs, batch_size=args.batch_size,
                       seed=args.seed, verbose=not args.quiet,
-                      callbacks=[grid, CSVLogger(out / "history.csv")])
+                      callbacks=[grid, *_session.callbacks(args, out)],
+                      resume_from=_session.resume_path(out, resumed))
     seconds = time.perf_counter() - start
     n = 10 * (gan.num_classes or 8)
     lab = np.repeat(np.arange(gan.num_classes), 10) if gan.num_classes else None
@@ -232,9 +257,11 @@ def _fit_gan(args: argparse.Namespace, gan: Any, data: Images,
         ["samples.png", "interpolation.png", f"samples/ ({epochs} grids)"]
 
 
-def run_generative(args: argparse.Namespace, splits: Any, out: Path) -> int:
+def run_generative(args: argparse.Namespace, splits: Any, out: Path,
+                   resumed: bool = False) -> int:
     """Train ``args.model`` (a name in :data:`GENERATIVE`) on the raw ``splits`` and write
-    the checkpoint and pictures into ``out``. Raises UsageError on bad arguments."""
+    the checkpoint and pictures into the run folder ``out`` (continuing its checkpoint when
+    ``resumed``). Raises UsageError on bad arguments."""
     spec = GENERATIVE[args.model]
     latent = check_args(args)
     data = _images(splits, spec.value_range)
@@ -243,37 +270,51 @@ def run_generative(args: argparse.Namespace, splits: Any, out: Path) -> int:
         "model": args.model, "dataset": args.dataset, "image_shape": list(data.shape),
         "latent_size": latent, "conditional_classes": classes,
         "label_smoothing": args.label_smoothing, "value_range": list(data.value_range),
-        "optimizer": args.optimizer, "lr": args.lr, "batch_size": args.batch_size,
-        "epochs": args.epochs, "seed": args.seed}
+        "optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum,
+        "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed}
     manual_seed(args.seed)
     try:
         model = build_generative(config)
     except ValueError as exc:
         raise UsageError(f"model {args.model!r} does not fit {args.dataset} (images of shape "
                          f"{data.shape}): {exc}") from None
+    return _session.run_session(
+        args, out, resumed, lambda: _train_generative(args, model, data, config, out, resumed),
+        OUTPUTS)
+
+
+def _train_generative(args: argparse.Namespace, model: Any, data: Images,
+                      config: dict[str, Any], out: Path, resumed: bool) -> int:
+    spec = GENERATIVE[args.model]
     sizes = "/".join(str(len(s)) for s in (data.train, data.val, data.test) if s is not None)
-    code = getattr(model, "code_shape", None) or (latent,)
+    code = getattr(model, "code_shape", None) or (config["latent_size"],)
     print(f"{PROG}: {args.model} on {args.dataset} (train/{'val/' if data.val is not None else ''}"
           f"test {sizes}), codings {'×'.join(map(str, code))}, batch {args.batch_size}, "
           f"{args.epochs} epoch"
           f"{'s' if args.epochs != 1 else ''}, seed {args.seed}", flush=True)
     if spec.kind == "gan":
-        history, seconds, written = _fit_gan(args, model, data, out)
+        history, seconds, written = _fit_gan(args, model, data, out, resumed)
         results = {k: history[k][-1] for k in GAN_RESULTS if k in history}
-        save_model(model, out / "model.npz", config=config, results=results)
+        optimizer = None
     else:
-        hist, optimizer, seconds = _fit_reconstruction(args, model, data, spec.kind, out)
+        hist, optimizer, seconds = _fit_reconstruction(args, model, data, spec.kind, out,
+                                                       resumed)
         history = hist.history
         results = _reconstruction_results(model, data, spec.kind)
-        written = _draw_reconstruction_pictures(model, data, spec.kind, out, latent, args.seed)
-        save_model(model, out / "model.npz", optimizer=optimizer, config=config,
-                   results=results)
+        written = _draw_reconstruction_pictures(model, data, spec.kind, out,
+                                                config["latent_size"], args.seed)
+    spare = _runs.save_or_fallback(
+        out / "model.npz", lambda path: save_model(model, path, optimizer=optimizer,
+                                                   config=config, results=results),
+        _session.say)
     curves = plot_history(history, out / "curves")
     print(f"trained in {seconds:.1f} s")
     for key, value in results.items():
         print(f"{key.replace('_', ' ')}: {value:.4f}")
-    print(f"wrote {out}/: model.npz, history.csv, {curves.name}, {', '.join(written)}")
-    return 0
+    saved = "model.npz, " if spare is None else ""
+    print(f"wrote {out}/: {saved}history.csv, {curves.name}, {', '.join(written)}, "
+          "checkpoint.npz")
+    return 0 if spare is None else 1
 
 
 # --------------------------------------------------------------------------- generate

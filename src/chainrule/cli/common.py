@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import CheckpointError, DataError, DiffError, ShapeError, UsageError
+from ._streams import pipe_safe_output
 
 __all__ = ["CLI_OPTIMIZERS", "USER_ERRORS", "UsageError", "add_data_args", "add_optimizer_args",
            "add_out_arg", "add_parser", "add_seed_arg", "add_training_args", "check_choice",
@@ -49,15 +50,17 @@ def fail(command: str, message: str, status: int = 2) -> int:
 
 def report(command: str, run: Runner, args: argparse.Namespace) -> int:
     """``run(args)``, with bad input (:data:`USER_ERRORS`) reported as one line (status 2)
-    and Ctrl-C as ``interrupted`` (status 130)."""
-    try:
-        return run(args)
-    except USER_ERRORS as exc:
-        message = str(exc)
-        return fail(command, one_line(message) if "\n" in message else message)
-    except KeyboardInterrupt:
-        print(f"{PROG} {command}: interrupted", file=sys.stderr)
-        return 130
+    and Ctrl-C as ``interrupted`` (status 130). A closed output pipe (``| head``) silences
+    the output instead of ending the command (:func:`._streams.pipe_safe_output`)."""
+    with pipe_safe_output():
+        try:
+            return run(args)
+        except USER_ERRORS as exc:
+            message = str(exc)
+            return fail(command, one_line(message) if "\n" in message else message)
+        except KeyboardInterrupt:
+            print(f"{PROG} {command}: interrupted", file=sys.stderr)
+            return 130
 
 
 def require(ok: bool, message: str) -> None:

@@ -5,17 +5,27 @@
     chainrule train --model cnn --dataset mnist --epochs 5 --batch-size 64 --data-dir ~/data
     chainrule train --model vae --dataset mnist --latent-size 2       # see cli/_generative.py
     chainrule train --model char-lstm --dataset shakespeare --minutes 20   # see cli/_charlm.py
+    chainrule train --resume runs/cnn-mnist           # continue an interrupted run
 
 Classifiers come from :data:`chainrule.models.MODELS` ("mlp", "cnn"); "cnn" reads the
 images as (1, H, W), so it works on MNIST (28x28) and on the bundled digits (8x8).
 
 It trains with progress, prints the final validation and test accuracy, and writes into
-the output folder (``--out``, default ``runs/<model>-<dataset>``): ``model.npz`` (model
-and optimizer state, via :func:`chainrule.io.save`), ``history.csv`` and ``curves.png``
-(or ``curves.svg`` when matplotlib is not installed).
+the run folder (``--out``, default ``runs/<model>-<dataset>``, numbered ``-2``, ``-3``, ...
+when that holds an earlier run; see :mod:`._runs`): ``args.json`` (the arguments, first),
+``checkpoint.npz`` (every epoch, every ``--checkpoint-minutes`` (5) within an epoch, and on
+Ctrl-C/SIGTERM), ``history.csv``, ``model.npz`` (model and optimizer state, via
+:func:`chainrule.io.save`) and ``curves.png`` (or ``curves.svg`` without matplotlib).
+
+``--steps N`` / ``--minutes M`` bound any model's run (with ``--epochs``: whichever comes
+first). Ctrl-C or SIGTERM saves the checkpoint and exits 130 (143 for SIGTERM) with the
+line ``resume with: chainrule train --resume DIR``; a resumed run ends bit-identical to an
+uninterrupted one. A loss that becomes NaN/inf or blows up exits 1 with one line (batch,
+what to try); the last finite checkpoint stays (see :mod:`._session`).
 
 Bad input (unknown model or dataset, missing data, epochs/lr/batch size <= 0, a model that
-does not fit the dataset's input shape) prints one line to stderr and returns exit code 2.
+does not fit the dataset's input shape, an output folder that holds another run or cannot
+be written) prints one line to stderr and returns exit code 2, before any training.
 """
 
 from __future__ import annotations
@@ -30,8 +40,8 @@ from .. import nn
 from ..errors import UsageError
 from ..models import MODELS, build_model
 from ..random import manual_seed
-from ..train import CSVLogger, Trainer, plot_history, save_checkpoint
-from . import _charlm, _generative, common
+from ..train import Trainer, plot_history, save_checkpoint
+from . import _charlm, _generative, _runs, _session, common
 from .datasets import DATASETS, Splits, load_splits, standardized
 
 __all__ = ["DATASETS", "GENERATIVE_NAMES", "NAME", "UsageError", "add_train_parser",
@@ -42,6 +52,8 @@ PROG = f"chainrule {NAME}"
 #: Representation-learning models, trained by :mod:`._generative`.
 GENERATIVE_NAMES = tuple(_generative.GENERATIVE)
 check_hyperparameters = common.check_hyperparameters  # the old name in this module
+#: What a classifier's run writes besides model.npz, checkpoint.npz, history.csv, args.json.
+OUTPUTS = ("curves.png", "curves.svg")
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -63,10 +75,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="share of the training data held out for validation (default 0.1)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
-    p.add_argument("--minutes", type=float, default=None,
-                   help="char-lstm only: wall-time budget (default 20 when no --steps)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="char-lstm only: optimizer-step budget")
+    _session.add_session_args(
+        p, minutes_help="stop after this many minutes of training (with --epochs: whichever "
+                        "comes first; char-lstm: default 20 when no --steps)")
     p.add_argument("--latent-size", type=int, default=None,
                    help="autoencoders, vae, gans: size of the codings / latent space")
     p.add_argument("--conditional", action="store_true",
@@ -74,23 +85,30 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float, default=0.0,
                    help="gan, dcgan: one-sided label smoothing s (real targets 1 - s)")
     p.set_defaults(func=run_train)
+    _runs.track_given(p)  # --resume compares the flags given again with the saved ones
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Train ``args.model`` on ``args.dataset``; raises UsageError on bad input."""
+    resumed = _runs.resume_run(args) if args.resume is not None else None
+    _session.check_session_args(args)
     if args.model == "char-lstm" or args.dataset == "shakespeare":
-        return _charlm.train(args)  # the character LSTM has its own loop
+        return _charlm.train(args, resumed)  # the character LSTM has its own loop
     if args.model in GENERATIVE_NAMES:
         common.check_choice("dataset", args.dataset, list(DATASETS))
         common.check_optimizer(args)
         _generative.check_args(args)
+        out = resumed or _runs.new_run_dir(args, _generative.OUTPUTS)
         splits = load_splits(args)
-        return _generative.run_generative(args, splits, _out_dir(args))
+        return _generative.run_generative(args, splits, out, resumed=resumed is not None)
     _check_args(args)
+    out = resumed or _runs.new_run_dir(args, OUTPUTS)
     data = _load(args)
     model = build_classifier(args, data)
-    return _train(args, data, _out_dir(args), model)
+    return _session.run_session(args, out, resumed is not None,
+                                lambda: _train(args, data, out, model, resumed is not None),
+                                OUTPUTS)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -105,10 +123,6 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _load(args: argparse.Namespace) -> Splits:
     return standardized(*load_splits(args))
-
-
-def _out_dir(args: argparse.Namespace) -> Path:
-    return common.out_dir(args.out if args.out is not None else f"runs/{args.model}-{args.dataset}")
 
 
 def build_classifier(args: argparse.Namespace, data: Splits) -> nn.Module:
@@ -137,7 +151,8 @@ def _announce(args: argparse.Namespace, data: Splits, lr: float) -> None:
           f"seed {args.seed}", flush=True)
 
 
-def _report(seconds: float, results: dict[str, float], out: Path, plot: Path) -> None:
+def _report(seconds: float, results: dict[str, float], out: Path, plot: Path,
+            spare: Path | None) -> None:
     print(f"trained in {seconds:.1f} s")
     val = results.get("val_accuracy")
     print("validation accuracy: " + (_percent(val) if val is not None else
@@ -146,17 +161,20 @@ def _report(seconds: float, results: dict[str, float], out: Path, plot: Path) ->
           f"(test loss {results['test_loss']:.4f})")
     how = "PNG via matplotlib" if plot.suffix == ".png" else \
         "SVG drawn without matplotlib; install chainrule[viz] for PNG"
-    print(f"wrote {out}/: model.npz, history.csv, {plot.name} ({how})")
+    model = "model.npz, " if spare is None else ""
+    print(f"wrote {out}/: {model}history.csv, {plot.name} ({how}), checkpoint.npz")
 
 
-def _train(args: argparse.Namespace, data: Splits, out: Path, model: nn.Module) -> int:
+def _train(args: argparse.Namespace, data: Splits, out: Path, model: nn.Module,
+           resumed: bool) -> int:
     lr = common.learning_rate(args)
     trainer = Trainer(model, nn.CrossEntropyLoss(), common.make_optimizer(args, model.parameters()))
     _announce(args, data, lr)
     start = time.perf_counter()
     history = trainer.fit(data.train, val=data.val, epochs=args.epochs,
                           batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet,
-                          callbacks=[CSVLogger(out / "history.csv")])
+                          callbacks=_session.callbacks(args, out),
+                          resume_from=_session.resume_path(out, resumed))
     seconds = time.perf_counter() - start
     results = {f"test_{k}": v for k, v in trainer.evaluate(data.test).items()}
     if data.val is not None:
@@ -164,10 +182,14 @@ def _train(args: argparse.Namespace, data: Splits, out: Path, model: nn.Module) 
     config = {"model": args.model, "dataset": args.dataset, "input_shape": list(data.input_shape),
               "num_classes": data.num_classes, "optimizer": args.optimizer, "lr": lr,
               "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed}
-    save_checkpoint(out / "model.npz", model, trainer.optimizer, config=config,
-                    preprocess={"mean": data.mean, "std": data.std}, results=results)
-    _report(seconds, results, out, plot_history(history, out / "curves"))
-    return 0
+    spare = _runs.save_or_fallback(
+        out / "model.npz",
+        lambda path: save_checkpoint(path, model, trainer.optimizer, config=config,
+                                     preprocess={"mean": data.mean, "std": data.std},
+                                     results=results),
+        _session.say)
+    _report(seconds, results, out, plot_history(history, out / "curves"), spare)
+    return 0 if spare is None else 1
 
 
 # --------------------------------------------------------------------------- old entry points

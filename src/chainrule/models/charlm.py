@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -267,9 +268,13 @@ def sample(model: CharLSTM, vocab: Vocab, length: int, prompt: str = "\n",
 def train_charlm(text: str, config: CharLMConfig | None = None, *, minutes: float | None = None,
                  steps: int | None = None, checkpoint: str | os.PathLike[str] | None = None,
                  log: Callable[[str], None] | None = print, eval_chars: int | None = None,
+                 epochs: int | None = None, callbacks: Sequence[Any] = (),
+                 resume_from: str | os.PathLike[str] | None = None,
                  ) -> tuple[CharLSTM, Vocab, dict[str, Any]]:
-    """Train a :class:`CharLSTM` on ``text`` until ``minutes`` of wall time or ``steps``
-    optimizer steps (whichever first; at least one must be given).
+    """Train a :class:`CharLSTM` on ``text`` until ``minutes`` of wall time, ``steps``
+    optimizer steps or ``epochs`` passes (whichever first; at least one must be given).
+    ``callbacks`` are added to the Trainer's (e.g. a :class:`~chainrule.train.Checkpoint`,
+    after which ``resume_from`` continues the run).
 
     Validation cross-entropy (nats/char) is measured every ``config.eval_every`` steps and
     at the end on the last ``1 - train_fraction`` of the text (or its first ``eval_chars``
@@ -284,8 +289,8 @@ def train_charlm(text: str, config: CharLMConfig | None = None, *, minutes: floa
     from .. import train  # the loop lives in the train layer
 
     cfg = config or CharLMConfig()
-    if minutes is None and steps is None:
-        raise ValueError("train_charlm: give minutes or steps (a budget)")
+    if minutes is None and steps is None and epochs is None:
+        raise ValueError("train_charlm: give minutes, steps or epochs (a budget)")
     say = log or (lambda _msg: None)
     manual_seed(cfg.seed)
     vocab = Vocab(text)
@@ -311,16 +316,20 @@ def train_charlm(text: str, config: CharLMConfig | None = None, *, minutes: floa
     check = train.PeriodicEvaluation(cfg.eval_every, lambda m: {"val_loss": evaluate(m, val_ids)},
                                      report)
     best = train.BestModel("val_loss", mode="min", save=save)
-    budget = train.Budget(steps=steps, minutes=minutes)
-    callbacks: list[Any] = [check, best, budget]
+    budget = None if steps is None and minutes is None else \
+        train.Budget(steps=steps, minutes=minutes)
+    cbs: list[Any] = [check, best, *([budget] if budget else [])]
     if cfg.lr_decay != 1.0:  # multiply the lr by lr_decay after each full pass
-        callbacks.append(train.LearningRateScheduler(
+        cbs.append(train.LearningRateScheduler(
             lambda epoch, lr: lr if epoch == 0 else lr * cfg.lr_decay))
     trainer = train.TBPTTTrainer(model, nn.CrossEntropyLoss(),
                                  Adam(model.parameters(), lr=cfg.lr), clip=cfg.clip)
-    trainer.fit(batcher, epochs=None, callbacks=callbacks, verbose=False)
+    start = time.perf_counter()
+    trainer.fit(batcher, epochs=epochs, callbacks=[*cbs, *callbacks], verbose=False,
+                resume_from=resume_from)
     save(model)
     history: dict[str, Any] = {k: check.history.get(k, [])
                                for k in ("step", "seconds", "train_loss", "val_loss")}
-    history.update(best_val=best.best, steps=trainer.global_step, seconds=budget.seconds)
+    history.update(best_val=best.best, steps=trainer.global_step,
+                   seconds=budget.seconds if budget else time.perf_counter() - start)
     return model, vocab, history
