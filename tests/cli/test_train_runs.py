@@ -245,6 +245,9 @@ def test_gan_honours_optimizer_lr_and_momentum(tmp_path, capsys) -> None:
                            str(tmp_path / "adam"))) == 0
     group = io.load(tmp_path / "adam" / "model.npz")["model"]["d_optimizer"]["param_groups"][0]
     assert group["lr"] == 0.003 and tuple(group["betas"]) == (0.5, 0.999)
+    train_parser = add_train_parser(argparse.ArgumentParser().add_subparsers())
+    assert "the book's Adam, lr 2e-4 and betas (0.5, 0.999)" in \
+        " ".join(train_parser.format_help().split())  # --help says what the defaults are
 
 
 # --------------------------------------------------------------------------- item 16
@@ -266,12 +269,17 @@ def charlm_args(*argv: str) -> argparse.Namespace:
     return args
 
 
-@pytest.mark.parametrize("flag", ["--batch-size", "--epochs"])
-def test_char_lstm_rejects_zero_batch_size_and_epochs(flag, tmp_path, capsys,
-                                                      tiny_text) -> None:
-    args = charlm_args("--steps", "2", flag, "0", "--out", str(tmp_path / "run"))
+@pytest.mark.parametrize("argv, message", [
+    (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
+    (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
+    (["--optimizer", "sgd"], "trains with Adam"),
+    (["--momentum", "0.5"], "trains with Adam"),
+])
+def test_char_lstm_rejects_what_it_cannot_do(argv, message, tmp_path, capsys,
+                                             tiny_text) -> None:
+    args = charlm_args("--steps", "2", *argv, "--out", str(tmp_path / "run"))
     assert run_train(args) == 2
-    assert f"{flag} must be a positive integer, got 0" in one_error_line(capsys.readouterr().err)
+    assert message in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "run").exists()
 
 

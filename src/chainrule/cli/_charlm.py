@@ -52,6 +52,9 @@ def _check_train_args(args: argparse.Namespace, resumed: bool) -> float | None:
         common.check_positive_int("--epochs", args.epochs)
     common.check_positive_number("--lr", args.lr)
     common.check_positive_int("--batch-size", args.batch_size)
+    common.require(args.optimizer == "adam" and not _runs.given(args, "momentum"),
+                   "model char-lstm trains with Adam (clipped at norm 5): --optimizer and "
+                   "--momentum do not apply")
     if args.minutes is None and args.steps is None and args.epochs is None:
         return DEFAULT_MINUTES
     return args.minutes

@@ -95,11 +95,12 @@ def add_data_args(p: argparse.ArgumentParser, *, download: bool = True,
                        help="download missing MNIST/Fashion-MNIST files")
 
 
-def add_optimizer_args(p: argparse.ArgumentParser) -> None:
-    """``--optimizer`` (adam), ``--lr`` (None: the optimizer's default), ``--momentum`` (0.9)."""
+def add_optimizer_args(p: argparse.ArgumentParser, lr_help: str = "") -> None:
+    """``--optimizer`` (adam), ``--lr`` (None: the optimizer's default), ``--momentum`` (0.9);
+    ``lr_help`` is added to the help of ``--lr``."""
     p.add_argument("--optimizer", default="adam", help="sgd or adam (default adam)")
     p.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default 1e-3 for adam, 0.05 for sgd)")
+                   help=f"learning rate (default 1e-3 for adam, 0.05 for sgd{lr_help})")
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
 
 

@@ -68,7 +68,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="digits",
                    help=f"{', '.join(DATASETS)}, shakespeare (default digits, bundled)")
     common.add_training_args(p)
-    common.add_optimizer_args(p)
+    common.add_optimizer_args(p, lr_help="; gan, dcgan: adam means the book's Adam, lr 2e-4 "
+                                         "and betas (0.5, 0.999); char-lstm: 2e-3")
     common.add_seed_arg(p)
     common.add_data_args(p)
     common.add_out_arg(p, None, "output folder (default runs/MODEL-DATASET)")
