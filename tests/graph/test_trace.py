@@ -182,3 +182,24 @@ def test_second_derivatives_trace_through_flat_rules_and_refuse_whole_ones():
     np.testing.assert_array_equal(g(x).data, smooth(x).data)
     with pytest.raises(TraceError, match="gradient of a gradient"):
         trace(hess_diag(lambda x: (cr.relu(x) ** 3).sum()), np.linspace(-1, 1, 5))
+
+
+def test_an_index_array_read_from_a_traced_input_stays_an_input():
+    from chainrule import nn
+
+    emb = nn.Embedding(10, 3)
+
+    def f(idx):
+        return (emb(idx) * 2.0).sum(axis=1)  # Embedding indexes with idx's array
+
+    g = trace(f, np.array([[1, 2], [3, 4]]))
+    new = np.array([[7, 7], [0, 9]])
+    np.testing.assert_array_equal(g(new).data, f(new).data)
+    gather = [n for n in g.nodes if any(v.kind == "input" for v in n.inputs)]
+    assert gather and "<input" in str(gather[0])
+
+    def grad_of_weight(idx):  # the backward's scatter follows the new indices too
+        return cr.autograd.engine.grad([f(idx).sum()], [emb.weight])[0]
+
+    g = trace(grad_of_weight, np.array([[1, 2], [3, 4]]))
+    np.testing.assert_array_equal(g(new).data, grad_of_weight(new).data)

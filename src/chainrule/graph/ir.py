@@ -207,3 +207,53 @@ def _same_static(a: Any, b: Any) -> bool:
 def is_dynamic(leaf: Any) -> bool:
     """Whether an argument leaf becomes a graph input (arrays and tensors) or stays static."""
     return isinstance(leaf, (Tensor, np.ndarray))
+
+
+class Slot:
+    """In a node's params: "the node's input number ``index``" (an index array that was
+    read from a traced tensor, such as an embedding's indices)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Slot) and other.index == self.index
+
+    def __hash__(self) -> int:
+        return hash(("slot", self.index))
+
+    def __repr__(self) -> str:
+        return f"<input {self.index}>"
+
+
+class WithSlots:
+    """A forward whose params hold ``Slot``s: called with all the node's inputs, it passes
+    the first ``n`` as arguments and puts the others in the params."""
+
+    __slots__ = ("forward", "n")
+
+    def __init__(self, forward: Callable, n: int) -> None:
+        self.forward = forward
+        self.n = n
+
+    @property
+    def joint(self) -> bool:  # as the rule call it wraps (run.py)
+        return getattr(self.forward, "joint", False)
+
+    @property
+    def rule(self) -> Callable:  # what makes two nodes equal (passes.py)
+        return getattr(self.forward, "rule", self.forward)
+
+    def __call__(self, *arrays: Any, **params: Any) -> Any:
+        return self.forward(*arrays[:self.n],
+                            **{k: _filled(v, arrays) for k, v in params.items()})
+
+
+def _filled(value: Any, arrays: tuple) -> Any:
+    if isinstance(value, Slot):
+        return arrays[value.index]
+    if isinstance(value, tuple):
+        return tuple(_filled(v, arrays) for v in value)
+    return value

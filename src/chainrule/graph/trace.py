@@ -53,7 +53,7 @@ from ..autograd.pytree import tree_flatten
 from ..autograd.tensor import Tensor, _make
 from ..random import get_rng
 from .inline import record_flat
-from .ir import Graph, Node, TraceError, Var, is_dynamic
+from .ir import Graph, Node, Slot, TraceError, Var, WithSlots, is_dynamic
 
 __all__ = ["Graph", "Node", "TraceError", "Tracer", "Var", "trace"]
 
@@ -121,13 +121,32 @@ class Tracer:
         y = _EAGER_CALL(p, *args, **params)
         out = self.new_var("value", y.data)
         out.buffer = self.buffer_of(out, y.data, args)
-        self.nodes.append(Node(p, p.name, p.forward, ins, (out,), params))
+        fn, shown = p.forward, params
+        extra: list[Var] = []
+        if any(isinstance(v, (np.ndarray, tuple)) for v in params.values()):
+            # an index array read from a traced tensor (an embedding's, a gather's key)
+            shown = {k: self.slotted(v, len(ins), extra) for k, v in params.items()}
+            if extra:
+                fn = WithSlots(p.forward, len(ins))
+        self.nodes.append(Node(p, p.name, fn, ins + tuple(extra), (out,), shown))
         self.bind(y, out)
         if p.differentiable and p not in self.saved_rules:
             self.saved_rules[p] = (p.vjps, p.accumulate)
             p.vjps = _recorded_rules(self, p, p.vjps)
             p.accumulate = None
         return y
+
+    def slotted(self, value: Any, n_inputs: int, extra: list[Var]) -> Any:
+        """``value`` with every array of a traced value replaced by a ``Slot`` (the array
+        becomes an input of the node, appended to ``extra``)."""
+        if isinstance(value, tuple):
+            return tuple(self.slotted(v, n_inputs, extra) for v in value)
+        if isinstance(value, np.ndarray):
+            v = self.arrays.get(id(value))
+            if v is not None and v.kind in ("input", "value"):
+                extra.append(v)
+                return Slot(n_inputs + len(extra) - 1)
+        return value
 
     def record_rule(self, name: str, rule: Callable, tensors: tuple, params: dict,
                     joint: bool) -> Any:
@@ -160,8 +179,13 @@ class Tracer:
             out_vars.append(v)
             self.bind(t, v)
         if any(v is not None for v in out_vars):
-            self.nodes.append(Node(None, name, _RuleCall(rule, joint, out_vars), ins,
-                                   tuple(v for v in out_vars if v is not None), params))
+            fn: Callable = _RuleCall(rule, joint, out_vars)
+            extra: list[Var] = []
+            shown = {k: self.slotted(v, len(ins), extra) for k, v in params.items()}
+            if extra:
+                fn = WithSlots(fn, len(ins))
+            self.nodes.append(Node(None, name, fn, ins + tuple(extra),
+                                   tuple(v for v in out_vars if v is not None), shown))
         return result
 
     def restore(self) -> None:
