@@ -108,3 +108,15 @@ def test_compile_step_returns_aux_outputs_for_metrics():
     loss, logits = step(x, y)
     np.testing.assert_array_equal(logits.data, model(x).data)
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_compile_step_refuses_a_model_whose_state_changes_while_traced():
+    model = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4), nn.Linear(4, 3))
+    loss_fn = nn.CrossEntropyLoss()
+    step = compile_step(lambda x, y: loss_fn(model(x), y), model.parameters(), model=model)
+    x, y = rng.standard_normal((10, 6)).astype(np.float32), rng.integers(0, 3, 10)
+    with pytest.raises(TraceError, match="running statistics"):
+        step(x, y)
+    model.eval()
+    loss = step(x, y)  # eval mode: nothing changes, the step compiles
+    assert np.isfinite(loss.item())

@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from ..autograd import engine
 from ..autograd.tensor import Tensor
-from .compile import Compiled
+from .compile import Compiled, signature
+from .ir import TraceError
 
 
 class CompiledStep:
@@ -28,7 +31,9 @@ class CompiledStep:
     (its ``graphs`` hold one traced training step per batch signature)."""
 
     def __init__(self, loss_fn: Callable[..., Any], params: Iterable[Tensor],
-                 optimizer: Any = None, optimize: bool = True, has_aux: bool = False) -> None:
+                 optimizer: Any = None, optimize: bool = True, has_aux: bool = False,
+                 model: Any = None) -> None:
+        self.model = model
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("compile_step needs at least one parameter that requires grad")
@@ -48,7 +53,18 @@ class CompiledStep:
         self.compiled = Compiled(loss_and_grads, optimize=optimize)
 
     def __call__(self, *batch: Any) -> Any:
+        before = None
+        if self.model is not None and signature(batch) not in self.compiled.graphs:
+            before = _buffers(self.model)  # this call traces: its state must not change
         result, grads = self.compiled(*batch)
+        if before is not None and any(not np.array_equal(a, b, equal_nan=True)
+                                      for a, b in zip(before, _buffers(self.model))):
+            self.compiled.graphs.pop(signature(batch))
+            raise TraceError(
+                "compile_step: the model's buffers changed while its step was traced (a "
+                "BatchNorm's running statistics in training mode, a counter): the change "
+                "would happen at trace time only. Train such a model eagerly, or freeze "
+                "that state (eval mode for BatchNorm)")
         for p, g in zip(self.params, grads):
             p.grad = g
         if self.optimizer is not None:
@@ -58,8 +74,16 @@ class CompiledStep:
 
 def compile_step(loss_fn: Callable[..., Any], params: Iterable[Tensor],
                  optimizer: Any = None, *, optimize: bool = True,
-                 has_aux: bool = False) -> CompiledStep:
+                 has_aux: bool = False, model: Any = None) -> CompiledStep:
     """A compiled training step (see the module docstring). With ``has_aux=True``,
     ``loss_fn`` returns ``(loss, aux)`` (aux: a pytree of tensors, e.g. the model's output
-    for metrics) and the step returns that pair."""
-    return CompiledStep(loss_fn, params, optimizer, optimize, has_aux)
+    for metrics) and the step returns that pair. ``model`` (a Module): its buffers are
+    checked not to change while a step is traced (``TraceError`` otherwise)."""
+    return CompiledStep(loss_fn, params, optimizer, optimize, has_aux, model)
+
+
+def _buffers(model: Any) -> list[np.ndarray]:
+    named = getattr(model, "named_buffers", None)
+    if named is None:
+        return []
+    return [np.array(b.data if isinstance(b, Tensor) else b, copy=True) for _, b in named()]
