@@ -82,7 +82,7 @@ def _fit(args: argparse.Namespace, text: str, config: CharLMConfig, out: Path,
     """Train the character LSTM on ``text``; write model.npz, history.csv and the curves."""
     model, vocab, hist = train_charlm(
         text, config, minutes=minutes, steps=args.steps, epochs=args.epochs,
-        log=None if args.quiet else (lambda m: print(m, flush=True)),
+        log=None if args.quiet else (lambda m: print(m, flush=True)), verbose=not args.quiet,
         callbacks=_session.callbacks(args, out, history=False),
         resume_from=_session.resume_path(out, resumed))
     rows = {k: hist[k] for k in ("step", "train_loss", "val_loss")}

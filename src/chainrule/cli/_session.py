@@ -210,6 +210,11 @@ def run_session(args: argparse.Namespace, out: Path, resumed: bool,
             + (f"; the last finite checkpoint is kept in {out}/ ({_where(out)})" if kept
                else "; nothing was saved"))
         return 1
+    except OSError as exc:  # a file of the run could not be written (disk full, ...)
+        kept = (out / _runs.CHECKPOINT_FILE).is_file()
+        say(f"error: {common.one_line(exc)}"
+            + (f"; the checkpoint in {out}/ is kept ({_where(out)})" if kept else ""))
+        return 1
     except Exception:
         if not resumed and not (out / _runs.CHECKPOINT_FILE).is_file():
             _runs.remove_started_run(out, created)  # nothing misleading is left behind

@@ -269,12 +269,13 @@ def train_charlm(text: str, config: CharLMConfig | None = None, *, minutes: floa
                  steps: int | None = None, checkpoint: str | os.PathLike[str] | None = None,
                  log: Callable[[str], None] | None = print, eval_chars: int | None = None,
                  epochs: int | None = None, callbacks: Sequence[Any] = (),
-                 resume_from: str | os.PathLike[str] | None = None,
+                 resume_from: str | os.PathLike[str] | None = None, verbose: bool = False,
                  ) -> tuple[CharLSTM, Vocab, dict[str, Any]]:
     """Train a :class:`CharLSTM` on ``text`` until ``minutes`` of wall time, ``steps``
     optimizer steps or ``epochs`` passes (whichever first; at least one must be given).
     ``callbacks`` are added to the Trainer's (e.g. a :class:`~chainrule.train.Checkpoint`,
-    after which ``resume_from`` continues the run).
+    after which ``resume_from`` continues the run); ``verbose`` shows the Trainer's progress
+    within epochs.
 
     Validation cross-entropy (nats/char) is measured every ``config.eval_every`` steps and
     at the end on the last ``1 - train_fraction`` of the text (or its first ``eval_chars``
@@ -325,7 +326,7 @@ def train_charlm(text: str, config: CharLMConfig | None = None, *, minutes: floa
     trainer = train.TBPTTTrainer(model, nn.CrossEntropyLoss(),
                                  Adam(model.parameters(), lr=cfg.lr), clip=cfg.clip)
     start = time.perf_counter()
-    trainer.fit(batcher, epochs=epochs, callbacks=[*cbs, *callbacks], verbose=False,
+    trainer.fit(batcher, epochs=epochs, callbacks=[*cbs, *callbacks], verbose=verbose,
                 resume_from=resume_from)
     save(model)
     history: dict[str, Any] = {k: check.history.get(k, [])
