@@ -61,9 +61,9 @@ class GPTConfig:
     width: int = 128
     dropout: float = 0.0
     activation: str = "relu"  # 20 % faster per step than GELU here (scipy's erf)
-    batch: int = 32
-    lr: float = 2e-3
-    min_lr: float = 2e-4
+    batch: int = 16
+    lr: float = 3e-3
+    min_lr: float = 3e-4
     warmup: int = 100
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.99)
