@@ -157,7 +157,10 @@ def test_a_run_without_a_checkpoint_cannot_be_resumed(tmp_path, capsys) -> None:
     assert "no checkpoint.npz" in capsys.readouterr().err
 
 
-def test_ctrl_c_on_the_command_saves_and_says_how_to_resume(tmp_path) -> None:
+@pytest.mark.parametrize("signum, name, status", [(signal.SIGINT, "Ctrl-C", 130),
+                                                   (signal.SIGTERM, "SIGTERM", 143)])
+def test_a_signal_to_the_command_saves_and_says_how_to_resume(signum, name, status,
+                                                               tmp_path) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "chainrule.cli", "train", "--epochs", "10000", "--quiet",
@@ -166,11 +169,10 @@ def test_ctrl_c_on_the_command_saves_and_says_how_to_resume(tmp_path) -> None:
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.npz").is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert err.splitlines()[-1] == (
-        f"chainrule train: interrupted (Ctrl-C); checkpoint saved in {out}/ at "
-        + err.splitlines()[-1].split(" at ", 1)[1])
+    assert proc.returncode == status, err
+    assert err.splitlines()[-1].startswith(
+        f"chainrule train: interrupted ({name}); checkpoint saved in {out}/ at epoch ")
     assert err.rstrip().endswith(f"resume with: chainrule train --resume {out}")
     assert "Traceback" not in err and not (out / "model.npz").exists()

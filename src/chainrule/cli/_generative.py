@@ -290,8 +290,7 @@ def _train_generative(args: argparse.Namespace, model: Any, data: Images,
     code = getattr(model, "code_shape", None) or (config["latent_size"],)
     print(f"{PROG}: {args.model} on {args.dataset} (train/{'val/' if data.val is not None else ''}"
           f"test {sizes}), codings {'×'.join(map(str, code))}, batch {args.batch_size}, "
-          f"{args.epochs} epoch"
-          f"{'s' if args.epochs != 1 else ''}, seed {args.seed}", flush=True)
+          f"{_session.epochs_text(args)}, seed {args.seed}", flush=True)
     if spec.kind == "gan":
         history, seconds, written = _fit_gan(args, model, data, out, resumed)
         results = {k: history[k][-1] for k in GAN_RESULTS if k in history}

@@ -23,7 +23,7 @@ from ..train import Budget, Callback, Checkpoint, read_training_checkpoint
 from . import _runs, common
 
 __all__ = ["HistoryFile", "LossExploded", "LossExplosion", "add_session_args", "budget",
-           "callbacks", "check_session_args", "checkpoint_callback", "resume_path",
+           "callbacks", "check_session_args", "checkpoint_callback", "epochs_text", "resume_path",
            "run_session", "say", "write_history"]
 
 NAME = "train"
@@ -67,6 +67,16 @@ def budget(args: argparse.Namespace, default_minutes: float | None = None) -> li
     if args.steps is None and minutes is None:
         return []
     return [Budget(steps=args.steps, minutes=minutes)]
+
+
+def epochs_text(args: argparse.Namespace) -> str:
+    """``20 epochs``, with the budget if any: ``20 epochs or 500 steps or 5 min``."""
+    parts = [f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}"]
+    if args.steps is not None:
+        parts.append(f"{args.steps} steps")
+    if args.minutes is not None:
+        parts.append(f"{args.minutes:g} min")
+    return " or ".join(parts)
 
 
 def checkpoint_callback(args: argparse.Namespace, out: Path) -> Callback:

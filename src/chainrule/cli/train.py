@@ -146,9 +146,9 @@ def _percent(value: float) -> str:
 
 def _announce(args: argparse.Namespace, data: Splits, lr: float) -> None:
     sizes = "/".join(str(len(s[1])) for s in (data.train, data.val, data.test) if s is not None)
-    epochs = f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}"
     print(f"{PROG}: {args.model} on {args.dataset} (train/{'val/' if data.val else ''}test "
-          f"{sizes}), {args.optimizer} lr={lr:g}, batch {args.batch_size}, {epochs}, "
+          f"{sizes}), {args.optimizer} lr={lr:g}, batch {args.batch_size}, "
+          f"{_session.epochs_text(args)}, "
           f"seed {args.seed}", flush=True)
 
 
