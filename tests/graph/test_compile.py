@@ -120,3 +120,31 @@ def test_compile_step_refuses_a_model_whose_state_changes_while_traced():
     model.eval()
     loss = step(x, y)  # eval mode: nothing changes, the step compiles
     assert np.isfinite(loss.item())
+
+
+def test_a_functional_training_step_traces_whole():
+    from chainrule.autograd.pytree import tree_map
+
+    def loss(params, x, y):
+        h = cr.tanh(x @ params["w1"])
+        return cr.softmax_cross_entropy(h @ params["w2"], y).mean()
+
+    @cr.compile
+    def train_step(params, x, y, lr):
+        value, grads = cr.value_and_grad(loss)(params, x, y)
+        return value, tree_map(lambda p, g: p - lr * g, params, grads)
+
+    r = np.random.default_rng(5)
+    params = {"w1": r.standard_normal((4, 6)), "w2": r.standard_normal((6, 3))}
+    ref = dict(params)
+    for _ in range(3):
+        x, y = r.standard_normal((8, 4)), r.integers(0, 3, 8)
+        value, new = train_step(params, x, y, 0.1)
+        params = {k: v.data for k, v in new.items()}
+        ref_value, ref_grads = cr.value_and_grad(loss)(ref, x, y)
+        ref = {k: ref[k] - 0.1 * ref_grads[k].data for k in ref}
+        assert value.item() == ref_value.item()
+    for k in ref:
+        np.testing.assert_array_equal(params[k], ref[k])
+    graph = next(iter(train_step.graphs.values()))
+    assert graph.nodes[-1].name == "sub"  # the update is in the graph
