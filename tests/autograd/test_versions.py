@@ -196,3 +196,11 @@ def test_optimizer_step_before_backward_raises_and_normal_loop_trains():
         (w2 * w2).sum().backward()
         opt2.step()
     assert w2.is_leaf and np.all(np.abs(w2.numpy()) < [1.0, 2.0, 3.0])
+
+
+def test_loading_weights_after_the_forward_pass_is_caught():
+    model = cr.nn.Linear(3, 2)
+    loss = model(np.ones((1, 3), dtype=np.float32)).sum()
+    model.load_state_dict({k: v + 1 for k, v in model.state_dict().items()})
+    with pytest.raises(RuntimeError, match="load_state_dict"):
+        loss.backward()

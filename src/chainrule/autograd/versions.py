@@ -62,7 +62,7 @@ def _root(a: np.ndarray) -> np.ndarray:
 def _record(a: np.ndarray, create: bool = True) -> _Memory | None:
     root = _root(a)
     rec = _MEMORY.get(id(root))
-    if rec is None and create:
+    if rec is None and create and isinstance(root, np.ndarray):  # not a NumPy scalar
         rec = _MEMORY[id(root)] = _Memory()
         weakref.finalize(root, _MEMORY.pop, id(root), None)
     return rec
@@ -89,6 +89,8 @@ def version(t: Any) -> int:
 def mark_modified(t: Any, op: str) -> None:
     """Record that ``op`` changed ``t``'s values in place (call it after the change)."""
     rec = _record(t.data)
+    if rec is None:
+        return
     rec.count += 1
     rec.changed = _tick()
     rec.op = op
@@ -98,6 +100,8 @@ def mark_modified(t: Any, op: str) -> None:
 def expose(t: Any) -> np.ndarray:
     """``t.data`` handed to the caller, who may write into it: remember its checksum."""
     rec = _record(t.data)
+    if rec is None:
+        return t.data
     now = _crc(t.data)
     if rec.crc is not None and rec.crc != now:
         rec.raw_after = max(rec.raw_after, rec.exposed)  # written since the last exposure

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autograd.mode import no_grad
 from ..autograd.tensor import Tensor, _to_array
+from ..autograd.versions import mark_modified
 
 
 class Parameter(Tensor):
@@ -178,9 +179,12 @@ class Module:
         else:
             check_state_dict({k: v for k, v in own.items() if k in state},
                              {k: v for k, v in state.items() if k in own})
+        params = dict(self.named_parameters())
         for k, mine in own.items():
             if k in state:
                 mine[...] = np.asarray(state[k])
+                if k in params:  # a graph that saved the old weights must not backward
+                    mark_modified(params[k], "load_state_dict")
 
     # ---------------------------------------------------------------- display
     def extra_repr(self) -> str:
