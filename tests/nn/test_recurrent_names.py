@@ -144,3 +144,12 @@ def test_stateful_batch_size_must_stay():
         layer(np.zeros((3, 5, 2), dtype=np.float32))
     layer.reset_states()
     assert layer(np.zeros((3, 5, 2), dtype=np.float32)).shape == (3, 5, 3)
+
+
+def test_a_model_resets_the_stateful_layers_inside(float64):
+    model = nn.Sequential(nn.GRU(2, 3, stateful=True), nn.Linear(3, 1))
+    x = cr.tensor(np.ones((2, 4, 2)))
+    first = model(x).numpy().copy()
+    assert not np.array_equal(model(x).numpy(), first)  # carried state changes the result
+    model.reset_states()
+    np.testing.assert_array_equal(model(x).numpy(), first)

@@ -146,6 +146,14 @@ class Module:
             p.requires_grad = flag
         return self
 
+    def reset_states(self) -> None:
+        """Forget the state carried between calls by every stateful layer inside
+        (``stateful=True`` recurrent layers), as Keras's ``reset_states()``."""
+        for m in self.modules():
+            forget = getattr(m, "_forget_state", None)
+            if forget is not None:
+                forget()
+
     def apply(self, fn: Callable[[Module], None]) -> Module:
         for m in self.modules():
             fn(m)

@@ -215,9 +215,9 @@ class _Recurrent(Module):
             new[k] = v
         return new
 
-    def reset_states(self) -> None:
-        """Forget the carried state of a stateful layer: the next call starts from zeros
-        (with any batch size)."""
+    def _forget_state(self) -> None:
+        """``reset_states()`` (``Module``'s): the next call of a stateful layer starts from
+        zeros, with any batch size."""
         self._state = None
 
     def extra_repr(self) -> str:
