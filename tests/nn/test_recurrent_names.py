@@ -95,6 +95,29 @@ def test_old_checkpoint_names_still_load_with_a_deprecation_warning(tmp_path):
     np.testing.assert_array_equal(again(idx).numpy(), source(idx).numpy())
 
 
+def test_an_old_char_lstm_checkpoint_file_loads(tmp_path):
+    from chainrule.models import create_model, load_model, save_model
+
+    model = create_model("char-lstm", 12, hidden=8, layers=2, embed=4)
+    save_model(model, tmp_path / "new.npz")
+    data = cr.io.load(tmp_path / "new.npz")
+    rnn = _rnn_keys(data)
+    assert "lstm.weight_hh_l1" in rnn  # the new names; write the file as an old version did
+    data["model"] = {**{k: v for k, v in data["model"].items() if k not in rnn},
+                     **_old_names({k: data["model"][k] for k in rnn})}
+    cr.io.save(data, tmp_path / "old.npz")
+    with pytest.warns(DeprecationWarning, match="old names"):
+        again = load_model(tmp_path / "old.npz")
+    for (name, p), (name2, q) in zip(model.named_parameters(), again.named_parameters()):
+        assert name == name2
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+def _rnn_keys(data: dict) -> set:
+    return {k for k in data["model"] if k.rpartition(".")[2].split("_l")[0] in
+            ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+
+
 def test_new_names_load_without_warning_and_cells_share_the_weights():
     a, b = nn.GRU(3, 4, num_layers=2), nn.GRU(3, 4, num_layers=2)
     with warnings.catch_warnings():
