@@ -101,6 +101,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
     # (nor a trace of chainrule.graph, which records each operation the walk does)
     in_place = not create_graph and not state.fw_level and not state.tracing
     clock = _tensor._clock  # a node stamped with it saw no in-place change since it was made
+    checksums: dict[int, int] = {}  # of memories exposed by .numpy(), for check_saved
     kept: dict[int, Tensor] = {}
     saved_mode = state.grad_enabled
     state.grad_enabled = create_graph
@@ -119,7 +120,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
                     on_leaf(node, g)
                 continue
             if node._stamp != clock:
-                check_saved(node)  # raises if what its rule reads was changed in place
+                check_saved(node, checksums)  # raises if what its rule reads was changed
             op, params = node._op, node._params
             joint = op.vjps if isinstance(op.vjps, Joint) else None
             cts = None

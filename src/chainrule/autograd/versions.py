@@ -109,9 +109,10 @@ def expose(t: Any) -> np.ndarray:
     return t.data
 
 
-def check_saved(node: Any) -> None:
+def check_saved(node: Any, checksums: dict[int, int]) -> None:
     """Raise if a tensor ``node``'s rule reads (its output, its inputs) changed after the
-    node was made. Called by the engine only when the clock moved since then."""
+    node was made. Called by the engine only when the clock moved since then;
+    ``checksums`` (one dict per backward) keeps each memory's checksum, computed once."""
     stamp = node._stamp
     for k, t in enumerate((node, *node._parents)):
         rec = _record(t.data, create=False)
@@ -126,7 +127,12 @@ def check_saved(node: Any) -> None:
                 f"operation: {desc} was changed by {rec.op} after '{node._op.name}' saved it "
                 f"(it is now at version {rec.count}). Make the change after backward(), or "
                 f"change a copy.")
-        if rec.raw_after > stamp or (rec.exposed > stamp and rec.crc != _crc(t.data)):
+        if rec.exposed > stamp:
+            key = id(_root(t.data))
+            now = checksums.get(key)
+            if now is None:
+                now = checksums[key] = _crc(t.data)
+        if rec.raw_after > stamp or (rec.exposed > stamp and rec.crc != now):
             raise RuntimeError(
                 f"one of the tensors needed for the gradient has been modified in place: "
                 f"{desc} was written through the array returned by .numpy() after "
