@@ -118,7 +118,7 @@ BAD_INPUTS = {
     "zero batch": (["--batch-size", "0"], "--batch-size must be a positive integer"),
     "bad val fraction": (["--val-fraction", "1.5"], "--val-fraction must be in [0, 1)"),
     "missing data dir": (["--dataset", "mnist", "--data-dir", "{tmp}/nowhere"],
-                         "data directory {tmp}/nowhere does not exist"),
+                         "--data-dir {tmp}/nowhere does not exist"),
     "empty data dir": (["--dataset", "fashion-mnist", "--data-dir", "{tmp}"],
                        "fashion-mnist data not found in {tmp}"),
     "corrupt data file": (None, "MD5"),
@@ -146,7 +146,7 @@ def test_missing_default_data_dir_from_the_environment(tmp_path, monkeypatch, ca
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "absent"))
     assert run_train(parse("--dataset", "mnist", "--out", str(tmp_path / "o"))) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"{tmp_path / 'absent'} does not exist" in err
+    assert err.count("\n") == 1 and f"({tmp_path / 'absent'}) does not exist" in err
     assert ENV_VAR in err
 
 
