@@ -5,9 +5,9 @@ chainrule computes with NumPy, and NumPy's matrix products run in its BLAS libra
 CPUs are busy with other work those threads oversubscribe the cores: every product waits
 for its slowest thread, and a training step slows down many times over (an MNIST MLP
 epoch: 2.3 s idle, 37.8 s beside two busy processes on two cores). The matrices of
-chainrule's models are small (a batch of 32 to 64 rows), so one thread is as fast as two
-on an idle machine, and it keeps a loaded machine within 2x of its idle time
-(``benchmarks/bench_threads.py``; the numbers are in docs/guide.md).
+chainrule's models are small (a batch of 32 to 64 rows), leaving a second thread little
+to share; on a busy 2-core machine one thread trained 15 to 19 times faster than NumPy's
+default (``benchmarks/bench_threads.py``; the numbers and conditions are in docs/guide.md).
 
 The policy, applied once when ``chainrule`` is imported (:func:`apply_default`):
 
