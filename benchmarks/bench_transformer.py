@@ -30,6 +30,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
+    fmt,
+    format_table,
     freeze_heap,
     import_chainrule,
     import_torch,
@@ -136,13 +138,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads() if torch else '-'}, NumPy BLAS threads {blas} [{how}])")
     if warning:
         print(warning)
-    print(f"{'implementation':<14} {'ms/step':>9} {'median':>9} {'sequences/s':>12} "
-          f"{'vs torch':>9}")
     ref = timings["torch"].best if "torch" in timings else None
-    for name, t in timings.items():
-        ratio = f"{ref / t.best:.2f}" if ref else "-"
-        print(f"{name:<14} {t.best * 1e3:>9.2f} {t.median * 1e3:>9.2f} "
-              f"{BATCH / t.best:>12,.1f} {ratio:>9}")
+    print(format_table(
+        ["implementation", "ms/step", "median", "sequences/s", "vs torch"],
+        [[name, fmt(t.best * 1e3, 2), fmt(t.median * 1e3, 2), fmt(BATCH / t.best),
+          f"{ref / t.best:.2f}" if ref else "-"] for name, t in timings.items()]))
     if ref:
         verdict = "ok" if ref / timings["chainrule"].best >= 0.8 else "MISS"
         print(f"goal chainrule >= 0.8x torch throughput: {verdict}")
