@@ -20,13 +20,16 @@ from typing import Any
 
 
 class _State:
-    __slots__ = ("grad_enabled", "fw_level", "fw_paused", "tracing")
+    __slots__ = ("grad_enabled", "fw_level", "fw_paused", "tracing", "tracing_forward")
 
     def __init__(self) -> None:
         self.grad_enabled = True  # record the reverse-mode graph
         self.fw_level: tuple[int, ...] = ()  # visible forward-mode (jvp) levels, outer first
         self.fw_paused = False  # kept for readers of the old flag: always False
         self.tracing = False  # chainrule.graph.trace is recording (no in-place shortcuts)
+        # ... and is outside a vjp rule: every op on a traced value must be recorded, so
+        # ``unrecorded()`` is False (a fast path would freeze the value as a constant)
+        self.tracing_forward = False
 
 
 state = _State()

@@ -291,8 +291,9 @@ def unrecorded(*ts: Tensor) -> bool:
     off, as in a backward without create_graph, or none of them requires grad) and no
     forward-mode tangent at a visible level. A rule may then compute with NumPy directly:
     its first-order fast path, the same numbers as its differentiable form without
-    recording a graph."""
-    if state.grad_enabled and any(t._rg for t in ts):
+    recording a graph. While ``chainrule.trace`` records a forward pass it is False: the
+    ops must be recorded, or the traced values would be frozen as constants."""
+    if state.tracing_forward or state.grad_enabled and any(t._rg for t in ts):
         return False
     return not (state.fw_level and any(has_visible_tangent(t) for t in ts))
 

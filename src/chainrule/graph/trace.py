@@ -150,6 +150,15 @@ class Tracer:
 
     def record_rule(self, name: str, rule: Callable, tensors: tuple, params: dict,
                     joint: bool) -> Any:
+        saved = state.tracing_forward  # a rule may take its fast path (recorded whole)
+        state.tracing_forward = False
+        try:
+            return self._record_rule(name, rule, tensors, params, joint)
+        finally:
+            state.tracing_forward = saved
+
+    def _record_rule(self, name: str, rule: Callable, tensors: tuple, params: dict,
+                     joint: bool) -> Any:
         ins = tuple(self.var_of(t) for t in tensors)
         result = None
         if self.inline:  # the rule's own primitives, when that is safe (inline.py)
@@ -379,9 +388,9 @@ def trace(fn: Callable, *example_args: Any, name: str | None = None,
     args = in_tree.unflatten(call_leaves)
     rng_before = _rng_state()
     _ACTIVE.append(tracer)
-    saved_tracing = state.tracing
+    saved_tracing = state.tracing, state.tracing_forward
     _swap(True)
-    state.tracing = True
+    state.tracing = state.tracing_forward = True
     try:
         result = fn(*args)
         out_leaves, out_tree = tree_flatten(result)
@@ -396,7 +405,7 @@ def trace(fn: Callable, *example_args: Any, name: str | None = None,
     finally:
         _ACTIVE.pop()
         tracer.restore()
-        state.tracing = saved_tracing
+        state.tracing, state.tracing_forward = saved_tracing
         if not _ACTIVE:
             _swap(False)
     if _rng_state() != rng_before:
