@@ -9,12 +9,15 @@
 * :mod:`chainrule.viz.curves`: training curves (:func:`plot_history`) and the
   learning-rate range test (:func:`plot_lr_finder`).
 * :mod:`chainrule.viz.classic`: Hopfield, Boltzmann machine and SOM pictures.
+* :mod:`chainrule.viz.attention`: attention maps (heads x queries x keys, tokens on the
+  axes).
 
 Every matplotlib figure is made and saved by :mod:`chainrule.viz.figures`: its own Agg
 canvas, never pyplot or ``matplotlib.use``, so a program's backend and pyplot figures are
 left alone; without matplotlib the error says ``pip install 'chainrule[viz]'``.
 """
 
+from chainrule.viz.attention import attention_figure, plot_attention
 from chainrule.viz.curves import plot_history, plot_lr_finder
 from chainrule.viz.descent import (
     compare_optimizers,
@@ -48,6 +51,7 @@ __all__ = [
     "GraphDrawing",
     "GraphNode",
     "GraphvizNotFoundError",
+    "attention_figure",
     "compare_optimizers",
     "draw_graph",
     "graph_of_expr",
@@ -57,6 +61,7 @@ __all__ = [
     "interpolate",
     "latent_grid",
     "optimize_surface",
+    "plot_attention",
     "plot_codings",
     "plot_descent_paths",
     "plot_interpolation",
