@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.autograd.ops import ShapeError
 from chainrule.models.seq2seq import Seq2Seq, beam_search, greedy_decode, source_mask
+from chainrule.models.seq2seq_transformer import TransformerSeq2Seq
 
 rng = np.random.default_rng(0)
 
@@ -143,8 +145,6 @@ def test_decoding_bad_arguments():
 
 
 def test_transformer_seq2seq_step_equals_teacher_forcing_and_ignores_padding(float64):
-    from chainrule.models.seq2seq_transformer import TransformerSeq2Seq
-
     m = TransformerSeq2Seq(9, 7, d_model=8, nhead=2, dim_feedforward=16, eos=6)
     m.eval()
     src = _src()
@@ -188,3 +188,15 @@ def test_decoding_runs_in_eval_mode_and_restores_training():
     beam_search(m, _src(), beam_width=2, max_len=3)
     assert m.training and all(sub.training for sub in m.modules())
     assert tok.dtype == np.int64 and tok.shape == (3, 3)
+
+
+@pytest.mark.parametrize("make", [lambda: Seq2Seq(9, 7, embed_dim=4, hidden=5),
+                                  lambda: TransformerSeq2Seq(9, 7, d_model=4, nhead=2)])
+def test_bad_source_names_the_model_and_shape(make):
+    m = make()
+    with pytest.raises(ShapeError, match=r"Seq2Seq.*integer ids.*\(6,\)"):
+        m(np.ones(6, np.int64), np.zeros((1, 2), np.int64))
+    with pytest.raises(ShapeError, match="integer ids.*float64"):
+        m(np.ones((2, 3)), np.zeros((2, 2), np.int64))
+    with pytest.raises(ShapeError, match="src_lengths"):
+        m(np.ones((2, 3), np.int64), np.zeros((2, 2), np.int64), src_lengths=[3])

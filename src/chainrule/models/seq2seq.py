@@ -29,7 +29,7 @@ from ..autograd.tensor import Tensor
 from ..nn import LSTM, BahdanauAttention, Embedding, Linear, LuongAttention, Module, evaluating
 from .registry import register_model
 
-__all__ = ["Seq2Seq", "beam_search", "greedy_decode", "source_mask"]
+__all__ = ["Seq2Seq", "beam_search", "greedy_decode", "source_ids", "source_mask"]
 
 
 def source_mask(src: np.ndarray, src_lengths: Any = None, pad: int = 0) -> np.ndarray:
@@ -39,6 +39,19 @@ def source_mask(src: np.ndarray, src_lengths: Any = None, pad: int = 0) -> np.nd
     if src_lengths is None:
         return src != pad
     return np.arange(src.shape[1])[None, :] < np.asarray(src_lengths)[:, None]
+
+
+def source_ids(src: Any, src_lengths: Any, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    """The source ids as an integer array (batch, T) and their :func:`source_mask`; one
+    error naming ``layer`` and the shape otherwise."""
+    src = np.asarray(src.data if isinstance(src, Tensor) else src)
+    if src.ndim != 2 or src.dtype.kind not in "iu":
+        raise ShapeError(f"{layer}: src must be integer ids of shape (batch, time), got "
+                         f"{src.dtype} of shape {src.shape}")
+    if src_lengths is not None and np.shape(src_lengths) != (src.shape[0],):
+        raise ShapeError(f"{layer}: src_lengths must have one length per sequence "
+                         f"({src.shape[0]},), got shape {np.shape(src_lengths)}")
+    return src, source_mask(src, src_lengths)
 
 
 @register_model("seq2seq", kind="seq2seq")
@@ -76,11 +89,7 @@ class Seq2Seq(Module):
     # ------------------------------------------------------------------ encoder
     def encode(self, src: Any, src_lengths: Any = None) -> dict[str, Any]:
         """Encoder outputs, source mask and the decoder's initial state."""
-        src = np.asarray(src.data if isinstance(src, Tensor) else src)
-        if src.ndim != 2:
-            raise ShapeError(f"{self.label()}: src must be (batch, time) ids, got shape "
-                             f"{src.shape}")
-        mask = source_mask(src, src_lengths)
+        src, mask = source_ids(src, src_lengths, self.label())
         lengths = np.maximum(mask.sum(axis=1), 1)
         memory, (h, c) = self.encoder(self.src_embed(src), lengths=lengths)
         return {"memory": memory, "mask": mask, "h": h[0], "c": c[0]}

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 
 from ..autograd import ops
-from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor
 from ..nn import Embedding, Linear, Module, SinusoidalPositionalEncoding, Transformer
 from .registry import register_model
-from .seq2seq import source_mask
+from .seq2seq import source_ids
 
 __all__ = ["TransformerSeq2Seq"]
 
@@ -48,11 +47,8 @@ class TransformerSeq2Seq(Module):
         self.out = Linear(d_model, tgt_vocab)
 
     def encode(self, src: Any, src_lengths: Any = None) -> dict[str, Any]:
-        src = np.asarray(src.data if isinstance(src, Tensor) else src)
-        if src.ndim != 2:
-            raise ShapeError(f"{self.label()}: src must be (batch, time) ids, got shape "
-                             f"{src.shape}")
-        pad = ~source_mask(src, src_lengths)          # True where attention is NOT allowed
+        src, mask = source_ids(src, src_lengths, self.label())
+        pad = ~mask                                   # True where attention is NOT allowed
         memory = self.transformer.encoder(self.positions(self.src_embed(src)),
                                           src_key_padding_mask=pad)
         return {"memory": memory, "pad": pad}
