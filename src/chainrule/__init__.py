@@ -258,6 +258,10 @@ def __getattr__(name: str) -> object:
         from .models import registry
 
         return getattr(registry, name)
+    if name == "onnx":  # chainrule.onnx.export (issue 16): needs nn, imported on first use
+        import importlib
+
+        return importlib.import_module(".onnx", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _allocator.configure_from_environment()  # keep freed buffers between steps (glibc only)

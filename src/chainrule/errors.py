@@ -19,6 +19,7 @@ __all__ = [
     "UsageError",
     "TrainingDiverged",
     "TrainingInterrupted",
+    "ExportError",
 ]
 
 
@@ -73,6 +74,11 @@ class GraphvizNotFoundError(RuntimeError):
 
 class UsageError(ValueError):
     """Bad input from the user of the command line: reported as one line, exit code 2."""
+
+
+class ExportError(ValueError):
+    """A model or function cannot be written as ONNX (``chainrule.onnx``): a primitive
+    without a mapping, a graph that changes with the batch size (issue 16)."""
 
 
 # --------------------------------------------------------------------------- training (issue 14)

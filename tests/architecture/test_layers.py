@@ -29,6 +29,7 @@ LAYERS = {
     "linalg": ENGINE,  # chainrule.linalg: engine-level API (issue 22)
     "graph": ENGINE,  # chainrule.graph: trace, compile, passes (issue 16)
     "nn": TOOLKIT, "optim": TOOLKIT, "data": TOOLKIT,
+    "onnx": TOOLKIT,  # chainrule.onnx: export of traced graphs (issue 16)
     "train": TRAIN,
     "models": MODELS,
     "cli": CLI,
