@@ -78,15 +78,25 @@ def test_an_out_folder_holding_a_run_is_refused_without_overwrite(tmp_path, caps
     assert (out / "model.npz").read_bytes() == before
 
     (out / "codings.png").write_bytes(b"a picture of the old run")
+    (out / "samples").mkdir()
+    (out / "samples" / "epoch_001.png").write_bytes(b"a grid of the old run")
+    (out / "samples" / "notes.txt").write_text("mine")
     assert run_train(parse(*QUICK, "--lr", "0.5", "--out", str(out), "--overwrite")) == 0
     assert json.loads((out / "args.json").read_text())["lr"] == 0.5
     assert not (out / "codings.png").exists()  # nothing of the old run is left beside it
+    assert not (out / "samples" / "epoch_001.png").exists()
+    assert (out / "samples" / "notes.txt").read_text() == "mine"  # but what is not a run's
 
 
-def test_an_empty_out_folder_is_used(tmp_path, capsys, small_digits) -> None:
-    (tmp_path / "notes.txt").write_text("mine")
+def test_a_folder_without_a_run_is_used_and_its_files_are_left_alone(tmp_path, capsys,
+                                                                    small_digits) -> None:
+    mine = [tmp_path / "notes.txt", tmp_path / "codings.png", tmp_path / "samples" / "a.png"]
+    (tmp_path / "samples").mkdir()
+    for path in mine:
+        path.write_text("mine")
     assert run_train(parse(*QUICK, "--out", str(tmp_path))) == 0
-    assert (tmp_path / "model.npz").is_file() and (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "model.npz").is_file()
+    assert all(path.read_text() == "mine" for path in mine)
 
 
 # --------------------------------------------------------------------------- item 3

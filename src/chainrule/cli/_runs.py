@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -179,31 +178,37 @@ def check_location(out: Path, names: Iterable[str]) -> None:
 
 
 def prepare(out: Path, args: argparse.Namespace, fresh: bool) -> None:
-    """Create ``out``; for a fresh run remove an overwritten run's files and save the
-    arguments into ``args.json`` (atomically)."""
+    """Create ``out``; for a fresh run remove the files of the run it replaces (with
+    ``--overwrite``; only the names a run writes) and save the arguments into
+    ``args.json`` (atomically)."""
+    replacing = fresh and holds_run(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
     if not fresh:
         return
-    for name in (*RUN_FILES, *PICTURES):
-        with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
-    for name in PICTURE_FOLDERS:
-        shutil.rmtree(out / name, ignore_errors=True)
+    if replacing:
+        _remove(out, (*RUN_FILES, *PICTURES))
+        for folder in PICTURE_FOLDERS:  # the old run's pictures; other files stay
+            if (out / folder).is_dir():
+                _remove(out / folder, [p.name for p in (out / folder).glob("epoch_*.png")])
+                with contextlib.suppress(OSError):
+                    (out / folder).rmdir()
     settings = {k: v for k, v in sorted(vars(args).items()) if k not in NOT_SAVED}
     write_text_atomic(out / ARGS_FILE, json.dumps(settings, indent=2) + "\n")
 
 
-def remove_started_run(out: Path, created: bool) -> None:
-    """Undo :func:`prepare` for a run that ended before its first checkpoint: remove its
-    files (and the folder, if this run made it and it is now empty)."""
-    for name in (*RUN_FILES, *PICTURES):
+def _remove(folder: Path, names: Iterable[str]) -> None:
+    for name in names:
         with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
-    for name in PICTURE_FOLDERS:
-        shutil.rmtree(out / name, ignore_errors=True)
+            (folder / name).unlink()
+
+
+def remove_started_run(out: Path, created: bool) -> None:
+    """Undo :func:`prepare` for a run that ended before its first checkpoint: remove the
+    run's files (the folder held none before) and the folder if this run made it."""
+    _remove(out, RUN_FILES)
     if created:
         with contextlib.suppress(OSError):
             out.rmdir()
