@@ -214,14 +214,16 @@ def _model(onnx: Any, graph: Graph, dims: dict, variants: dict, batches: list[in
            dynamic: bool) -> Any:
     b = Builder(onnx, opset, dims, in_names[0] if dynamic else None)
     b.variants, b.batches = variants, batches
+    b.used_names.update(in_names + out_names)
     for v, name in zip(graph.inputs, in_names):
         b.names[id(v)] = name
     for k, v in enumerate(graph.consts):
         b.where = f"{v.kind} {v.name}"
-        if v.kind == "param" or b.static(v):
-            label = param_names.get(id(v.tensor), f"{v.kind}_{k}")
-            b.names[id(v)] = b.const(v.value(), hint=label) if v.value().size <= 16 else \
-                _initializer(b, v.value(), label)
+        if v.kind == "param":
+            label = param_names.get(id(v.tensor), f"param_{k}")
+            b.names[id(v)] = _initializer(b, v.value(), label)
+        elif b.static(v):
+            b.names[id(v)] = b.const(v.value(), hint="const")
         else:
             b.names[id(v)] = b.generated(v.value(), b.dims_of(v), v.name)
     for j, node in enumerate(graph.nodes):

@@ -457,8 +457,8 @@ OPS: dict[str, Entry] = {
     "sigmoid": unary("Sigmoid"), "relu": unary("Relu"), "softplus": unary("Softplus"),
     "hardswish": unary("HardSwish"),
     "hardsigmoid": unary("HardSigmoid", alpha=1 / 6, beta=0.5),
-    "leaky_relu": lambda b, node, ins: b.op("LeakyRelu", ins[:1], alpha=float(
-        node.params.get("slope", 0.01))),
+    "leaky_relu": lambda b, node, ins: b.op("PRelu", ins[:2]) if len(ins) > 1 else b.op(
+        "LeakyRelu", ins[:1], alpha=float(node.params.get("slope", 0.01))),
     "elu": lambda b, node, ins: b.op("Elu", ins[:1], alpha=float(node.params.get("alpha",
                                                                                 1.0))),
     "rsqrt": lambda b, node, ins: b.op("Reciprocal", [b.op("Sqrt", ins[:1])]),
