@@ -34,6 +34,9 @@ CASES = {
     "compare": (lambda x: cr.where(x > 0.5, x, -x) + cr.where(x <= -1, 1.0, 0.0)
                 + cr.maximum(x, 0.2) - cr.minimum(x, -0.3) + cr.clip(x, -1.0, 1.5), _f(4, 3)),
     "mod": (lambda x: cr.mod(x, 0.7) + cr.round(x * 3), _f(3, 3)),
+    "rounding": (lambda x: (cr.floor_divide(x, 0.3), cr.trunc(x * 2), cr.fmax(x, 0.1),
+                            cr.fmin(x, -0.1), cr.lerp(x, 2 * x + 1, x), cr.sinc(x),
+                            cr.deg2rad(x) + cr.rad2deg(x), cr.hypot(x, x + 1)), _f(3, 4)),
     "reductions": (lambda x: (x.sum(axis=1), x.mean(axis=(1, 2), keepdims=True),
                               x.max(axis=-1), x.min(axis=1), cr.logsumexp(x, axis=2),
                               x.prod(axis=2), cr.argmax(x, axis=1), x.sum()), _f(2, 3, 4)),
@@ -99,3 +102,19 @@ def test_every_mapped_name_is_a_registered_primitive():
     from chainrule.autograd.primitive import PRIMITIVES
 
     assert set(OPS) <= set(PRIMITIVES)
+
+
+def test_integer_division_rounds_as_numpy(tmp_path):
+    from chainrule.autograd.ops.rounding import trunc_divide
+
+    a = np.array([[7, -7, 5, -5, 0, 9]])
+    b = np.array([[2, 2, -3, -3, 4, -9]])
+
+    def f(a, b):
+        return cr.floor_divide(a, b), trunc_divide(a, b), cr.mod(a, b)
+
+    cr.onnx.export(f, (a, b), tmp_path / "f.onnx")
+    session = ort.InferenceSession(str(tmp_path / "f.onnx"))
+    a, b = np.repeat(a, 3, 0), np.repeat(b, 3, 0)
+    for got, want in zip(session.run(None, {"input_0": a, "input_1": b}), f(a, b), strict=True):
+        np.testing.assert_array_equal(got, want.data)

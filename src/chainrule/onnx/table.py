@@ -4,8 +4,10 @@
 the traced ``Node`` (its ``params`` are the primitive's keywords, its ``inputs`` and
 ``outputs`` the ``Var``s with shapes and dtypes), ``ins`` the ONNX names of its inputs.
 Adding a primitive to the export is one entry here; a primitive missing from the table
-is an ``ExportError`` naming it and its node. Where an ONNX operator differs from NumPy
-at a corner, the entry matches NumPy (``sdpa``: fully masked rows are 0, as chainrule's).
+is an ``ExportError`` naming it and its node. The longer entries live by concern in
+``indexing.py`` (``getitem``, ``gather``) and ``kernels.py`` (the fused NN kernels).
+Where an ONNX operator differs from NumPy at a corner, the entry matches NumPy
+(``sdpa``: fully masked rows are 0, as chainrule's).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ExportError
-from .build import Builder, affine_dims, onnx_type
+from . import indexing, kernels
+from .build import Builder, onnx_type
 
 Entry = Callable[[Builder, Any, list], Any]
 _BIG = np.iinfo(np.int64).max
@@ -122,124 +124,6 @@ def _cast(b: Builder, node: Any, ins: list) -> str:
     return b.op("Cast", ins[:1], to=onnx_type(b.onnx, node.outputs[0].dtype))
 
 
-# --------------------------------------------------------------------------- indexing
-
-
-def _key_array(b: Builder, node: Any, ins: list, k: int, value: Any) -> tuple[str, tuple]:
-    """An index of the key as an int64 ONNX value and its dims: a traced value (``Slot``)
-    is an input of the node; a NumPy array a constant, made at run time when its shape
-    follows the batch (``Builder.generated``)."""
-    if type(value).__name__ == "Slot":
-        var = node.inputs[value.index]
-        name = ins[value.index]
-        if var.dtype != np.int64:
-            name = b.op("Cast", [name], to=onnx_type(b.onnx, np.int64))
-        return name, b.dims_of(var)
-    arr = np.asarray(value)
-    if arr.dtype == bool:
-        raise ExportError(f"{b.where}: boolean-mask indexing has a data-dependent shape; "
-                          f"index with integer arrays (np.nonzero) instead")
-    arr = arr.astype(np.int64)
-    variants = b.variants.get(id(node))
-    if variants is not None:
-        shapes = [np.shape(v["key"][k]) for v in variants]
-        dims = affine_dims(shapes, b.batches, b.where)
-        if not all(isinstance(d, int) for d in dims):
-            return b.generated(arr, dims, f"index {k}"), dims
-    return b.const(arr), arr.shape
-
-
-def _getitem(b: Builder, node: Any, ins: list) -> str:
-    x = _x(node)
-    key = node.params["key"]
-    key = key if isinstance(key, tuple) else (key,)
-    advanced = [type(k).__name__ == "Slot" or isinstance(k, (np.ndarray, list)) for k in key]
-    eats = [0 if k is None else 1 for k in key]
-    if any(k is Ellipsis for k in key):
-        at = key.index(Ellipsis)
-        fill = len(x.shape) - (sum(eats) - 1)
-        key = key[:at] + (slice(None),) * fill + key[at + 1:]
-        advanced = advanced[:at] + [False] * fill + advanced[at + 1:]
-    if any(advanced) and any(k is None for k in key):
-        raise ExportError(f"{b.where}: indexing that mixes None with index arrays is not "
-                          f"mapped to ONNX")
-    y, axis, squeeze, unsqueeze = ins[0], 0, [], []
-    starts, ends, axes, steps = [], [], [], []
-    arrays: list[tuple[int, int, Any]] = []  # (axis, position in key, index)
-    for pos, k in enumerate(key):
-        if k is None:
-            unsqueeze.append(axis + len(unsqueeze) - len(squeeze))
-            continue
-        if isinstance(k, slice):
-            if k != slice(None):
-                step = 1 if k.step is None else int(k.step)
-                starts.append(int(k.start) if k.start is not None else (0 if step > 0 else -1))
-                ends.append(int(k.stop) if k.stop is not None else
-                            (_BIG if step > 0 else -_BIG - 1))
-                axes.append(axis)
-                steps.append(step)
-        elif advanced[pos] or any(advanced):
-            arrays.append((axis, pos, k))
-        else:  # an int: a slice of one, squeezed below
-            i = int(k)
-            starts.append(i)
-            ends.append(i + 1 if i != -1 else _BIG)
-            axes.append(axis)
-            steps.append(1)
-            squeeze.append(axis)
-        axis += 1
-    if axes:
-        y = b.op("Slice", [y, b.ints(starts), b.ints(ends), b.ints(axes), b.ints(steps)])
-    if arrays:
-        y = _advanced(b, node, ins, y, arrays, len(x.shape))
-    if squeeze:
-        y = b.op("Squeeze", [y, b.ints(squeeze)])
-    if unsqueeze:
-        y = b.op("Unsqueeze", [y, b.ints(unsqueeze)])
-    return y
-
-
-def _advanced(b: Builder, node: Any, ins: list, y: str, arrays: list, ndim: int) -> str:
-    """NumPy's integer-array indexing on the axes of ``arrays`` (after basic slicing)."""
-    idx = [_key_array(b, node, ins, pos, k) for _, pos, k in arrays]
-    axes = [a for a, _, _ in arrays]
-    if len(arrays) == 1:
-        return b.op("Gather", [y, idx[0][0]], axis=axes[0])
-    shape = _broadcast([d for _, d in idx])
-    cols = [b.op("Unsqueeze", [name if dims == shape else
-                               b.op("Expand", [name, b.shape(shape)]), b.ints([-1])])
-            for name, dims in idx]
-    rest = [a for a in range(ndim) if a not in axes]
-    if axes != list(range(len(axes))):
-        y = b.op("Transpose", [y], perm=axes + rest)
-    y = b.op("GatherND", [y, b.op("Concat", cols, axis=-1)])
-    adjacent = axes == list(range(axes[0], axes[0] + len(axes)))
-    if adjacent and axes[0] > 0:  # NumPy keeps the indexed axes' place
-        n = len(shape)
-        before = list(range(n, n + axes[0]))
-        perm = before + list(range(n)) + list(range(n + axes[0], n + len(rest)))
-        y = b.op("Transpose", [y], perm=perm)
-    return y
-
-
-def _broadcast(shapes: list[tuple]) -> tuple:
-    n = max(len(s) for s in shapes)
-    out = []
-    for i in range(n):
-        sizes = {s[i - n + len(s)] for s in shapes if i - n + len(s) >= 0} - {1}
-        if len(sizes) > 1:
-            raise ExportError(f"index arrays of shapes {shapes} do not broadcast")
-        out.append(sizes.pop() if sizes else 1)
-    return tuple(out)
-
-
-def _gather(b: Builder, node: Any, ins: list) -> str:
-    index, _ = _key_array(b, node, ins, 0, node.params["index"]) \
-        if type(node.params["index"]).__name__ == "Slot" else \
-        (b.const(np.asarray(node.params["index"], np.int64)), None)
-    return b.op("GatherElements", [ins[0], index], axis=int(node.params["axis"]))
-
-
 # --------------------------------------------------------------------------- linear algebra
 
 
@@ -254,131 +138,6 @@ def _linear(b: Builder, node: Any, ins: list) -> str:
 def _einsum(b: Builder, node: Any, ins: list) -> str:
     return b.op("Einsum", ins, equation=",".join(node.params["ins"]) + "->" +
                 node.params["out"])
-
-
-# --------------------------------------------------------------------------- nn kernels
-
-
-def _pads(padding: tuple) -> list[int]:
-    (pt, pb), (pl, pr) = padding
-    return [int(pt), int(pl), int(pb), int(pr)]
-
-
-def _conv(b: Builder, node: Any, ins: list) -> str:
-    p = node.params
-    return b.op("Conv", ins, strides=list(p["stride"]), dilations=list(p["dilation"]),
-                pads=_pads(p["padding"]), group=int(p["groups"]))
-
-
-def _one_hot_kernels(c: int, kh: int, kw: int, dtype: Any) -> np.ndarray:
-    """(C*kh*kw, 1, kh, kw) kernels, each picking one window offset (im2col as a conv)."""
-    w = np.zeros((c, kh * kw, 1, kh * kw), dtype=dtype)
-    w[:, np.arange(kh * kw), 0, np.arange(kh * kw)] = 1
-    return w.reshape(c * kh * kw, 1, kh, kw)
-
-
-def _unfold(b: Builder, node: Any, ins: list) -> str:
-    p, x = node.params, _x(node)
-    (kh, kw), c = p["kernel"], x.shape[1]
-    y = b.op("Conv", [ins[0], b.const(_one_hot_kernels(c, kh, kw, x.dtype))], group=c,
-             kernel_shape=[kh, kw], strides=list(p["stride"]),
-             dilations=list(p["dilation"]), pads=_pads(p["padding"]))
-    return b.reshape(y, node.outputs[0])
-
-
-def _fold(b: Builder, node: Any, ins: list) -> str:
-    p, cols = node.params, _x(node)
-    n, c, kh, kw, ho, wo = b.dims_of(cols)
-    (pt, _), (pl, _) = p["padding"]
-    h, w = node.outputs[0].shape[2:]
-    flat = b.reshape(ins[0], _Shaped(b, (n, c * kh * kw, ho, wo)))
-    y = b.op("ConvTranspose", [flat, b.const(_one_hot_kernels(c, kh, kw, cols.dtype))],
-             group=c, kernel_shape=[kh, kw], strides=list(p["stride"]),
-             dilations=list(p["dilation"]), pads=[int(pt), int(pl), 0, 0])
-    (sh, sw), (dh, dw) = p["stride"], p["dilation"]
-    full = (sh * (ho - 1) + dh * (kh - 1) + 1 - pt, sw * (wo - 1) + dw * (kw - 1) + 1 - pl)
-    if full[0] > h or full[1] > w:
-        y = b.op("Slice", [y, b.ints([0, 0]), b.ints([h, w]), b.ints([2, 3])])
-    if full[0] < h or full[1] < w:
-        extra = [0, 0, 0, 0, 0, 0, max(h - full[0], 0), max(w - full[1], 0)]
-        y = b.op("Pad", [y, b.ints(extra)], mode="constant")
-    return y
-
-
-class _Shaped:
-    """A stand-in Var of the given dims (for ``Builder.reshape``)."""
-
-    def __init__(self, b: Builder, dims: tuple) -> None:
-        self.shape = dims
-        b.dims[id(self)] = dims
-        b.keep.append(self)
-
-
-def _max_pool(b: Builder, node: Any, ins: list) -> str:
-    return b.op("MaxPool", ins[:1], kernel_shape=list(node.params["kernel"]),
-                strides=list(node.params["stride"]))
-
-
-def _layer_norm(b: Builder, node: Any, ins: list) -> str:
-    return b.op("LayerNormalization", ins[:3], axis=-1, epsilon=float(node.params["eps"]))
-
-
-def _sdpa(b: Builder, node: Any, ins: list) -> str:
-    if node.params.get("drop") is not None:
-        raise ExportError(f"{b.where}: attention dropout is on (trace in eval mode)")
-    q, k = node.inputs[0], node.inputs[1]
-    n = len(k.shape)
-    kt = b.op("Transpose", [ins[1]], perm=list(range(n - 2)) + [n - 1, n - 2])
-    s = b.op("MatMul", [b.op("Mul", [ins[0], b.scalar(node.params["scale"], q)]), kt])
-    if len(ins) > 3:
-        s = b.op("Add", [s, ins[3]])
-    p = b.op("Softmax", [s], axis=-1)
-    p = b.op("Where", [b.op("IsNaN", [p]), b.scalar(0.0, q), p])  # fully masked rows: 0
-    return b.op("MatMul", [p, ins[2]])
-
-
-def _gates(b: Builder, z: str) -> str:
-    """sigmoid, sigmoid, tanh, sigmoid on the quarters of the last axis (i, f, g, o)."""
-    i, f, g, o = b.op("Split", [z], n_out=4, axis=-1, num_outputs=4)
-    return [b.op("Sigmoid", [i]), b.op("Sigmoid", [f]), b.op("Tanh", [g]),
-            b.op("Sigmoid", [o])]
-
-
-def _lstm_gates(b: Builder, node: Any, ins: list) -> str:
-    return b.op("Concat", _gates(b, ins[0]), axis=-1)
-
-
-def _lstm_scan(b: Builder, node: Any, ins: list) -> str:
-    """The fused LSTM loop as an ONNX ``Scan`` over time: (xw, h0, c0, W_hh) -> the
-    stacked (2, B, T, H) sequences of h and c."""
-    if node.params.get("mask") is not None:
-        raise ExportError(f"{b.where}: a masked (padded) LSTM sequence is not mapped to ONNX")
-    xw, h0 = node.inputs[0], node.inputs[1]
-    hid = h0.shape[-1]
-    onnx = b.onnx
-    wt = b.op("Transpose", [ins[3]], perm=[1, 0])
-    body = b.child()
-    a = body.op("Add", ["x_t", body.op("MatMul", ["h_in", wt])])
-    i, f, g, o = _gates(body, a)
-    c = body.op("Add", [body.op("Mul", [f, "c_in"]), body.op("Mul", [i, g])])
-    h = body.op("Mul", [o, body.op("Tanh", [c])])
-    body.nodes += [onnx.helper.make_node("Identity", [h], ["h_out"]),
-                   onnx.helper.make_node("Identity", [c], ["c_out"]),
-                   onnx.helper.make_node("Identity", [h], ["h_seq"]),
-                   onnx.helper.make_node("Identity", [c], ["c_seq"])]
-    t = onnx_type(onnx, xw.dtype)
-
-    def info(name: str, width: int) -> Any:
-        return onnx.helper.make_tensor_value_info(name, t, [None, width])
-
-    graph = onnx.helper.make_graph(
-        body.nodes, "lstm_step", [info("h_in", hid), info("c_in", hid), info("x_t", 4 * hid)],
-        [info("h_out", hid), info("c_out", hid), info("h_seq", hid), info("c_seq", hid)])
-    _, _, hs, cs = b.op("Scan", [ins[1], ins[2], ins[0]], n_out=4, body=graph,
-                        num_scan_inputs=1, scan_input_axes=[1], scan_output_axes=[1, 1])
-    zero = b.ints([0])
-    return b.op("Concat", [b.op("Unsqueeze", [hs, zero]), b.op("Unsqueeze", [cs, zero])],
-                axis=0)
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -438,6 +197,51 @@ def _round(b: Builder, node: Any, ins: list) -> str:
     return b.op("Div", [b.op("Round", [b.op("Mul", [ins[0], f])]), f])
 
 
+def _trunc(b: Builder, x: str) -> str:
+    return b.op("Mul", [b.op("Sign", [x]), b.op("Floor", [b.op("Abs", [x])])])
+
+
+def _divide(rounding: str) -> Entry:
+    """floor_divide, trunc_divide: integers exactly (a - a mod b is a multiple of b)."""
+    def entry(b: Builder, node: Any, ins: list) -> str:
+        if node.outputs[0].dtype.kind not in "iu":
+            q = b.op("Div", ins[:2])
+            return b.op("Floor", [q]) if rounding == "floor" else _trunc(b, q)
+        exact = b.op("Div", [b.op("Sub", [ins[0], b.op("Mod", ins[:2], fmod=0)]), ins[1]])
+        if rounding == "floor":
+            return exact
+        return b.op("Div", [b.op("Sub", [ins[0], b.op("Mod", ins[:2], fmod=1)]), ins[1]])
+
+    return entry
+
+
+def _nan_aware(op_type: str) -> Entry:
+    """fmax, fmin: the other argument where one is NaN."""
+    def entry(b: Builder, node: Any, ins: list) -> str:
+        m = b.op(op_type, ins[:2])
+        return b.op("Where", [b.op("IsNaN", [ins[0]]), ins[1],
+                              b.op("Where", [b.op("IsNaN", [ins[1]]), ins[0], m])])
+
+    return entry
+
+
+def _lerp(b: Builder, node: Any, ins: list) -> str:
+    a, e, w = ins[:3]  # from the nearer end, as chainrule (exact at w = 0 and 1)
+    d = b.op("Sub", [e, a])
+    one, half = b.scalar(1.0, node.outputs[0]), b.scalar(0.5, node.outputs[0])
+    near = b.op("Less", [b.op("Abs", [w]), half])
+    return b.op("Where", [near, b.op("Add", [a, b.op("Mul", [w, d])]),
+                          b.op("Sub", [e, b.op("Mul", [d, b.op("Sub", [one, w])])])])
+
+
+def _sinc(b: Builder, node: Any, ins: list) -> str:
+    x = _x(node)
+    px = b.op("Mul", [ins[0], b.scalar(np.pi, x)])
+    zero = b.op("Equal", [ins[0], b.scalar(0.0, x)])
+    safe = b.op("Where", [zero, b.scalar(1.0, x), px])
+    return b.op("Where", [zero, b.scalar(1.0, x), b.op("Div", [b.op("Sin", [safe]), safe])])
+
+
 def _isfinite(b: Builder, node: Any, ins: list) -> str:
     return b.op("Not", [b.op("Or", [b.op("IsNaN", ins[:1]), b.op("IsInf", ins[:1])])])
 
@@ -468,6 +272,15 @@ OPS: dict[str, Entry] = {
     "logaddexp": _logaddexp, "clip": _clip, "where": _where, "mod": _mod,
     "fmod": lambda b, node, ins: b.op("Mod", ins[:2], fmod=1),
     "cast": _cast,
+    "floor_divide": _divide("floor"), "trunc_divide": _divide("trunc"),
+    "trunc": lambda b, node, ins: _trunc(b, ins[0]),
+    "fmax": _nan_aware("Max"), "fmin": _nan_aware("Min"), "lerp": _lerp, "sinc": _sinc,
+    "deg2rad": lambda b, node, ins: b.op("Mul", [ins[0], b.scalar(np.pi / 180, _x(node))]),
+    "rad2deg": lambda b, node, ins: b.op("Mul", [ins[0], b.scalar(180 / np.pi, _x(node))]),
+    "hypot": lambda b, node, ins: b.op("Sqrt", [b.op("Add", [b.op("Mul", [ins[0], ins[0]]),
+                                                             b.op("Mul", [ins[1], ins[1]])])]),
+    "sigmoid_slope": lambda b, node, ins: b.op("Mul", [ins[0], b.op("Sub", [
+        b.scalar(1.0, _x(node)), ins[0]])]),
     # comparisons
     "equal": compare("Equal"), "not_equal": compare("Equal", negate=True),
     "less": compare("Less"), "less_equal": compare("LessOrEqual"),
@@ -487,12 +300,13 @@ OPS: dict[str, Entry] = {
     "broadcast_to": lambda b, node, ins: b.op("Expand", [ins[0], b.shape(node.outputs[0])]),
     "concatenate": lambda b, node, ins: b.op("Concat", ins, axis=int(node.params["axis"])),
     "flip": _flip, "tril": _triangle(0), "triu": _triangle(1),
-    "getitem": _getitem, "gather": _gather,
+    "getitem": indexing.getitem, "gather": indexing.gather,
     # linear algebra
     "matmul": binary("MatMul"), "linear": _linear, "linear_nobias": _linear,
     "einsum": _einsum,
     # nn kernels
-    "conv2d": _conv, "conv2d_bias": _conv, "max_pool2d": _max_pool, "unfold": _unfold,
-    "fold": _fold, "layer_norm_last": _layer_norm, "scaled_dot_product_attention": _sdpa,
-    "lstm_gates": _lstm_gates, "lstm_scan": _lstm_scan,
+    "conv2d": kernels.conv, "conv2d_bias": kernels.conv, "max_pool2d": kernels.max_pool,
+    "unfold": kernels.unfold, "fold": kernels.fold, "layer_norm_last": kernels.layer_norm,
+    "scaled_dot_product_attention": kernels.sdpa, "lstm_gates": kernels.lstm_gates,
+    "lstm_scan": kernels.lstm_scan,
 }

@@ -1,0 +1,137 @@
+"""Table entries for the fused NN kernels (convolution, pooling, im2col and its
+transpose, layer norm, attention, the LSTM gates and scan); ``table.py`` holds the table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ExportError
+from .build import Builder, onnx_type
+
+
+def _x(node: Any) -> Any:
+    return node.inputs[0]
+
+
+def _pads(padding: tuple) -> list[int]:
+    (pt, pb), (pl, pr) = padding
+    return [int(pt), int(pl), int(pb), int(pr)]
+
+
+def conv(b: Builder, node: Any, ins: list) -> str:
+    p = node.params
+    return b.op("Conv", ins, strides=list(p["stride"]), dilations=list(p["dilation"]),
+                pads=_pads(p["padding"]), group=int(p["groups"]))
+
+
+def _one_hot_kernels(c: int, kh: int, kw: int, dtype: Any) -> np.ndarray:
+    """(C*kh*kw, 1, kh, kw) kernels, each picking one window offset (im2col as a conv)."""
+    w = np.zeros((c, kh * kw, 1, kh * kw), dtype=dtype)
+    w[:, np.arange(kh * kw), 0, np.arange(kh * kw)] = 1
+    return w.reshape(c * kh * kw, 1, kh, kw)
+
+
+def unfold(b: Builder, node: Any, ins: list) -> str:
+    p, x = node.params, _x(node)
+    (kh, kw), c = p["kernel"], x.shape[1]
+    y = b.op("Conv", [ins[0], b.const(_one_hot_kernels(c, kh, kw, x.dtype))], group=c,
+             kernel_shape=[kh, kw], strides=list(p["stride"]),
+             dilations=list(p["dilation"]), pads=_pads(p["padding"]))
+    return b.reshape(y, node.outputs[0])
+
+
+def fold(b: Builder, node: Any, ins: list) -> str:
+    p, cols = node.params, _x(node)
+    n, c, kh, kw, ho, wo = b.dims_of(cols)
+    (pt, _), (pl, _) = p["padding"]
+    h, w = node.outputs[0].shape[2:]
+    flat = b.reshape(ins[0], _Shaped(b, (n, c * kh * kw, ho, wo)))
+    y = b.op("ConvTranspose", [flat, b.const(_one_hot_kernels(c, kh, kw, cols.dtype))],
+             group=c, kernel_shape=[kh, kw], strides=list(p["stride"]),
+             dilations=list(p["dilation"]), pads=[int(pt), int(pl), 0, 0])
+    (sh, sw), (dh, dw) = p["stride"], p["dilation"]
+    full = (sh * (ho - 1) + dh * (kh - 1) + 1 - pt, sw * (wo - 1) + dw * (kw - 1) + 1 - pl)
+    if full[0] > h or full[1] > w:
+        y = b.op("Slice", [y, b.ints([0, 0]), b.ints([h, w]), b.ints([2, 3])])
+    if full[0] < h or full[1] < w:
+        extra = [0, 0, 0, 0, 0, 0, max(h - full[0], 0), max(w - full[1], 0)]
+        y = b.op("Pad", [y, b.ints(extra)], mode="constant")
+    return y
+
+
+class _Shaped:
+    """A stand-in Var of the given dims (for ``Builder.reshape``)."""
+
+    def __init__(self, b: Builder, dims: tuple) -> None:
+        self.shape = dims
+        b.dims[id(self)] = dims
+        b.keep.append(self)
+
+
+def max_pool(b: Builder, node: Any, ins: list) -> str:
+    return b.op("MaxPool", ins[:1], kernel_shape=list(node.params["kernel"]),
+                strides=list(node.params["stride"]))
+
+
+def layer_norm(b: Builder, node: Any, ins: list) -> str:
+    return b.op("LayerNormalization", ins[:3], axis=-1, epsilon=float(node.params["eps"]))
+
+
+def sdpa(b: Builder, node: Any, ins: list) -> str:
+    if node.params.get("drop") is not None:
+        raise ExportError(f"{b.where}: attention dropout is on (trace in eval mode)")
+    q, k = node.inputs[0], node.inputs[1]
+    n = len(k.shape)
+    kt = b.op("Transpose", [ins[1]], perm=list(range(n - 2)) + [n - 1, n - 2])
+    s = b.op("MatMul", [b.op("Mul", [ins[0], b.scalar(node.params["scale"], q)]), kt])
+    if len(ins) > 3:
+        s = b.op("Add", [s, ins[3]])
+    p = b.op("Softmax", [s], axis=-1)
+    p = b.op("Where", [b.op("IsNaN", [p]), b.scalar(0.0, q), p])  # fully masked rows: 0
+    return b.op("MatMul", [p, ins[2]])
+
+
+def _gates(b: Builder, z: str) -> str:
+    """sigmoid, sigmoid, tanh, sigmoid on the quarters of the last axis (i, f, g, o)."""
+    i, f, g, o = b.op("Split", [z], n_out=4, axis=-1, num_outputs=4)
+    return [b.op("Sigmoid", [i]), b.op("Sigmoid", [f]), b.op("Tanh", [g]),
+            b.op("Sigmoid", [o])]
+
+
+def lstm_gates(b: Builder, node: Any, ins: list) -> str:
+    return b.op("Concat", _gates(b, ins[0]), axis=-1)
+
+
+def lstm_scan(b: Builder, node: Any, ins: list) -> str:
+    """The fused LSTM loop as an ONNX ``Scan`` over time: (xw, h0, c0, W_hh) -> the
+    stacked (2, B, T, H) sequences of h and c."""
+    if node.params.get("mask") is not None:
+        raise ExportError(f"{b.where}: a masked (padded) LSTM sequence is not mapped to ONNX")
+    xw, h0 = node.inputs[0], node.inputs[1]
+    hid = h0.shape[-1]
+    onnx = b.onnx
+    wt = b.op("Transpose", [ins[3]], perm=[1, 0])
+    body = b.child()
+    a = body.op("Add", ["x_t", body.op("MatMul", ["h_in", wt])])
+    i, f, g, o = _gates(body, a)
+    c = body.op("Add", [body.op("Mul", [f, "c_in"]), body.op("Mul", [i, g])])
+    h = body.op("Mul", [o, body.op("Tanh", [c])])
+    body.nodes += [onnx.helper.make_node("Identity", [h], ["h_out"]),
+                   onnx.helper.make_node("Identity", [c], ["c_out"]),
+                   onnx.helper.make_node("Identity", [h], ["h_seq"]),
+                   onnx.helper.make_node("Identity", [c], ["c_seq"])]
+    t = onnx_type(onnx, xw.dtype)
+
+    def info(name: str, width: int) -> Any:
+        return onnx.helper.make_tensor_value_info(name, t, [None, width])
+
+    graph = onnx.helper.make_graph(
+        body.nodes, "lstm_step", [info("h_in", hid), info("c_in", hid), info("x_t", 4 * hid)],
+        [info("h_out", hid), info("c_out", hid), info("h_seq", hid), info("c_seq", hid)])
+    _, _, hs, cs = b.op("Scan", [ins[1], ins[2], ins[0]], n_out=4, body=graph,
+                        num_scan_inputs=1, scan_input_axes=[1], scan_output_axes=[1, 1])
+    zero = b.ints([0])
+    return b.op("Concat", [b.op("Unsqueeze", [hs, zero]), b.op("Unsqueeze", [cs, zero])],
+                axis=0)
