@@ -32,6 +32,7 @@ LAYERS = {
     "onnx": TOOLKIT,  # chainrule.onnx: export of traced graphs (issue 16)
     "train": TRAIN,
     "models": MODELS,
+    "rl": MODELS,  # chainrule.rl: agents on nn/optim and Gymnasium (issue 17)
     "cli": CLI,
 }
 LEAVES = {"diff", "linear", "classic"}

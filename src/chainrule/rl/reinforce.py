@@ -1,0 +1,155 @@
+"""REINFORCE (policy gradients) as in Hands-On Machine Learning, chapter 18.
+
+Each iteration plays ``episodes`` episodes with the current policy, discounts and
+normalizes their rewards, and takes one optimizer step on the mean over all steps of
+``advantage_t * grad(-log pi(a_t | s_t))``. The book computes that gradient step by step
+and averages the weighted per-step gradients; here all steps of the iteration go through
+the network as one batch, which gives the same gradient (the weights do not change within
+an iteration; ``tests/rl/test_reinforce.py`` checks the two agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import optim
+from ..autograd import Tensor, no_grad
+from ..autograd import ops as ag
+from .envs import env_spaces, make_env
+from .networks import policy_network
+from .returns import discount_and_normalize_rewards
+from .rollout import Timer, run_episodes
+
+__all__ = ["ReinforceConfig", "PolicyAgent", "train_reinforce"]
+
+
+@dataclass
+class ReinforceConfig:
+    """The book's CartPole recipe by default (Adam 0.01, 150 x 10 episodes, 200 steps)."""
+
+    iterations: int = 150
+    episodes: int = 10
+    max_steps: int = 200
+    discount: float = 0.95
+    lr: float = 0.01
+    optimizer: str = "adam"
+    hidden: tuple[int, ...] = (5,)
+    activation: str = "elu"
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "episodes", "max_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ValueError(f"ReinforceConfig: {name} must be a positive integer, got {v!r}")
+        if not 0.0 <= self.discount <= 1.0:
+            raise ValueError(f"ReinforceConfig: discount must be in [0, 1], got {self.discount}")
+        if not self.lr > 0:
+            raise ValueError(f"ReinforceConfig: lr must be positive, got {self.lr}")
+        self.hidden = tuple(int(h) for h in self.hidden)
+
+
+class PolicyAgent:
+    """A stochastic policy pi(a | s) from a :func:`policy_network`."""
+
+    kind = "reinforce"
+
+    def __init__(self, obs_size: int, n_actions: int, hidden: Sequence[int] = (5,),
+                 activation: str = "elu") -> None:
+        self.network_arguments = {"obs_size": int(obs_size), "n_actions": int(n_actions),
+                                  "hidden": [int(h) for h in hidden], "activation": activation}
+        self.network = policy_network(obs_size, n_actions, hidden, activation)
+        self.n_actions = int(n_actions)
+
+    def log_probs(self, obs: Any) -> Tensor:
+        """log pi(. | s) for a batch of observations: (N, n_actions)."""
+        z = self.network(obs)
+        if self.n_actions == 2:                  # z = logit of action 0
+            return ag.concatenate([ag.log_sigmoid(z), ag.log_sigmoid(-z)], axis=-1)
+        return ag.log_softmax(z, axis=-1)
+
+    def probabilities(self, obs: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return np.exp(self.log_probs(obs).data.astype(np.float64))
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Sample actions (``rng``), or the most probable ones when ``rng`` is None."""
+        p = self.probabilities(obs)
+        if rng is None:
+            return p.argmax(axis=-1)
+        u = rng.random((len(p), 1))
+        return np.minimum((u > np.cumsum(p, axis=-1)).sum(axis=-1), self.n_actions - 1)
+
+    def loss(self, obs: np.ndarray, actions: np.ndarray, weights: np.ndarray) -> Tensor:
+        """mean_t weights_t * (-log pi(a_t | s_t)): its gradient is the book's mean of
+        return-weighted per-step gradients."""
+        a = np.asarray(actions, int)
+        if self.n_actions == 2:                  # the book's binary cross-entropy
+            z = self.network(obs)[:, 0]
+            w = np.asarray(weights, dtype=z.dtype)
+            left = (a == 0).astype(z.dtype)
+            return -((w * left) * ag.log_sigmoid(z) + (w * (1 - left)) * ag.log_sigmoid(-z)
+                     ).sum() / len(w)
+        logp = self.log_probs(obs)
+        w = np.asarray(weights, dtype=logp.dtype)
+        onehot = np.eye(self.n_actions, dtype=logp.dtype)[a]
+        return -(logp * (onehot * w[:, None])).sum() / len(w)
+
+
+def train_reinforce(env_id: str = "CartPole-v1", config: ReinforceConfig | None = None,
+                    on_iteration: Callable[[int, float], None] | None = None,
+                    env_factory: Callable[[], Any] | None = None,
+                    ) -> tuple[PolicyAgent, dict[str, Any]]:
+    """Train a policy with REINFORCE; returns the agent and a history dict with the mean
+    total reward of each iteration (``mean_rewards``), every episode's total reward
+    (``episode_rewards``), the environment and agent seconds (``timer``) and the config."""
+    from ..random import manual_seed
+
+    cfg = config or ReinforceConfig()
+    factory = env_factory or (lambda: make_env(env_id))
+    envs = [factory() for _ in range(cfg.episodes)]
+    obs_size, n_actions = env_spaces(envs[0], "REINFORCE")
+    manual_seed(cfg.seed)                      # the network's initial weights
+    rng = np.random.default_rng(cfg.seed)
+    agent = PolicyAgent(obs_size, n_actions, cfg.hidden, cfg.activation)
+    opt = optim.create_optimizer(cfg.optimizer, agent.network.parameters(), cfg.lr)
+    timer = Timer()
+    mean_rewards: list[float] = []
+    episode_rewards: list[float] = []
+    try:
+        for it in range(cfg.iterations):
+            seeds = rng.integers(0, 2**31 - 1, size=cfg.episodes).tolist()
+            episodes = run_episodes(envs, lambda o: agent.act(o, rng), seeds, cfg.max_steps,
+                                    timer)
+            t0 = _now()
+            advantages = discount_and_normalize_rewards([e.rewards for e in episodes],
+                                                        cfg.discount)
+            loss = agent.loss(np.concatenate([e.observations for e in episodes]),
+                              np.concatenate([e.actions for e in episodes]),
+                              np.concatenate(advantages))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            timer.agent += _now() - t0
+            totals = [e.total_reward for e in episodes]
+            episode_rewards += totals
+            mean_rewards.append(float(np.mean(totals)))
+            if on_iteration is not None:
+                on_iteration(it, mean_rewards[-1])
+    finally:
+        for env in envs:
+            env.close()
+    history = {"mean_rewards": mean_rewards, "episode_rewards": episode_rewards,
+               "timer": {"env_seconds": timer.env, "agent_seconds": timer.agent},
+               "config": asdict(cfg)}
+    return agent, history
+
+
+def _now() -> float:
+    import time
+
+    return time.perf_counter()
