@@ -171,6 +171,22 @@ def attention_figure(model: Seq2Seq, text: str, path: str) -> str:
     return path
 
 
+def table(results: list[dict], beams: list[int]) -> str:
+    """The Markdown table of docs/attention.md."""
+    beam_cols = "".join(f" test exact, beam {k} |" for k in beams)
+    lines = ["| model | seed | parameters | first epoch at 100 % valid | best epoch (valid) | "
+             f"valid exact | test exact, greedy |{beam_cols} training wall-clock |",
+             "|---" * (8 + len(beams)) + "|"]
+    for r in results:
+        first = next((h["epoch"] for h in r["history"] if h["val_exact"] == 1.0), "never")
+        beam_vals = "".join(f" {100 * r[f'test_beam{k}']:.2f} % |" for k in beams)
+        lines.append(f"| {r['model']} | {r['seed']} | {r['parameters']:,} | {first} | "
+                     f"{r['best_epoch']} of {len(r['history'])} | {100 * r['val_exact']:.2f} % | "
+                     f"{100 * r['test_greedy']:.2f} % |{beam_vals} "
+                     f"{r['train_seconds'] / 60:.1f} min |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["plain", "luong", "transformer"])
@@ -183,7 +199,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
                    metavar=("TRAIN", "VALID", "TEST"))
     p.add_argument("--hidden", type=int, default=128, help="LSTM width")
     p.add_argument("--d-model", type=int, default=64, help="Transformer width")
+    p.add_argument("--table-from", nargs="+", default=None, metavar="JSON",
+                   help="print the table of earlier runs (their --json files) and stop")
     args = p.parse_args(argv)
+    if args.table_from:
+        results = [r for path in args.table_from for r in json.load(open(path))]
+        print(table(results, args.beams))
+        return results
     data, results = splits(sizes=tuple(args.sizes)), []
     for kind in args.models:
         for seed in args.seeds:
@@ -196,15 +218,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if args.json:
                 with open(args.json, "w") as f:
                     json.dump(results, f, indent=1)
-    beam_cols = "".join(f" test exact, beam {k} |" for k in args.beams)
-    print("\n| model | seed | parameters | epochs run | best epoch (valid) | valid exact | "
-          f"test exact, greedy |{beam_cols} training wall-clock |")
-    print("|---" * (8 + len(args.beams)) + "|")
-    for r in results:
-        beam_vals = "".join(f" {100 * r[f'test_beam{k}']:.2f} % |" for k in args.beams)
-        print(f"| {r['model']} | {r['seed']} | {r['parameters']:,} | {len(r['history'])} | "
-              f"{r['best_epoch']} | {100 * r['val_exact']:.2f} % | "
-              f"{100 * r['test_greedy']:.2f} % |{beam_vals} {r['train_seconds'] / 60:.1f} min |")
+    print(table(results, args.beams))
     return results
 
 

@@ -48,6 +48,8 @@ def test_date_translation_tiny_run_keeps_the_best_validation_epoch():
         pytest.approx(r["val_exact"])
     assert dt.loss_on(model, *data["valid"]) == pytest.approx(r["val_loss"], rel=1e-5)
     assert {"test_greedy", "test_beam2"} <= set(r)
+    row = dt.table([r], [2]).splitlines()[2]
+    assert row.startswith("| luong | 0 |") and f"{r['best_epoch']} of 2" in row
 
 
 def test_date_exact_match_and_teacher_forcing():
