@@ -1,12 +1,8 @@
-import os
-import time
 
 import numpy as np
 import pytest
 
 from chainrule.classic import RBM
-
-DATA = "/work/shared/data"
 
 
 def _toy(n=600, seed=0):
@@ -82,14 +78,12 @@ def test_bad_input():
     assert np.array_equal(rbm.W, w)
 
 
-@pytest.mark.skipif(not os.path.exists(DATA + "/mnist"), reason="needs MNIST")
-def test_vs_sklearn_on_mnist():
+def test_vs_sklearn_on_mnist(shared_data):
+    """As good as scikit-learn's BernoulliRBM on real MNIST (the speed comparison is
+    experiments/classic_all.py's, in docs/classic.md: no timing in unit tests)."""
     pytest.importorskip("sklearn")
     from chainrule.classic.rbm import compare_with_sklearn
 
-    t = time.perf_counter()
-    r = compare_with_sklearn(n_train=2000, n_hidden=32, epochs=3, data_dir=DATA)
-    assert time.perf_counter() - t < 20
+    r = compare_with_sklearn(n_train=2000, n_hidden=32, epochs=3, data_dir=shared_data)
     assert r["pll_ours"] >= r["pll_sklearn"]
-    assert r["time_ours"] <= r["time_sklearn"]
     assert r["model"].W.shape == (784, 32)

@@ -1,13 +1,10 @@
 """``chainrule classic MODEL --quick``: each demonstration runs and writes its pictures."""
 
 import argparse
-import os
 
 import pytest
 
 from chainrule.cli.classic import add_classic_parser, run_classic
-
-DATA = "/work/shared/data"
 
 
 def _parse(argv):
@@ -19,7 +16,7 @@ def _parse(argv):
 @pytest.mark.parametrize("model", ["boltzmann", "hopfield"])
 def test_cli_quick(model, tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    args = _parse(["classic", model, "--quick", "--out", str(tmp_path), "--data-dir", DATA])
+    args = _parse(["classic", model, "--quick", "--out", str(tmp_path)])
     assert run_classic(args) == 0
     assert list(tmp_path.glob("classic_*.png"))
     assert "wrote" in capsys.readouterr().out
@@ -27,9 +24,8 @@ def test_cli_quick(model, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["rbm", "som", "dbn"])
-def test_cli_quick_slow(model, tmp_path):
+def test_cli_quick_slow(model, tmp_path, shared_data):
     pytest.importorskip("matplotlib")
-    if not os.path.exists(DATA + "/mnist"):
-        pytest.skip("needs MNIST")
-    args = _parse(["classic", model, "--quick", "--out", str(tmp_path), "--data-dir", DATA])
+    args = _parse(["classic", model, "--quick", "--out", str(tmp_path), "--data-dir",
+                   str(shared_data)])
     assert run_classic(args) == 0

@@ -1,12 +1,10 @@
 """experiments/classic_all.py, imported by path: the studies behind docs/classic.md."""
 
 import importlib.util
-import os
 from pathlib import Path
 
 import pytest
 
-DATA = "/work/shared/data"
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "classic_all.py"
 
 
@@ -24,9 +22,8 @@ def test_unknown_model_is_refused(capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists(DATA + "/mnist"), reason="needs MNIST")
-def test_dbn_beats_mlp_with_1_percent_labels():
+def test_dbn_beats_mlp_with_1_percent_labels(shared_data):
     semi_supervised_experiment = _load().semi_supervised_experiment
 
-    r = semi_supervised_experiment(DATA, seed=0)
+    r = semi_supervised_experiment(str(shared_data), seed=0)
     assert max(r["acc_dbn_generative"], r["acc_dbn_finetuned"]) > r["acc_mlp"]
