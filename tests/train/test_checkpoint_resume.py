@@ -4,6 +4,7 @@ char-LSTM's TBPTTTrainer and the GAN, interrupted at an epoch's end and within a
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 
@@ -200,7 +201,7 @@ def test_char_lstm_tbptt_interrupted_and_resumed_is_bit_identical(tmp_path, step
 # --------------------------------------------------------------------------- GAN
 
 
-def _gan_run(directory, interrupt=None, resume=False):
+def _gan_run(directory, interrupt=None, resume=False, method=False):
     from chainrule.models import GAN, dense_discriminator, dense_generator
     from chainrule.random import manual_seed
 
@@ -209,8 +210,9 @@ def _gan_run(directory, interrupt=None, resume=False):
     gan = GAN(dense_generator(latent_size=3, hidden=(8,), image_shape=(6,)),
               dense_discriminator(image_shape=(6,), hidden=(8,), dropout=0.2))
     callbacks = [Checkpoint(directory)] + ([SignalAt(interrupt)] if interrupt else [])
-    history = fit_gan(gan, x, epochs=3, batch_size=16, seed=4, callbacks=callbacks,
-                      verbose=False, resume_from=directory if resume else None)
+    fit = gan.fit if method else functools.partial(fit_gan, gan)
+    history = fit(x, epochs=3, batch_size=16, seed=4, callbacks=callbacks, verbose=False,
+                  resume_from=directory if resume else None)
     return gan, history
 
 
@@ -222,6 +224,14 @@ def test_gan_interrupted_and_resumed_is_bit_identical(tmp_path, step) -> None:
     assert {"g_optimizer", "d_optimizer"} <= set(saved)  # the GAN's own optimizers
     assert_identical(resumed.state_dict(), full.state_dict())
     assert _history(history) == _history(full_history) and len(history) == 3
+
+
+def test_gan_fit_method_resumes_too(tmp_path) -> None:
+    """GAN.fit passes resume_from (and terminate_on_nan) on to fit_gan."""
+    run = functools.partial(_gan_run, method=True)
+    (full, full_history), _, (resumed, history) = _full_cut_resumed(run, tmp_path, 3)
+    assert_identical(resumed.state_dict(), full.state_dict())
+    assert _history(history) == _history(full_history)
 
 
 # --------------------------------------------------------------------------- signals

@@ -282,12 +282,16 @@ class GAN:
 
     def fit(self, x: Any, labels: LabelsLike = None, epochs: int = 1, batch_size: int = 32,
             seed: int | None = None, callbacks: Iterable[Any] = (),
-            verbose: bool = True, shuffle: bool = True) -> Any:
+            verbose: bool = True, shuffle: bool = True, resume_from: Any = None,
+            terminate_on_nan: bool = True) -> Any:
         """Train for ``epochs`` passes over real samples ``x`` (N, ...) [labels (N,)] with
         the library's Trainer: :func:`chainrule.train.fit_gan` (see there for batching,
         seeding and callbacks — Trainer callbacks such as
-        :class:`~chainrule.train.SampleGrid`, or functions ``callback(epoch, gan, logs)``;
-        ``gan.stop_training = True`` ends training after that epoch).
+        :class:`~chainrule.train.SampleGrid` or :class:`~chainrule.train.Checkpoint`, or
+        functions ``callback(epoch, gan, logs)``; ``gan.stop_training = True`` ends
+        training after that epoch; ``resume_from`` continues a run from its Checkpoint;
+        a non-finite loss stops training with ``TrainingDiverged`` unless
+        ``terminate_on_nan=False``).
 
         Returns the :class:`~chainrule.train.History` (``history["g_loss"]``: one value
         per epoch).
@@ -295,7 +299,8 @@ class GAN:
         from ..train.adversarial import fit_gan  # the loop lives in the train layer
 
         return fit_gan(self, x, labels, epochs=epochs, batch_size=batch_size, seed=seed,
-                       callbacks=callbacks, verbose=verbose, shuffle=shuffle)
+                       callbacks=callbacks, verbose=verbose, shuffle=shuffle,
+                       resume_from=resume_from, terminate_on_nan=terminate_on_nan)
 
     def _check_range(self, data: np.ndarray) -> None:
         bounds = getattr(self.generator, "output_range", None)
