@@ -1,7 +1,7 @@
 """One ``chainrule train`` run from start to end, whatever the model: the run folder
 (:mod:`._runs`), the checkpoint callback, the step/time budget, the history file, and what
-happens when training is interrupted (exit 130, ``resume with: ...``) or diverges (exit 1,
-the last finite checkpoint kept).
+happens when training is interrupted (exit 130 for Ctrl-C, 143 for SIGTERM, with
+``resume with: ...``) or diverges (exit 1, the last finite checkpoint kept).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def add_session_args(p: argparse.ArgumentParser, *, minutes_help: str) -> None:
     ``--resume``, ``--overwrite``."""
     p.add_argument("--steps", type=int, default=None,
                    help="stop after this many optimizer steps (with --epochs: whichever "
-                        "comes first)")
+                        "comes first; a resumed run counts the steps done before)")
     p.add_argument("--minutes", type=float, default=None, help=minutes_help)
     p.add_argument("--checkpoint-steps", type=int, default=None, metavar="N",
                    help="also write checkpoint.npz every N steps within an epoch")
@@ -59,14 +59,12 @@ def check_session_args(args: argparse.Namespace) -> None:
         common.check_positive_number("--" + flag.replace("_", "-"), getattr(args, flag, None))
 
 
-def budget(args: argparse.Namespace, default_minutes: float | None = None) -> list[Callback]:
-    """A :class:`~chainrule.train.Budget` for ``--steps``/``--minutes`` (or
-    ``default_minutes``), as a list of zero or one callbacks."""
-    minutes = args.minutes if args.minutes is not None or args.steps is not None \
-        else default_minutes
-    if args.steps is None and minutes is None:
+def budget(args: argparse.Namespace) -> list[Callback]:
+    """A :class:`~chainrule.train.Budget` for ``--steps``/``--minutes``, as a list of zero or
+    one callbacks. They count the whole run: a resumed run adds to what was done before."""
+    if args.steps is None and args.minutes is None:
         return []
-    return [Budget(steps=args.steps, minutes=minutes)]
+    return [Budget(steps=args.steps, minutes=args.minutes)]
 
 
 def epochs_text(args: argparse.Namespace) -> str:
