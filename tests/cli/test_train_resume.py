@@ -176,3 +176,21 @@ def test_a_signal_to_the_command_saves_and_says_how_to_resume(signum, name, stat
         f"chainrule train: interrupted ({name}); checkpoint saved in {out}/ at epoch ")
     assert err.rstrip().endswith(f"resume with: chainrule train --resume {out}")
     assert "Traceback" not in err and not (out / "model.npz").exists()
+
+
+def test_gan_with_sgd_interrupted_and_resumed_ends_bit_identical(tmp_path, monkeypatch,
+                                                                 capsys) -> None:
+    pytest.importorskip("matplotlib")
+    from chainrule.models.gan import GAN
+
+    flags = ("--model", "gan", "--optimizer", "sgd", "--lr", "0.01", "--batch-size", "256",
+             "--epochs", "2", "--quiet")  # 5 steps per epoch: interrupted in the second
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert run_train(parse(*flags, "--out", str(whole))) == 0
+    with monkeypatch.context() as m:
+        interrupt_at(m, GAN, 7)
+        assert run_train(parse(*flags, "--out", str(parts))) == 130
+    assert "resume with: chainrule train --resume" in capsys.readouterr().err
+    assert run_train(parse("--resume", str(parts))) == 0
+    assert_same_arrays(io.load(whole / "model.npz")["model"],
+                       io.load(parts / "model.npz")["model"])  # both networks and optimizers

@@ -51,7 +51,7 @@ CODINGS_POINTS = 2000  # test images drawn in codings.png (t-SNE time grows with
 GAN_ADAM_LR, GAN_ADAM_BETAS = 2e-4, (0.5, 0.999)  # the GANs' default optimizer (Géron, DCGAN)
 #: What a run writes besides model.npz, checkpoint.npz, history.csv and args.json.
 OUTPUTS = ("curves.png", "curves.svg", "reconstructions.png", "codings.png",
-           "interpolation.png", "samples.png", "latent_grid.png", "samples")
+           "interpolation.png", "samples.png", "latent_grid.png")  # and the folder samples/
 
 
 # --------------------------------------------------------------------------- data
