@@ -67,7 +67,7 @@ def tabular(seeds: list[int], results: dict, out: Path) -> None:
         errs, same = [], []
         for seed in seeds:
             q = q_learning(mdp, 0.90, steps=steps, seed=seed)
-            errs.append(float(np.abs(q - exact)[finite].max()))
+            errs.append(float(np.abs(q[finite] - exact[finite]).max()))
             same.append(q.argmax(axis=1).tolist() == [0, 0, 1])
         results[f"qlearning/{steps}"] = {"max_abs_error": errs, "same_best_actions": same}
         print(f"Q-learning {steps} steps: max |Q - Q*| per seed {np.round(errs, 3).tolist()}, "

@@ -13,12 +13,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import classic, common, descent, diff, export, generate, textbook, train
+from . import classic, common, descent, diff, export, generate, play, textbook, train
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The subcommands, in the order ``chainrule --help`` lists them.
 COMMANDS = (textbook, diff, train, classic, descent, generate, export)  # export: issue 16
+COMMANDS += (play,)  # issue 17
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,7 +41,7 @@ from ..errors import UsageError
 from ..models import MODELS, build_model
 from ..random import manual_seed
 from ..train import Trainer, plot_history, save_checkpoint
-from . import _charlm, _generative, _runs, _session, common
+from . import _charlm, _generative, _rl, _runs, _session, common
 from .datasets import DATASETS, Splits, load_splits, standardized
 
 __all__ = ["DATASETS", "GENERATIVE_NAMES", "NAME", "UsageError", "add_train_parser",
@@ -85,6 +85,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                    help="gan, dcgan: condition generator and discriminator on the class")
     p.add_argument("--label-smoothing", type=float, default=0.0,
                    help="gan, dcgan: one-sided label smoothing s (real targets 1 - s)")
+    _rl.add_arguments(p)  # issue 17: --env, --iterations, --episodes, --eval-episodes
     p.set_defaults(func=run_train)
     _runs.track_given(p)  # --resume compares the flags given again with the saved ones
     return p
@@ -92,6 +93,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Train ``args.model`` on ``args.dataset``; raises UsageError on bad input."""
+    if args.model in _rl.MODELS:  # issue 17: reinforcement-learning agents (cli/_rl.py)
+        return _rl.train(args)
     resumed = _runs.resume_run(args) if args.resume is not None else None
     _session.check_session_args(args)
     if args.model == "char-lstm" or args.dataset == "shakespeare":

@@ -8,6 +8,7 @@
 Gymnasium is an optional dependency: ``pip install "chainrule[rl]"``. See docs/rl.md.
 """
 
+from .checkpoint import AGENT_KINDS, LoadedAgent, load_agent, save_agent
 from .dqn import VARIANTS, DQNAgent, DQNConfig, epsilon_schedule, train_dqn
 from .envs import INSTALL_HINT, check_discrete, make_env, require_gymnasium
 from .mdp import MDP, book_mdp, learning_rate_decay, q_learning, q_value_iteration
