@@ -5,7 +5,8 @@
 * ``fold_constants``: run, once, the nodes whose inputs are all consts (not inputs, not
   params), and make their results consts;
 * ``eliminate_common_subexpressions``: a node equal to an earlier one (same function, same
-  input values, equal parameters) reuses the earlier one's outputs;
+  input values, equal parameters) reuses the earlier one's outputs (never a random node,
+  ``randomness.py``, which constant folding leaves alone too);
 * ``plan_memory``: a NumPy ufunc node (add, mul, exp, tanh, ...) writes its result with
   ``out=`` into the array of a value whose last reader has already run (or runs in this
   very node: ``x = exp(x)`` in place), instead of allocating a new one. Only arrays a node
@@ -30,6 +31,7 @@ import numpy as np
 from ..autograd.tensor import _make
 from .ir import Graph, Node, Var
 from .lower import lower_rules
+from .randomness import RANDOM
 
 
 def _substitute(graph: Graph, mapping: dict[int, Var]) -> None:
@@ -66,7 +68,8 @@ def fold_constants(graph: Graph) -> int:
     for node in graph.nodes:
         if any(id(v) in mapping for v in node.inputs):
             node.inputs = tuple(mapping.get(id(v), v) for v in node.inputs)
-        if not node.inputs or any(v.kind != "const" for v in node.inputs):
+        if (not node.inputs or any(v.kind != "const" for v in node.inputs)
+                or node.op in RANDOM):
             kept.append(node)
             continue
         result = node.fn(*[v.value() for v in node.inputs], **node.params)
@@ -112,7 +115,7 @@ def eliminate_common_subexpressions(graph: Graph) -> int:
             node.inputs = tuple(mapping.get(id(v), v) for v in node.inputs)
         fn = getattr(node.fn, "rule", node.fn)
         key = (node.name, id(fn), tuple(id(v) for v in node.inputs), _freeze(node.params))
-        first = seen.get(key)
+        first = None if node.op in RANDOM else seen.get(key)
         if first is None:
             seen[key] = node
             kept.append(node)

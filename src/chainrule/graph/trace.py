@@ -54,6 +54,7 @@ from ..autograd.tensor import Tensor, _make
 from ..random import get_rng
 from .inline import record_flat
 from .ir import Graph, Node, Slot, TraceError, Var, WithSlots, is_dynamic
+from .randomness import RANDOM
 
 __all__ = ["Graph", "Node", "TraceError", "Tracer", "Var", "trace"]
 
@@ -259,6 +260,13 @@ def _traced_call(self: Primitive, *args: Any, **params: Any) -> Tensor:
                          "trace the function without jvp, or call jvp outside the trace")
     if not all(isinstance(a, Tensor) for a in args):
         args = tuple(lift(a) for a in args)
+    if self in RANDOM:  # it draws again at every run: its trace-time draw is not kept
+        rng = get_rng()
+        saved = rng.bit_generator.state
+        try:
+            return tracer.record_prim(self, args, params)
+        finally:
+            rng.bit_generator.state = saved
     return tracer.record_prim(self, args, params)
 
 

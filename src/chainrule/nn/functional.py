@@ -27,6 +27,7 @@ from ..autograd.ops import (  # re-exported stateless activations
     tanh,
 )
 from ..autograd.tensor import Tensor
+from ..graph.randomness import random_primitive
 from ..random import get_rng
 from .activations import (  # noqa: F401  (PyTorch's activations, re-exported)
     celu,
@@ -125,8 +126,17 @@ def dropout(x: Any, p: float = 0.5, training: bool = True,
     x = ops.lift(x)
     if not training or p == 0.0:
         return x
-    keep = (rng or get_rng()).random(x.shape) >= p
+    if rng is None:  # a primitive that draws: a compiled graph draws anew at every run
+        return x * _dropout_mask(x, p=p)
+    keep = rng.random(x.shape) >= p
     return x * Tensor((keep / (1.0 - p)).astype(x.dtype))
+
+
+def _dropout_mask_np(x: np.ndarray, p: float) -> np.ndarray:
+    return ((get_rng().random(x.shape) >= p) / (1.0 - p)).astype(x.dtype)
+
+
+_dropout_mask = random_primitive("dropout_mask", _dropout_mask_np)  # (issue 16, graphs)
 
 
 def alpha_dropout(x: Any, p: float = 0.5, training: bool = True,
