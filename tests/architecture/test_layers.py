@@ -31,6 +31,7 @@ LAYERS = {
     "nn": TOOLKIT, "optim": TOOLKIT, "data": TOOLKIT,
     "onnx": TOOLKIT,  # chainrule.onnx: export of traced graphs (issue 16)
     "train": TRAIN,
+    "distributed": TRAIN,  # chainrule.distributed: data parallelism over MPI (issue 18)
     "models": MODELS,
     "rl": MODELS,  # chainrule.rl: agents on nn/optim and Gymnasium (issue 17)
     "cli": CLI,
