@@ -45,12 +45,15 @@ def test_two_action_policy_is_the_books_sigmoid_of_action_zero():
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
 
 
-def test_sampled_actions_follow_the_probabilities():
+@pytest.mark.parametrize("n_actions", [2, 3])
+def test_sampled_actions_follow_the_probabilities(n_actions):
     cr.manual_seed(0)
-    agent = PolicyAgent(2, 3, hidden=(4,))
+    agent = PolicyAgent(2, n_actions, hidden=(4,))
+    agent.network[0].bias.data += 0.5                 # away from p = 1/2
     obs = np.zeros((20000, 2), np.float32)
-    counts = np.bincount(agent.act(obs, np.random.default_rng(0)), minlength=3) / 20000
-    np.testing.assert_allclose(counts, agent.probabilities(obs[:1])[0], atol=0.01)
+    counts = np.bincount(agent.act(obs, np.random.default_rng(0)), minlength=n_actions)
+    np.testing.assert_allclose(counts / 20000, agent.probabilities(obs[:1])[0], atol=0.01)
+    assert agent.act(obs[:1])[0] == agent.probabilities(obs[:1])[0].argmax()
 
 
 def test_a_few_iterations_on_cartpole_run_and_are_repeatable():

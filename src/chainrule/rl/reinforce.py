@@ -73,11 +73,23 @@ class PolicyAgent:
         return ag.log_softmax(z, axis=-1)
 
     def probabilities(self, obs: np.ndarray) -> np.ndarray:
+        """pi(. | s) for a batch of observations, (N, n_actions) float64 (no graph)."""
         with no_grad():
-            return np.exp(self.log_probs(obs).data.astype(np.float64))
+            z = self.network(obs).data.astype(np.float64)
+        if self.n_actions == 2:
+            p0 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.stack([p0, 1.0 - p0], axis=1)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def act(self, obs: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Sample actions (``rng``), or the most probable ones when ``rng`` is None."""
+        if self.n_actions == 2:                  # the book: action 0 with probability p0
+            with no_grad():
+                z = self.network(obs).data[:, 0]
+            if rng is None:
+                return (z < 0).astype(np.int64)
+            return (rng.random(len(z)) * (1.0 + np.exp(-z)) >= 1.0).astype(np.int64)
         p = self.probabilities(obs)
         if rng is None:
             return p.argmax(axis=-1)
