@@ -60,6 +60,7 @@ class CompiledStep:
         if before is not None and any(not np.array_equal(a, b, equal_nan=True)
                                       for a, b in zip(before, _buffers(self.model))):
             self.compiled.graphs.pop(signature(batch))
+            _restore(self.model, before)  # as if this call had not run: eager can take over
             raise TraceError(
                 "compile_step: the model's buffers changed while its step was traced (a "
                 "BatchNorm's running statistics in training mode, a counter): the change "
@@ -87,3 +88,9 @@ def _buffers(model: Any) -> list[np.ndarray]:
     if named is None:
         return []
     return [np.array(b.data if isinstance(b, Tensor) else b, copy=True) for _, b in named()]
+
+
+def _restore(model: Any, values: list[np.ndarray]) -> None:
+    """Write ``values`` (from :func:`_buffers`) back into the model's buffers."""
+    for (_, b), v in zip(model.named_buffers(), values):
+        np.copyto(b.data if isinstance(b, Tensor) else b, v)

@@ -55,6 +55,7 @@ from .checkpoint import (
     restore_library_rng,
     rng_state,
 )
+from .compiled import compiled_step
 from .history import History
 from .metrics import Metric, MetricTracker, RunningMean, get_metric
 from .progress import ProgressBar
@@ -166,6 +167,9 @@ class Trainer:
             and ``val_loss``, as in Keras.
         constraints: functions ``constraint(model)`` applied after every optimizer step
             (e.g. ``lambda m: nn.max_norm_(m, 3.0)``).
+        compile: run the supervised step as one compiled graph (forward, loss and
+            gradients traced once per batch shape, :mod:`chainrule.graph`); a model that
+            cannot be traced trains eagerly after one warning. Evaluation stays eager.
 
     ``stop_training`` can be set by a callback to end :meth:`fit` early; ``history``
     holds the :class:`History` of the last ``fit``; ``global_step`` counts the training
@@ -175,7 +179,8 @@ class Trainer:
     def __init__(self, model: Any, loss: LossFn | None = None, optimizer: Any = None,
                  metrics: Sequence[str | Callable[..., float]] | str = ("accuracy",),
                  regularizer: Callable[[Any], Tensor] | None = None,
-                 constraints: Iterable[Callable[[Any], None]] = ()) -> None:
+                 constraints: Iterable[Callable[[Any], None]] = (),
+                 compile: bool = False) -> None:  # noqa: A002 (tf.function's / torch's word)
         if loss is not None and not callable(loss):
             raise TypeError(f"loss must be callable (pred, target) -> Tensor, got {loss!r}")
         self.model = model
@@ -185,6 +190,8 @@ class Trainer:
         self.metrics: list[Metric] = [get_metric(m) for m in names]
         self.regularizer = regularizer
         self.constraints = list(constraints)
+        self.compile = bool(compile)
+        self._compiled: Any = None  # the compiled step (train/compiled.py), made on first use
         self.stop_training = False
         self.history = History()
         self.tracker = MetricTracker(self.metrics)
@@ -212,6 +219,11 @@ class Trainer:
         if x.dtype.kind == "f":
             x = x.astype(self._dtype, copy=False)
         return Tensor(x)
+
+    def _target(self, y: Any) -> np.ndarray:
+        """The batch's targets as an array; float targets in the model's float dtype."""
+        y = np.asarray(y)
+        return y.astype(self._dtype) if y.dtype.kind == "f" and y.dtype != self._dtype else y
 
     def _objective(self, out: Tensor, y: np.ndarray) -> Tensor:
         if self.loss is None:
@@ -248,12 +260,17 @@ class Trainer:
         self.model.train()
         if self.optimizer is None:
             raise TypeError("Trainer: no optimizer given; pass optimizer=")
-        self.optimizer.zero_grad()
-        self.model.zero_grad()
-        out = self.model(self._input(x))
-        value = self._objective(out, y)
-        value.backward()
-        self.optimizer.step()
+        y = self._target(y)
+        done = compiled_step(self, x, y) if self.compile and self.loss is not None else None
+        if done is None:
+            self.optimizer.zero_grad()
+            self.model.zero_grad()
+            out = self.model(self._input(x))
+            value = self._objective(out, y)
+            value.backward()
+            self.optimizer.step()
+        else:
+            value, out = done
         for constraint in self.constraints:
             constraint(self.model)
         loss, pred = float(value.item()), _as_numpy(out)
