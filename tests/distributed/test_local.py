@@ -9,8 +9,10 @@ import pytest
 
 import chainrule.distributed as dist
 from chainrule import Tensor, nn, optim
-from chainrule.data import ArrayDataset
+from chainrule.data import ArrayDataset, DataLoader
 from chainrule.distributed import _mpi
+from chainrule.random import manual_seed
+from chainrule.train import CSVLogger, Trainer
 
 LAUNCH = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
 
@@ -135,10 +137,48 @@ def test_loader_walks_the_epochs_and_matches_a_bigger_batch():
             assert ya.tolist() == yw[0::2].tolist() and yb.tolist() == yw[1::2].tolist()
             np.testing.assert_array_equal(np.concatenate([xa, xb]),
                                           np.concatenate([xw[0::2], xw[1::2]]))
-    assert halves[0].epoch == 2
+    assert halves[0].epochs == 2
     assert "rank=1, size=2" in repr(halves[1])
     with pytest.raises(ValueError, match="batch_size"):
         dist.DistributedLoader(data, 0)
+    with pytest.raises(ValueError, match="needs a seed"):
+        dist.DistributedLoader(data, 2, seed=None)
+
+
+def test_one_rank_loader_yields_the_data_loaders_batches():
+    data = ArrayDataset(np.arange(20.0).reshape(10, 2), np.arange(10))
+    mine = dist.DistributedLoader(data, 4, seed=7, rank=0, size=1)
+    theirs = DataLoader(data, 4, shuffle=True, seed=7)
+    for _epoch in range(3):
+        for (xa, ya), (xb, yb) in zip(mine, theirs, strict=True):
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+
+
+def _problem(n=48):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n, 4))
+    return x, (x @ rng.normal(size=(4, 3))).argmax(1)
+
+
+def _fit(trainer_cls, seed=5, **fit):
+    manual_seed(0)
+    model = nn.Sequential(nn.Dense(4, 8), nn.ReLU(), nn.Dense(8, 3))
+    trainer = trainer_cls(model, nn.CrossEntropyLoss(),
+                          optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    history = trainer.fit(_problem(), epochs=2, batch_size=8, seed=seed, verbose=False, **fit)
+    return model, trainer, history
+
+
+def test_distributed_trainer_with_one_rank_trains_as_the_trainer(fresh, tmp_path):
+    plain, _, h1 = _fit(Trainer)
+    log = tmp_path / "log.csv"
+    model, trainer, h2 = _fit(dist.DistributedTrainer, callbacks=[CSVLogger(log)])
+    assert isinstance(trainer.optimizer, dist.DistributedOptimizer)
+    for a, b in zip(plain.parameters(), model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert h1.history["loss"] == h2.history["loss"]
+    assert log.is_file()  # the primary rank keeps the writers
 
 
 def test_shard_splits_arrays_alike():

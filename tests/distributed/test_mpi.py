@@ -79,3 +79,17 @@ def test_a_failing_rank_stops_the_others(tmp_path, how):
     saved = load(ckpt)
     assert saved["step"] == 3 and set(saved["model"]) == {"0.weight", "0.bias"}
     assert all(np.isfinite(v).all() for v in saved["model"].values())
+
+
+def test_distributed_trainer_equals_one_process_and_resumes_bit_identically(tmp_path):
+    # DistributedTrainer, 2 ranks x batch 8 == Trainer, 1 process x batch 16 (same seed);
+    # every rank logs the same (averaged) losses; only the primary writes files; a run
+    # resumed from the primary's checkpoint ends where the uninterrupted one did
+    proc, _ = run_mpi("trainer_run.py", str(tmp_path))
+    (f,) = json_lines(proc)
+    assert f["replicas"] == 0.0
+    a, b = f["losses_same"]
+    assert a == b and len(a) == 3 and a[-1] < a[0]
+    assert f["logs"] == ["ck", "log0.csv"]  # no log1.csv: rank 1 writes nothing
+    assert f["resumed_diff"] == 0.0
+    assert f["ref_diff"] <= 1e-10 and f["ref_loss_diff"] <= 1e-10

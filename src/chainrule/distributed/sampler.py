@@ -81,20 +81,25 @@ class DistributedSampler:
             return self.num_samples // self.size
         return -(-self.num_samples // self.size)
 
-    def global_order(self) -> np.ndarray:
-        """The whole (padded or cut) permutation of this epoch, the same on every rank."""
+    def global_order(self, order: np.ndarray | None = None) -> np.ndarray:
+        """The whole (padded or cut) permutation of this epoch, the same on every rank;
+        ``order`` (a permutation of the samples) replaces the one drawn from the seed."""
         n = self.num_samples
-        order = (np.random.default_rng([self.seed, self.epoch]).permutation(n)
-                 if self.shuffle else np.arange(n))
+        if order is None:
+            order = (np.random.default_rng([self.seed, self.epoch]).permutation(n)
+                     if self.shuffle else np.arange(n))
+        elif len(order) != n:
+            raise ValueError(f"DistributedSampler: order has {len(order)} entries, the "
+                             f"dataset {n}")
         total = len(self) * self.size
         if total <= n:
             return order[:total]
         reps = -(-total // n)
         return np.tile(order, reps)[:total]
 
-    def indices(self) -> np.ndarray:
-        """This rank's indices for the current epoch."""
-        return self.global_order()[self.rank::self.size]
+    def indices(self, order: np.ndarray | None = None) -> np.ndarray:
+        """This rank's indices for the current epoch (of ``order`` when given)."""
+        return self.global_order(order)[self.rank::self.size]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices().tolist())
@@ -108,40 +113,49 @@ class DistributedLoader:
             (e.g. :class:`~chainrule.data.ArrayDataset`).
         batch_size: samples per batch *on each rank* (the global batch is
             ``batch_size * size``).
-        shuffle, seed, drop_last, rank, size: as for :class:`DistributedSampler`.
+        shuffle: a new permutation every epoch, drawn from ``seed`` (an int or a NumPy
+            ``Generator``) exactly as :class:`~chainrule.data.DataLoader` draws it, so
+            with one rank both loaders yield the same batches, and with ``size`` ranks the
+            ranks' ``k``-th batches together are the ``k``-th batch of a DataLoader with
+            ``batch_size * size``. Every rank must pass the same seed.
+        drop_last, rank, size: as for :class:`DistributedSampler`.
         transform: optional function applied to each batch.
 
-    The first ``iter()`` is epoch ``start_epoch`` (0), each further one the next epoch,
-    so every rank walks the same sequence of permutations. ``len(loader)`` is the number
-    of batches per epoch (the same on every rank).
+    ``len(loader)`` is the number of batches per epoch (the same on every rank).
     """
 
     def __init__(self, dataset: Any, batch_size: int = 32, shuffle: bool = True,
-                 seed: int = 0, drop_last: bool = False, rank: int | None = None,
-                 size: int | None = None, transform: Callable[[Any], Any] | None = None,
-                 start_epoch: int = 0) -> None:
+                 seed: int | np.random.Generator | None = 0, drop_last: bool = False,
+                 rank: int | None = None, size: int | None = None,
+                 transform: Callable[[Any], Any] | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) \
                 or batch_size < 1:
             raise ValueError(f"DistributedLoader: batch_size must be a positive int, got "
                              f"{batch_size!r}")
+        if seed is None and shuffle:
+            raise ValueError("DistributedLoader: shuffling needs a seed, the same on every "
+                             "rank")
         self.dataset = dataset
         self.batch_size = int(batch_size)
-        self.sampler = DistributedSampler(len(dataset), rank, size, shuffle, seed, drop_last)
-        self.sampler.set_epoch(start_epoch)
+        self.sampler = DistributedSampler(len(dataset), rank, size, shuffle, 0, drop_last)
         self.transform = transform
+        self._rng = np.random.default_rng(seed)
+        self.epochs = 0  # epochs started
 
     @property
-    def epoch(self) -> int:
-        """The epoch the next ``iter()`` will produce."""
-        return self.sampler.epoch
+    def num_samples(self) -> int:
+        """Number of samples in the whole dataset."""
+        return self.sampler.num_samples
 
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.sampler.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
-        idx = self.sampler.indices()
-        self.sampler.set_epoch(self.sampler.epoch + 1)
+        n = self.num_samples
+        order = self._rng.permutation(n) if self.sampler.shuffle else np.arange(n)
+        idx = self.sampler.indices(order)
+        self.epochs += 1
         stop = len(idx) - len(idx) % self.batch_size if self.sampler.drop_last else len(idx)
         for start in range(0, stop, self.batch_size):
             batch = fetch_batch(self.dataset, idx[start:start + self.batch_size])

@@ -1,0 +1,98 @@
+"""DistributedTrainer: the library's :class:`~chainrule.train.Trainer`, data-parallel.
+
+``DistributedTrainer(model, loss, optimizer, ...)`` is ``Trainer(..., distributed=True)``
+of issue 18, written as a subclass so that the single-process trainer is untouched. It
+
+* wraps the optimizer in :class:`DistributedOptimizer` (gradients averaged over the ranks
+  before every step) and broadcasts rank 0's parameters and optimizer state;
+* in :meth:`fit`, gives each rank its shard of every epoch (:class:`DistributedLoader`
+  with the *per-rank* ``batch_size``; the permutation is the one a single-process
+  ``fit(seed=...)`` would draw, so ``P`` ranks with batch ``B`` train as one process with
+  batch ``P*B``);
+* averages the logged results over the ranks (every batch and every epoch), so every rank
+  prints, stops early and diverges on the same numbers (a rank that stopped alone would
+  leave the others waiting in the next all-reduce);
+* runs the callbacks that write files (``Checkpoint``, ``ModelCheckpoint``, ``CSVLogger``,
+  ``SampleGrid``) and the progress display on the primary rank only.
+
+Validation data are evaluated whole on every rank (the same numbers everywhere, no
+communication). Resuming: every rank passes the same ``resume_from`` (the primary's
+checkpoint on a shared disk); the run continues bit-identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..data.dataset import ArrayDataset
+from ..data.loader import DataLoader
+from ..train.callbacks import Callback, ModelCheckpoint
+from ..train.checkpoint import Checkpoint
+from ..train.csv_logger import CSVLogger
+from ..train.history import History
+from ..train.sample_grid import SampleGrid
+from ..train.trainer import Trainer, _shuffle_rng
+from ._mpi import init, is_primary
+from .broadcast import broadcast_optimizer_state, broadcast_parameters
+from .collectives import allreduce_mean, broadcast_object
+from .optimizer import DistributedOptimizer
+from .sampler import DistributedLoader
+
+__all__ = ["PRIMARY_ONLY", "DistributedTrainer"]
+
+#: Callbacks that write files or pictures: kept on the primary rank only.
+PRIMARY_ONLY: tuple[type, ...] = (Checkpoint, ModelCheckpoint, CSVLogger, SampleGrid)
+
+
+class DistributedTrainer(Trainer):
+    """A :class:`~chainrule.train.Trainer` whose ``fit`` runs data-parallel over MPI.
+
+    Takes the Trainer's arguments, plus ``compression`` (``None`` or ``"fp16"``, see
+    :class:`DistributedOptimizer`) and ``root`` (the rank whose initial weights all start
+    from). With one process it trains exactly as ``Trainer`` does.
+    """
+
+    def __init__(self, model: Any, loss: Any = None, optimizer: Any = None, *args: Any,
+                 compression: str | None = None, root: int = 0, **kwargs: Any) -> None:
+        init()
+        if optimizer is not None and not isinstance(optimizer, DistributedOptimizer):
+            optimizer = DistributedOptimizer(optimizer, compression)
+        super().__init__(model, loss, optimizer, *args, **kwargs)
+        if hasattr(model, "named_parameters"):
+            broadcast_parameters(model, root)
+        if optimizer is not None:
+            broadcast_optimizer_state(optimizer, root)
+
+    def results(self) -> dict[str, Any]:
+        """The epoch's results so far, averaged over the ranks (the same on every rank)."""
+        return allreduce_mean(super().results())
+
+    def _shard(self, data: Any, batch_size: int, shuffle: bool, seed: int | None) -> Any:
+        if isinstance(data, DistributedLoader):
+            return data
+        if isinstance(data, DataLoader):
+            data, batch_size, shuffle = data.dataset, data.batch_size, data.shuffle
+        elif isinstance(data, tuple | list):
+            data = ArrayDataset(*data)
+        if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+            raise TypeError("DistributedTrainer.fit: train must be (x, y) arrays, a Dataset "
+                            f"or a DataLoader to be sharded, got {type(data).__name__}")
+        if shuffle and seed is None:  # every rank must draw the same permutations
+            seed = broadcast_object(int(np.random.default_rng().integers(2**62)))
+        return DistributedLoader(data, batch_size, shuffle=shuffle,
+                                 seed=_shuffle_rng(shuffle, seed, 0), drop_last=False)
+
+    def fit(self, train: Any, val: Any = None, epochs: int | None = 1, batch_size: int = 32,
+            callbacks: Iterable[Callback] = (), seed: int | None = None, shuffle: bool = True,
+            verbose: bool = True, **kwargs: Any) -> History:
+        """``Trainer.fit`` on this rank's shard; ``batch_size`` is per rank (the global
+        batch is ``batch_size * size()``). Other arguments as ``Trainer.fit``."""
+        loader = self._shard(train, batch_size, shuffle, seed)
+        primary = is_primary()
+        kept = [cb for cb in callbacks if primary or not isinstance(cb, PRIMARY_ONLY)]
+        return super().fit(loader, val, epochs, batch_size, kept, seed, shuffle,
+                           verbose and primary, **kwargs)
+
