@@ -69,6 +69,18 @@ def test_quiet_and_sgd_without_validation(tmp_path, capsys) -> None:
     assert "validation accuracy: n/a" in out and accuracy_line(out, "test") > 0.8
 
 
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_compile_trains_the_same_model(model, tmp_path, capsys) -> None:
+    """--compile (issue 16): the same test accuracy as the eager run, for mlp and cnn."""
+    accuracies = []
+    for flags in ((), ("--compile",)):
+        code = run_train(parse("--model", model, "--epochs", "1", "--steps", "8", "--quiet",
+                               "--out", str(tmp_path / f"{model}{len(flags)}"), *flags))
+        assert code == 0
+        accuracies.append(accuracy_line(capsys.readouterr().out, "test"))
+    assert accuracies[1] == pytest.approx(accuracies[0], abs=0.01)
+
+
 def test_default_run_is_written_under_runs(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(datasets, "DIGITS_TEST_FRACTION", 0.5)  # keep this test quick

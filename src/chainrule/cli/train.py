@@ -76,6 +76,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="share of the training data held out for validation (default 0.1)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    p.add_argument("--compile", action="store_true",
+                   help="mlp, cnn: run each training step as one compiled graph (chainrule."
+                        "graph; a model that cannot be traced trains eagerly, with a warning)")
     _session.add_session_args(
         p, minutes_help="stop after this many minutes of training (with --epochs: whichever "
                         "comes first; char-lstm: default 20 when no --steps)")
@@ -172,7 +175,8 @@ def _report(seconds: float, results: dict[str, float], out: Path, plot: Path,
 def _train(args: argparse.Namespace, data: Splits, out: Path, model: nn.Module,
            resumed: bool) -> int:
     lr = common.learning_rate(args)
-    trainer = Trainer(model, nn.CrossEntropyLoss(), common.make_optimizer(args, model.parameters()))
+    trainer = Trainer(model, nn.CrossEntropyLoss(), common.make_optimizer(args, model.parameters()),
+                      compile=getattr(args, "compile", False))
     _announce(args, data, lr)
     start = time.perf_counter()
     history = trainer.fit(data.train, val=data.val, epochs=args.epochs,
