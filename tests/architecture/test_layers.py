@@ -35,6 +35,7 @@ LAYERS = {
     "models": MODELS,
     "rl": MODELS,  # chainrule.rl: agents on nn/optim and Gymnasium (issue 17)
     "cli": CLI,
+    "serve": CLI,  # chainrule.serve: the REST server over model directories (issue 19)
 }
 LEAVES = {"diff", "linear", "classic"}
 LEAF_MAY_IMPORT = {"errors", "random", "io", "autograd", "nn", "optim", "data", "viz"}

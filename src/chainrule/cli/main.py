@@ -13,13 +13,26 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import classic, common, descent, diff, export, generate, play, textbook, train
+from . import (  # save_model, serve: issue 19
+    classic,
+    common,
+    descent,
+    diff,
+    export,
+    generate,
+    play,
+    save_model,
+    serve,
+    textbook,
+    train,
+)
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The subcommands, in the order ``chainrule --help`` lists them.
 COMMANDS = (textbook, diff, train, classic, descent, generate, export)  # export: issue 16
 COMMANDS += (play,)  # issue 17
+COMMANDS += (save_model, serve)  # issue 19
 
 
 def build_parser() -> argparse.ArgumentParser:

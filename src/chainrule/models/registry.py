@@ -12,6 +12,8 @@ can rebuild the model from the file alone::
     ...                                            # train it
     save_model(model, "runs/mlp.npz", optimizer=opt, epoch=5)
     same = load_model("runs/mlp.npz")              # an identical, ready model
+    save_model(model, "models/mnist/1")            # a model directory (no suffix): for
+    same = load_model("models/mnist/1")            # serving, see models.model_dir
 
 A checkpoint is an ordinary :func:`chainrule.io.save` file (atomic, no pickle)::
 
@@ -145,7 +147,30 @@ def save_model(model: Any, path: str | os.PathLike[str], *, optimizer: Any = Non
                          "create_model, so its architecture is unknown; pass "
                          "architecture=<registered name> and arguments={...}")
     _entry(spec["name"])
+    from . import model_dir  # issue 19: a path without a suffix is a model directory
+
+    if model_dir.wants_directory(path):
+        if optimizer is not None:
+            raise ValueError("save_model: a model directory holds no optimizer state; "
+                             "save a checkpoint file (path ending in .npz) to resume training")
+        kind, full = _with_defaults(spec)
+        model_dir.write_model_dir(path, model, spec, kind, full, **metadata)
+        return
     io.write_checkpoint(path, model, optimizer, architecture=spec, **metadata)
+
+
+def _with_defaults(spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The registered kind of ``spec`` and its builder's keyword arguments, defaults
+    included."""
+    entry = _entry(str(spec["name"]))
+    arguments = dict(spec.get("arguments", {}))
+    try:
+        bound = inspect.signature(entry.builder).bind_partial(**arguments)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+    except TypeError:
+        pass
+    return entry.kind, arguments
 
 
 def model_from_checkpoint(checkpoint: Mapping[str, Any],
@@ -190,4 +215,9 @@ def load_model(path: str | os.PathLike[str]) -> Any:
         CheckpointError: the file is not a model checkpoint, or does not fit (the
             message names the file and what is wrong).
     """
+    from . import model_dir  # issue 19: model directories
+
+    if os.path.isdir(path):
+        model_dir.read_description(path)  # refuses what is not a model directory
+        path = os.path.join(path, model_dir.WEIGHTS)
     return model_from_checkpoint(io.read_checkpoint(path), path)

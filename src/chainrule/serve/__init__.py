@@ -1,0 +1,19 @@
+"""Serving models over REST (issue 19): ``chainrule serve --model-dir models/ --port 8501``.
+
+* :class:`ModelRepository`: the model directories under a root (``models/<name>/<version>/``,
+  written by :func:`chainrule.save_model`), the highest version served, new versions picked
+  up and swapped in without failing requests in flight, broken ones refused.
+* :class:`Batcher`: dynamic batching (bounded size and wait).
+* :func:`create_app`: the Starlette application in TensorFlow Serving's REST shape.
+* :func:`serve` (foreground) and :func:`start_server` (a background thread, a free port).
+
+Needs ``pip install "chainrule[serve]"`` (Starlette and uvicorn); docs/deploy.md.
+"""
+
+from .app import ClientError, create_app, parse_instances
+from .batching import Batcher
+from .repository import LoadedVersion, ModelRepository, NotFound
+from .server import RunningServer, serve, start_server
+
+__all__ = ["Batcher", "ClientError", "LoadedVersion", "ModelRepository", "NotFound",
+           "RunningServer", "create_app", "parse_instances", "serve", "start_server"]
