@@ -26,6 +26,8 @@ from chainrule.data.download import ENV_VAR, get_data_dir
 from chainrule.data.errors import DataError, DataFileNotFoundError
 from chainrule.data.idx import read_idx, write_idx
 from chainrule.data.loader import DataLoader
+from chainrule.data.pipeline import Pipeline, from_arrays, from_generator  # issue 20
+from chainrule.data.pipeline_csv import from_csv  # issue 20
 from chainrule.data.preprocess import one_hot, standardize
 
 __all__ = [
@@ -36,9 +38,13 @@ __all__ = [
     "DataError",
     "DataFileNotFoundError",
     "DataLoader",
+    "Pipeline",
     "Dataset",
     "Subset",
     "collate",
+    "from_arrays",
+    "from_csv",
+    "from_generator",
     "get_data_dir",
     "load_digits",
     "load_fashion_mnist",
