@@ -1,8 +1,9 @@
 """Deep Q-learning on CartPole-v1 (issue 17): which DQN variants solve it.
 
 Each variant trains for ``--steps`` environment steps from the same fixed hyperparameters
-(``DQNConfig`` defaults, set before any run), keeps the weights that did best on 5
-validation episodes (seeds 1,000,000+), and is then evaluated greedily on 100 *other*
+(``DQNConfig`` defaults), keeps the weights that did best on 10 validation episodes
+(seeds 1,000,000+, every 1000 steps; it stops early when they all reach 500), and is
+then evaluated greedily on 100 *other*
 episodes (seeds 10,000 to 10,099, up to 500 steps). Solved = mean >= 475 (Gymnasium's
 threshold). Writes ``docs/rl_dqn.json`` and ``docs/figures/rl_dqn.png``.
 
@@ -22,7 +23,7 @@ from chainrule.rl.plots import plot_reward_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"dqn": {}, "double-dqn": {"double": True}, "dueling-dqn": {"dueling": True},
-            "per": {"prioritized": True}, "soft": {"tau": 0.005},
+            "per": {"prioritized": True}, "hard": {"tau": None},
             "book": {"hidden": (32, 32), "activation": "elu", "lr": 1e-2, "gamma": 0.95,
                      "batch_size": 32, "buffer_size": 2000, "loss": "mse"}}
 
@@ -50,6 +51,7 @@ def main() -> None:
                 "eval_mean": float(scores.mean()), "eval_std": float(scores.std()),
                 "eval_min": float(scores.min()), "solved": bool(scores.mean() >= 475),
                 "best_step": hist["best_step"], "steps": args.steps,
+                "stopped_at": hist["stopped_at"], "config": hist["config"],
                 "train_minutes": round(minutes, 2), "timer": hist["timer"],
                 "validation": hist["validation"],
                 "episode_rewards": hist["episode_rewards"],
@@ -58,6 +60,9 @@ def main() -> None:
                   f"{scores.min():.0f}), best weights at step {hist['best_step']}, "
                   f"{minutes:.1f} min (env {hist['timer']['env_seconds']:.0f} s, agent "
                   f"{hist['timer']['agent_seconds']:.0f} s)", flush=True)
+            merged = json.loads(out.read_text()) if out.exists() else {}
+            merged[key] = results[key]                # another run may have added keys
+            results.update(merged)
             out.write_text(json.dumps(results, indent=1))
     for key, r in sorted(results.items()):
         if key.endswith("seed0"):

@@ -11,7 +11,7 @@ SMALL = dict(steps=600, hidden=(16,), learning_starts=100, val_every=200, val_ep
              max_episode_steps=100, batch_size=16)
 
 
-@pytest.mark.parametrize("extra", [{}, {"double": True, "tau": 0.1},
+@pytest.mark.parametrize("extra", [{"tau": None}, {"double": True, "tau": 0.1},
                                    {"dueling": True, "prioritized": True, "loss": "mse"}])
 def test_short_runs_are_repeatable_and_restore_the_best_validation_weights(extra):
     cfg = DQNConfig(seed=1, **SMALL, **extra)

@@ -73,3 +73,11 @@ def test_bad_environments_are_refused_with_what_was_expected():
         train_reinforce("Pendulum-v1", ReinforceConfig(iterations=1))
     with pytest.raises(ValueError, match="iterations must be a positive integer"):
         ReinforceConfig(iterations=0)
+
+
+def test_softmax_policy_runs_on_lunar_lander():
+    pytest.importorskip("Box2D", reason='LunarLander needs pip install "gymnasium[box2d]"')
+    cfg = ReinforceConfig(iterations=1, episodes=2, max_steps=30, discount=0.99, lr=0.005,
+                          optimizer="nadam", hidden=(32, 32), activation="relu")
+    agent, hist = train_reinforce("LunarLander-v3", cfg)
+    assert agent.n_actions == 4 and len(hist["episode_rewards"]) == 2

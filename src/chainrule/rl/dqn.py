@@ -7,9 +7,10 @@ One update on a replayed minibatch (s, a, r, s', done):
     loss = mean_i w_i L(Q_online(s_i, a_i) - y_i),  L = Huber or squared error
 
 and the target network follows the online one by a hard copy every ``target_update``
-steps, or softly (theta_target <- tau theta + (1 - tau) theta_target) when ``tau`` is set.
-Best-weights restore keeps the weights that did best on separate validation episodes
-(never the evaluation episodes) and puts them back at the end.
+steps when ``tau`` is None, else softly after each update (theta_target <- tau theta +
+(1 - tau) theta_target). Best-weights restore keeps the weights that did best on separate
+validation episodes (never the evaluation episodes) and puts them back at the end;
+training stops early once the validation mean reaches ``stop_at``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class DQNConfig:
     steps: int = 50_000
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "relu"
-    lr: float = 1e-3
+    lr: float = 5e-4
     optimizer: str = "adam"
     gamma: float = 0.99
     batch_size: int = 64
@@ -55,7 +56,7 @@ class DQNConfig:
     eps_end: float = 0.05
     eps_steps: int = 10_000
     target_update: int = 500
-    tau: float | None = None
+    tau: float | None = 0.005
     double: bool = False
     dueling: bool = False
     loss: str = "huber"
@@ -64,8 +65,9 @@ class DQNConfig:
     per_beta: float = 0.4
     max_grad_norm: float | None = 10.0
     max_episode_steps: int = 500
-    val_every: int = 2000
-    val_episodes: int = 5
+    val_every: int = 1000
+    val_episodes: int = 10
+    stop_at: float | None = 500.0
     restore_best: bool = True
     seed: int = 0
 
@@ -196,7 +198,7 @@ def train_dqn(env_id: str = "CartPole-v1", config: DQNConfig | None = None,
     timer = Timer()
     clock = time.perf_counter
     history: dict[str, Any] = {"episode_rewards": [], "episode_end_steps": [], "validation": [],
-                               "best_step": None, "config": asdict(cfg)}
+                               "best_step": None, "stopped_at": None, "config": asdict(cfg)}
     best, best_state = -np.inf, None
     val_seeds = [1_000_000 + i for i in range(cfg.val_episodes)]   # never the eval seeds
     t0 = clock()
@@ -245,6 +247,9 @@ def train_dqn(env_id: str = "CartPole-v1", config: DQNConfig | None = None,
                 if score > best:
                     best, history["best_step"] = score, step
                     best_state = {k: v.copy() for k, v in agent.network.state_dict().items()}
+                if cfg.stop_at is not None and score >= cfg.stop_at:
+                    history["stopped_at"] = step    # early stop on the validation episodes
+                    break
     finally:
         for e in (env, *val_envs):
             e.close()
