@@ -113,3 +113,19 @@ def test_missing_onnx_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"chainrule\[onnx\]"):
         cr.onnx.export(nn.ReLU(), _x(2, 3), tmp_path / "f.onnx")
+
+
+def test_tensor_inputs_a_newer_opset_and_nested_outputs(tmp_path):
+    path = tmp_path / "f.onnx"
+
+    def f(x):
+        return {"a": x * 2, "b": [x.sum(axis=1), cr.exp(x)]}
+
+    proto = cr.onnx.export(f, cr.Tensor(_x(2, 3)), path, opset=21)
+    assert proto.opset_import[0].version == 21
+    assert [o.name for o in proto.graph.output] == ["output_0", "output_1", "output_2"]
+    x = _x(5, 3)
+    a, total, e = ort.InferenceSession(str(path)).run(None, {"input": x})
+    np.testing.assert_allclose(a, 2 * x, rtol=1e-6)
+    np.testing.assert_allclose(total, x.sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(e, np.exp(x), rtol=1e-5)
