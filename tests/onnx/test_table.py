@@ -118,3 +118,26 @@ def test_integer_division_rounds_as_numpy(tmp_path):
     a, b = np.repeat(a, 3, 0), np.repeat(b, 3, 0)
     for got, want in zip(session.run(None, {"input_0": a, "input_1": b}), f(a, b), strict=True):
         np.testing.assert_array_equal(got, want.data)
+
+
+def test_batch_sized_index_arrays_are_made_at_run_time(tmp_path):
+    def f(x):
+        n = x.shape[0]
+        return (x[np.arange(n), ..., np.full(n, 2)],  # row i: x[i, :, 2]
+                gather(x, 1, np.zeros((n, 1, 4), np.int64)))
+
+    x = _f(3, 2, 4)
+    cr.onnx.export(f, x, tmp_path / "f.onnx")
+    session = ort.InferenceSession(str(tmp_path / "f.onnx"))
+    x = _f(7, 2, 4)
+    for got, want in zip(session.run(None, {"input": x}), f(x), strict=True):
+        np.testing.assert_allclose(got, want.data, rtol=1e-6)
+
+
+def test_boolean_mask_indexing_is_refused(tmp_path):
+    from chainrule.errors import ExportError
+
+    with pytest.raises(ExportError, match="boolean"):
+        cr.onnx.export(lambda x: x[x > 0.5] * 2, _f(2, 3), tmp_path / "f.onnx",
+                       dynamic_batch=False)
+    assert not (tmp_path / "f.onnx").exists()

@@ -3,6 +3,7 @@ indexing, ``gather``); ``table.py`` holds the table."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,17 @@ def _x(node: Any) -> Any:
     return node.inputs[0]
 
 
-def _key_array(b: Builder, node: Any, ins: list, k: int, value: Any) -> tuple[str, tuple]:
-    """An index of the key as an int64 ONNX value and its dims: a traced value (``Slot``)
-    is an input of the node; a NumPy array a constant, made at run time when its shape
-    follows the batch (``Builder.generated``)."""
+def _key_array(b: Builder, node: Any, ins: list, value: Any,
+               in_params: Callable[[dict], Any]) -> tuple[str, tuple]:
+    """An index array as an int64 ONNX value and its dims: a traced value (``Slot``) is
+    an input of the node; a NumPy array a constant, made at run time when its shape
+    follows the batch (``Builder.generated``; ``in_params`` finds the same array in the
+    node's params of each trace)."""
     if type(value).__name__ == "Slot":
         var = node.inputs[value.index]
+        if var.dtype == bool:
+            raise ExportError(f"{b.where}: boolean-mask indexing has a data-dependent "
+                              f"shape; index with integer arrays instead")
         name = ins[value.index]
         if var.dtype != np.int64:
             name = b.op("Cast", [name], to=onnx_type(b.onnx, np.int64))
@@ -34,10 +40,10 @@ def _key_array(b: Builder, node: Any, ins: list, k: int, value: Any) -> tuple[st
     arr = arr.astype(np.int64)
     variants = b.variants.get(id(node))
     if variants is not None:
-        shapes = [np.shape(v["key"][k]) for v in variants]
+        shapes = [np.shape(in_params(v)) for v in variants]
         dims = affine_dims(shapes, b.batches, b.where)
         if not all(isinstance(d, int) for d in dims):
-            return b.generated(arr, dims, f"index {k}"), dims
+            return b.generated(arr, dims, "index array"), dims
     return b.const(arr), arr.shape
 
 
@@ -47,11 +53,13 @@ def getitem(b: Builder, node: Any, ins: list) -> str:
     key = key if isinstance(key, tuple) else (key,)
     advanced = [type(k).__name__ == "Slot" or isinstance(k, (np.ndarray, list)) for k in key]
     eats = [0 if k is None else 1 for k in key]
+    origin = list(range(len(key)))  # each element's place in the traced key
     if any(k is Ellipsis for k in key):
-        at = key.index(Ellipsis)
+        at = next(i for i, k in enumerate(key) if k is Ellipsis)
         fill = len(x.shape) - (sum(eats) - 1)
         key = key[:at] + (slice(None),) * fill + key[at + 1:]
         advanced = advanced[:at] + [False] * fill + advanced[at + 1:]
+        origin = origin[:at] + [at] * fill + origin[at + 1:]
     if any(advanced) and any(k is None for k in key):
         raise ExportError(f"{b.where}: indexing that mixes None with index arrays is not "
                           f"mapped to ONNX")
@@ -71,7 +79,7 @@ def getitem(b: Builder, node: Any, ins: list) -> str:
                 axes.append(axis)
                 steps.append(step)
         elif advanced[pos] or any(advanced):
-            arrays.append((axis, pos, k))
+            arrays.append((axis, origin[pos], k))
         else:  # an int: a slice of one, squeezed below
             i = int(k)
             starts.append(i)
@@ -93,7 +101,8 @@ def getitem(b: Builder, node: Any, ins: list) -> str:
 
 def _advanced(b: Builder, node: Any, ins: list, y: str, arrays: list, ndim: int) -> str:
     """NumPy's integer-array indexing on the axes of ``arrays`` (after basic slicing)."""
-    idx = [_key_array(b, node, ins, pos, k) for _, pos, k in arrays]
+    idx = [_key_array(b, node, ins, k, lambda params, pos=pos: _key_of(params)[pos])
+           for _, pos, k in arrays]
     axes = [a for a, _, _ in arrays]
     if len(arrays) == 1:
         return b.op("Gather", [y, idx[0][0]], axis=axes[0])
@@ -125,8 +134,11 @@ def _broadcast(shapes: list[tuple]) -> tuple:
     return tuple(out)
 
 
+def _key_of(params: dict) -> tuple:
+    key = params["key"]
+    return key if isinstance(key, tuple) else (key,)
+
+
 def gather(b: Builder, node: Any, ins: list) -> str:
-    index, _ = _key_array(b, node, ins, 0, node.params["index"]) \
-        if type(node.params["index"]).__name__ == "Slot" else \
-        (b.const(np.asarray(node.params["index"], np.int64)), None)
+    index, _ = _key_array(b, node, ins, node.params["index"], lambda p: p["index"])
     return b.op("GatherElements", [ins[0], index], axis=int(node.params["axis"]))
