@@ -258,6 +258,10 @@ def __getattr__(name: str) -> object:
         from .models import registry
 
         return getattr(registry, name)
+    if name == "quantize":  # chainrule.quantize (issue 19): int8 models, needs nn
+        from .quant import quantize
+
+        return quantize
     if name == "onnx":  # chainrule.onnx.export (issue 16): needs nn, imported on first use
         import importlib
 

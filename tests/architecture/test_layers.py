@@ -30,12 +30,14 @@ LAYERS = {
     "graph": ENGINE,  # chainrule.graph: trace, compile, passes (issue 16)
     "nn": TOOLKIT, "optim": TOOLKIT, "data": TOOLKIT,
     "onnx": TOOLKIT,  # chainrule.onnx: export of traced graphs (issue 16)
+    "quant": TOOLKIT,  # chainrule.quant: int8 quantization (issue 19)
     "train": TRAIN,
     "distributed": TRAIN,  # chainrule.distributed: data parallelism over MPI (issue 18)
     "models": MODELS,
     "rl": MODELS,  # chainrule.rl: agents on nn/optim and Gymnasium (issue 17)
     "cli": CLI,
     "serve": CLI,  # chainrule.serve: the REST server over model directories (issue 19)
+    "playground": CLI,  # chainrule.playground: the browser playground (issue 21)
 }
 LEAVES = {"diff", "linear", "classic"}
 LEAF_MAY_IMPORT = {"errors", "random", "io", "autograd", "nn", "optim", "data", "viz"}
@@ -43,6 +45,7 @@ VIZ_MAY_IMPORT = {"errors", "random", "io", "autograd", "nn", "optim", "data", "
                   "linear", "graph"}
 # Who may import a leaf (besides the leaf itself and chainrule/__init__.py).
 LEAF_USERS = {"cli", "viz"}
+LEAF_USERS |= {"playground"}  # its backprop view uses chainrule.diff (issue 21)
 
 # Lazy imports kept only so that old names keep working for a release (each warns).
 DEPRECATED_SHIMS: set[tuple[str, str]] = set()

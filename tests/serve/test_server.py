@@ -198,3 +198,17 @@ def test_batcher_runs_concurrent_requests_together_and_splits_the_results():
     results = [alone.submit(np.ones((1, 2))) for _ in range(3)]
     assert [r.result(timeout=10).sum() for r in results] == [4.0] * 3
     alone.close()
+
+
+def test_the_listening_socket_has_nagle_off():
+    """Kept-alive answers waited ~40 ms for the client's delayed ACK with Nagle on (uvicorn
+    writes a response's head and body separately); accepted sockets inherit TCP_NODELAY."""
+    import socket
+
+    from chainrule.serve.server import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        sock.close()

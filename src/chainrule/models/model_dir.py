@@ -133,11 +133,11 @@ def write_model_dir(path: str | os.PathLike[str], model: Any, spec: dict[str, An
                        "architecture": _plain(spec), "kind": kind,
                        "input": input_spec(kind, arguments), "weights": WEIGHTS,
                        "chainrule_version": __version__}
-        quantization = getattr(model, "__chainrule_quantization__", None)
-        if quantization is not None:
-            description["quantization"] = _plain(quantization)
+        if "quantization" in metadata:
+            description["quantization"] = _plain(metadata["quantization"])
         try:
-            description["metadata"] = json.loads(json.dumps(_plain(metadata)))
+            description["metadata"] = json.loads(json.dumps(_plain(
+                {k: v for k, v in metadata.items() if k != "quantization"})))
         except (TypeError, ValueError):
             description["metadata"] = {}
         with io.atomic_write(temporary / DESCRIPTION) as f:

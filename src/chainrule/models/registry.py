@@ -149,6 +149,10 @@ def save_model(model: Any, path: str | os.PathLike[str], *, optimizer: Any = Non
     _entry(spec["name"])
     from . import model_dir  # issue 19: a path without a suffix is a model directory
 
+    quantization = getattr(model, "__chainrule_quantization__", None)
+    if quantization is not None:  # chainrule.quantize's int8 model: its structure too
+        metadata = {**metadata, "quantization": quantization}
+
     if model_dir.wants_directory(path):
         if optimizer is not None:
             raise ValueError("save_model: a model directory holds no optimizer state; "
@@ -196,6 +200,13 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any],
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild {name!r} from the saved arguments "
                               f"{arguments}: {exc}") from None
+    if isinstance(checkpoint.get("quantization"), Mapping):  # issue 19: an int8 model
+        from ..quant import apply_structure
+
+        try:
+            apply_structure(model, dict(checkpoint["quantization"]))
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
     io.load_weights(path, model, checkpoint["model"])
     if hasattr(model, "eval"):
         model.eval()
