@@ -266,13 +266,14 @@ def plot(rows: list[dict], path: Path) -> None:
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors = {"mlp": "tab:blue", "cnn": "tab:orange", "gpt": "tab:green"}
     ps = np.unique(np.geomspace(1, 4096, 60).astype(int))
     for r in rows:
         nbytes, t_c = 4 * r["params"], r["t_compute"]
         bw = NETWORKS[r["network"]]
         eff = [t_c / (t_c + t_comm(int(p), nbytes, bw)) for p in ps]
         ax.plot(ps, eff, ls="-" if r["network"].startswith("100") else "--",
-                label=f"{r['model']}, {r['network']}")
+                color=colors[r["model"]], label=f"{r['model']}, {r['network']}")
     ax.axhline(0.5, color="grey", lw=0.8)
     ax.text(1.1, 0.52, "communication = computation", fontsize=8, color="grey")
     ax.set(xscale="log", xlabel="ranks (32 samples each)", ylabel="efficiency t_c / (t_c + t_comm)",
@@ -304,13 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         if dist.is_primary():
             print(json.dumps(res), flush=True)
         return 0
-    result = (json.loads(args.from_json.read_text()) if args.from_json
+    result = (json.loads(args.from_json.read_text())["measured"] if args.from_json
               else measure(args.repeats, args.quick))
     rows = project(result)
     if args.json and not args.from_json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"measured": result, "alpha_s": ALPHA}, indent=1))
-    print(tables(result if "train" in result else result["measured"], rows))
+    print(tables(result, rows))
     if args.plot:
         plot(rows, args.plot)
         print(f"wrote {args.plot}")
