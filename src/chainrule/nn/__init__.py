@@ -72,6 +72,13 @@ from .pooling import (
     MaxUnpool1d,
     MaxUnpool2d,
 )
+from .preprocessing import (  # issue 20 (preprocessing layers)
+    CategoryEncoding,
+    Discretization,
+    Hashing,
+    Normalization,
+)
+from .preprocessing_text import IntegerLookup, StringLookup, TextVectorization  # issue 20
 from .recurrent import GRU, LSTM, RNN, Embedding, GRUCell, LSTMCell, RNNCell
 from .resampling import (
     CircularPad1d,
