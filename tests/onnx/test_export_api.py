@@ -129,3 +129,15 @@ def test_tensor_inputs_a_newer_opset_and_nested_outputs(tmp_path):
     np.testing.assert_allclose(a, 2 * x, rtol=1e-6)
     np.testing.assert_allclose(total, x.sum(axis=1), rtol=1e-5)
     np.testing.assert_allclose(e, np.exp(x), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x[: x.shape[0] - 1] * 2,  # a slice bound from the batch size
+    lambda x: cr.pad(x, ((0, x.shape[0]), (0, 0))),  # pad widths from the batch size
+    lambda x: x[:, np.array([x.shape[0] % 2])],  # index values from the batch size
+], ids=["slice", "pad", "index values"])
+def test_parameters_computed_from_the_batch_size_are_refused(fn, tmp_path):
+    with pytest.raises(ExportError, match="changes? with the batch size"):
+        cr.onnx.export(fn, _x(2, 3), tmp_path / "f.onnx")
+    assert not (tmp_path / "f.onnx").exists()
+    cr.onnx.export(fn, _x(2, 3), tmp_path / "f.onnx", dynamic_batch=False)

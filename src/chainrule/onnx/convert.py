@@ -32,7 +32,7 @@ from ..graph import Graph, trace
 from ..io import atomic_write
 from ..nn.module import Module, evaluating
 from .build import Builder, affine_dims, onnx_type
-from .table import OPS
+from .table import BATCH_PARAMS, OPS
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 18  # LayerNormalization (17), Reduce* with axes as an input (18)
@@ -233,6 +233,7 @@ def _model(onnx: Any, graph: Graph, dims: dict, variants: dict, batches: list[in
             what = "a vector-Jacobian rule recorded whole" if node.is_rule else "the primitive"
             raise ExportError(f"{what} {node.name!r} has no ONNX mapping (used by node {j}: "
                               f"{node}); add one to chainrule/onnx/table.py")
+        _check_batch_params(b, node)
         outs = entry(b, node, [b.names[id(v)] for v in node.inputs])
         outs = [outs] if isinstance(outs, str) else list(outs)
         for v, name in zip(node.outputs, outs):
@@ -251,6 +252,20 @@ def _model(onnx: Any, graph: Graph, dims: dict, variants: dict, batches: list[in
                                    producer_name="chainrule")
     model.ir_version = min(model.ir_version, 10)  # what current onnxruntime reads
     return model
+
+
+def _check_batch_params(b: Builder, node: Any) -> None:
+    """Refuse a parameter that changes with the batch size where the entry would bake it
+    in (``table.BATCH_PARAMS`` names those the entries handle)."""
+    variants = b.variants.get(id(node))
+    if variants is None:
+        return
+    changed = [k for k in node.params if not all(_same(v[k], node.params[k]) for v in variants)]
+    bad = [k for k in changed if k not in BATCH_PARAMS.get(node.name, ())]
+    if bad:
+        raise ExportError(f"{b.where}: its parameter {bad[0]!r} changes with the batch size "
+                          f"(computed from x.shape[0]?); one ONNX file cannot hold it. Export "
+                          f"with dynamic_batch=False")
 
 
 def _initializer(b: Builder, value: np.ndarray, name: str) -> str:

@@ -40,10 +40,14 @@ def _key_array(b: Builder, node: Any, ins: list, value: Any,
     arr = arr.astype(np.int64)
     variants = b.variants.get(id(node))
     if variants is not None:
-        shapes = [np.shape(in_params(v)) for v in variants]
-        dims = affine_dims(shapes, b.batches, b.where)
+        seen = [np.asarray(in_params(v)) for v in variants]
+        dims = affine_dims([a.shape for a in seen], b.batches, b.where)
         if not all(isinstance(d, int) for d in dims):
             return b.generated(arr, dims, "index array"), dims
+        if not all(np.array_equal(a, arr) for a in seen):
+            raise ExportError(f"{b.where}: an index array's values change with the batch "
+                              f"size; one ONNX file cannot hold it. Export with "
+                              f"dynamic_batch=False")
     return b.const(arr), arr.shape
 
 
@@ -63,6 +67,12 @@ def getitem(b: Builder, node: Any, ins: list) -> str:
     if any(advanced) and any(k is None for k in key):
         raise ExportError(f"{b.where}: indexing that mixes None with index arrays is not "
                           f"mapped to ONNX")
+    for v in b.variants.get(id(node), ()):  # only index arrays may change with the batch
+        if any(not adv and not _same_part(k, o) for k, o, adv in
+               zip(_key_of(node.params), _key_of(v), advanced_at(node.params))):
+            raise ExportError(f"{b.where}: a slice or an index of the key changes with the "
+                              f"batch size (computed from x.shape[0]?); export with "
+                              f"dynamic_batch=False")
     y, axis, squeeze, unsqueeze = ins[0], 0, [], []
     starts, ends, axes, steps = [], [], [], []
     arrays: list[tuple[int, int, Any]] = []  # (axis, position in key, index)
@@ -132,6 +142,15 @@ def _broadcast(shapes: list[tuple]) -> tuple:
             raise ExportError(f"index arrays of shapes {shapes} do not broadcast")
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
+
+
+def advanced_at(params: dict) -> list[bool]:
+    return [type(k).__name__ == "Slot" or isinstance(k, (np.ndarray, list))
+            for k in _key_of(params)]
+
+
+def _same_part(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and (a is b or a == b)
 
 
 def _key_of(params: dict) -> tuple:

@@ -310,3 +310,12 @@ OPS: dict[str, Entry] = {
     "scaled_dot_product_attention": kernels.sdpa, "lstm_gates": kernels.lstm_gates,
     "lstm_scan": kernels.lstm_scan,
 }
+
+#: Parameters an entry may see change with the batch size (traced at several sizes): it
+#: reads them from the output's dims, or makes batch-sized index arrays at run time. A
+#: change of any other parameter is an ExportError (it would be baked in).
+BATCH_PARAMS: dict[str, set[str]] = {
+    "reshape": {"shape"}, "broadcast_to": {"shape"}, "sum_to": {"shape"}, "fold": {"shape"},
+    "getitem": {"key"}, "gather": {"index"},
+}
+
