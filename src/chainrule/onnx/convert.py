@@ -240,10 +240,8 @@ def _model(onnx: Any, graph: Graph, dims: dict, variants: dict, batches: list[in
             b.names[id(v)] = name
     outputs = []
     for v, name in zip(graph.outputs, out_names):
-        src = b.names.get(id(v))
-        if src is None:  # an input or a parameter returned as it is
-            src = b.names[id(v)]
-        b.nodes.append(onnx.helper.make_node("Identity", [src], [name], name=b.fresh("out")))
+        b.nodes.append(onnx.helper.make_node("Identity", [b.names[id(v)]], [name],
+                                             name=b.fresh("out")))
         outputs.append(_value_info(onnx, name, v, b.dims_of(v)))
     inputs = [_value_info(onnx, name, v, b.dims_of(v))
               for v, name in zip(graph.inputs, in_names)]
