@@ -40,6 +40,7 @@ LAYERS = {
     "playground": CLI,  # chainrule.playground: the browser playground (issue 21)
 }
 LEAVES = {"diff", "linear", "classic"}
+LEAVES |= {"linear_softmax"}  # softmax regression by BGD, NumPy only (issue 20)
 LEAF_MAY_IMPORT = {"errors", "random", "io", "autograd", "nn", "optim", "data", "viz"}
 VIZ_MAY_IMPORT = {"errors", "random", "io", "autograd", "nn", "optim", "data", "diff",
                   "linear", "graph"}

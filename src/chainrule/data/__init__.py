@@ -25,6 +25,7 @@ from chainrule.data.datasets import (
 from chainrule.data.download import ENV_VAR, get_data_dir
 from chainrule.data.errors import DataError, DataFileNotFoundError
 from chainrule.data.idx import read_idx, write_idx
+from chainrule.data.iris import IRIS_FEATURES, IRIS_TARGETS, load_iris  # issue 20
 from chainrule.data.loader import DataLoader
 from chainrule.data.pipeline import Pipeline, from_arrays, from_generator  # issue 20
 from chainrule.data.pipeline_csv import from_csv  # issue 20
@@ -33,6 +34,8 @@ from chainrule.data.preprocess import one_hot, standardize
 __all__ = [
     "ENV_VAR",
     "FASHION_MNIST_MIRRORS",
+    "IRIS_FEATURES",
+    "IRIS_TARGETS",
     "MNIST_MIRRORS",
     "ArrayDataset",
     "DataError",
@@ -49,6 +52,7 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_housing",
+    "load_iris",
     "load_mnist",
     "load_text",
     "one_hot",
