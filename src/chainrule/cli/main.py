@@ -21,6 +21,7 @@ from . import (  # save_model, serve: issue 19
     export,
     generate,
     play,
+    playground,
     save_model,
     serve,
     textbook,
@@ -33,6 +34,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS = (textbook, diff, train, classic, descent, generate, export)  # export: issue 16
 COMMANDS += (play,)  # issue 17
 COMMANDS += (save_model, serve)  # issue 19
+COMMANDS += (playground,)  # issue 21
 
 
 def build_parser() -> argparse.ArgumentParser:
