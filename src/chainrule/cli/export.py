@@ -7,7 +7,9 @@ The model is rebuilt from the checkpoint (its architecture and weights) and writ
 ``chainrule.onnx.export`` in eval mode, with a dynamic batch axis unless
 ``--static-batch``. The example input's per-example shape comes from the checkpoint
 (``input_shape`` of classifiers and autoencoders, ``context`` token ids of a language
-model) or from ``--input-shape``; needs ``pip install "chainrule[onnx]"``.
+model) or from ``--input-shape``; needs ``pip install "chainrule[onnx]"``. When
+onnxruntime is installed the file is run on the example and compared with the model
+(exit 1 beyond rtol 1e-4, atol 1e-5).
 """
 
 from __future__ import annotations
@@ -106,4 +108,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.onnx}: {len(proto.graph.node)} ONNX nodes, opset "
           f"{proto.opset_import[0].version}, input ({batch}, "
           f"{', '.join(str(d) for d in x.shape[1:])}) {x.dtype}")
+    return _verify(model, x, args.onnx)
+
+
+def _verify(model: Any, x: np.ndarray, path: str) -> int:
+    """Run the file in onnxruntime (when installed) on the example and compare."""
+    try:
+        import onnxruntime
+    except ImportError:
+        print("onnxruntime is not installed: the file was not run (pip install "
+              "onnxruntime)")
+        return 0
+    from ..nn.module import evaluating
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x})
+    with evaluating(model):
+        want = model(x)
+    want = want if isinstance(want, (tuple, list)) else (want,)
+    diff = max(float(np.max(np.abs(g - w.data), initial=0.0)) for g, w in zip(got, want))
+    ok = all(np.allclose(g, w.data, rtol=1e-4, atol=1e-5) for g, w in zip(got, want))
+    if not ok:
+        return common.fail(NAME, f"onnxruntime's outputs differ from chainrule's by up to "
+                                 f"{diff:.3g} (beyond rtol 1e-4, atol 1e-5)", status=1)
+    print(f"checked in onnxruntime: outputs equal chainrule's (max |difference| {diff:.1e})")
     return 0
