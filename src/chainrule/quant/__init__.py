@@ -14,6 +14,9 @@ The arithmetic is simulated in float32 (the int8 weights are dequantized at each
 so the outputs are what an int8 kernel with float rescaling computes, up to float
 rounding; the gain here is the size of the saved model, not speed. Other layers
 (activations, pooling, normalisation, recurrent cells) stay in float32.
+
+Quantization-aware training (:mod:`.qat`): :func:`prepare_qat` (fake quantization with
+straight-through gradients), train, then :func:`convert` to the int8 model.
 """
 
 from .ptq import (
@@ -23,6 +26,7 @@ from .ptq import (
     quantizable_layers,
     quantize,
 )
+from .qat import FakeQuantLayer, convert, prepare_qat  # quantization-aware training
 
-__all__ = ["QUANTIZATION_ATTRIBUTE", "QuantizedLayer", "apply_structure",
-           "quantizable_layers", "quantize"]
+__all__ = ["QUANTIZATION_ATTRIBUTE", "FakeQuantLayer", "QuantizedLayer", "apply_structure",
+           "convert", "prepare_qat", "quantizable_layers", "quantize"]

@@ -71,10 +71,10 @@ class QuantizedLayer(Module):
 
     def forward(self, x: Any) -> Any:
         data = np.asarray(x.numpy() if isinstance(x, Tensor) else x, dtype=np.float32)
-        if self._calibrating:
-            low, high = self.input_range
+        if self._calibrating:  # widen the range, then round as the int8 model will, so the
+            low, high = self.input_range  # next layer calibrates on what it will see
             self.input_range[...] = [min(low, data.min()), max(high, data.max())]
-        elif np.isfinite(self.input_range).all():
+        if np.isfinite(self.input_range).all():
             data = fake_quantize(data, *activation_params(*self.input_range))
         object.__setattr__(self.layer, "weight", Tensor(self.dequantized_weight()))
         try:
