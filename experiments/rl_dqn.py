@@ -34,10 +34,12 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--steps", type=int, default=50_000)
     ap.add_argument("--out", default=str(ROOT / "docs" / "rl_dqn.json"))
+    ap.add_argument("--plot-only", action="store_true", help="redraw the figure from --out")
     args = ap.parse_args()
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
-    curves = {}
+    if args.plot_only:
+        return plot(results)
     for variant in args.variants.split(","):
         for seed in map(int, args.seeds.split(",")):
             cfg = DQNConfig(steps=args.steps, seed=seed, **VARIANTS[variant])
@@ -64,12 +66,19 @@ def main() -> None:
             merged[key] = results[key]                # another run may have added keys
             results.update(merged)
             out.write_text(json.dumps(results, indent=1))
+    plot(results)
+
+
+def plot(results: dict) -> None:
+    """Greedy validation mean (10 episodes) against environment steps, seed 0 of each."""
+    curves = {}
     for key, r in sorted(results.items()):
-        if key.endswith("seed0"):
-            curves[key.split("/")[0]] = (r["episode_end_steps"], r["episode_rewards"])
+        if key.endswith("seed0") and r["validation"]:
+            steps, scores = zip(*r["validation"])
+            curves[key.rsplit("/", 1)[0]] = (steps, scores)
     plot_reward_curves(curves, ROOT / "docs" / "figures" / "rl_dqn.png",
-                       "DQN variants on CartPole-v1 (seed 0, training episodes)",
-                       xlabel="environment step", window=20, threshold=475)
+                       "DQN variants on CartPole-v1 (seed 0): greedy validation mean",
+                       xlabel="environment step", threshold=475)
 
 
 if __name__ == "__main__":

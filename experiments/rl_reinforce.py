@@ -39,7 +39,6 @@ RECIPES = {
 
 def policy_gradients(part: str, seeds: list[int], results: dict, out: Path) -> None:
     env_id, recipe = RECIPES[part]
-    curves = {}
     for seed in seeds:
         t0 = time.perf_counter()
         _, hist = train_reinforce(env_id, ReinforceConfig(seed=seed, **recipe))
@@ -48,14 +47,22 @@ def policy_gradients(part: str, seeds: list[int], results: dict, out: Path) -> N
         results[f"{part}/seed{seed}"] = {
             "last_iteration_mean": m[-1], "last_10_iterations_mean": float(np.mean(m[-10:])),
             "mean_rewards": m, "minutes": round(minutes, 2), "timer": hist["timer"]}
-        curves[f"seed {seed}"] = (np.arange(1, len(m) + 1), m)
         print(f"{part} seed {seed}: last iteration {m[-1]:.1f}, last 10 iterations "
               f"{np.mean(m[-10:]):.1f}, {minutes:.1f} min (env "
               f"{hist['timer']['env_seconds']:.0f} s, agent "
               f"{hist['timer']['agent_seconds']:.0f} s)", flush=True)
         out.write_text(json.dumps(results, indent=1))
+    plot_part(part, results)
+
+
+def plot_part(part: str, results: dict) -> None:
+    """The curves of every seed of ``part`` stored in ``results``."""
+    curves = {f"seed {key.split('seed')[-1]}": (np.arange(1, len(r["mean_rewards"]) + 1),
+                                                r["mean_rewards"])
+              for key, r in sorted(results.items()) if key.startswith(part + "/")}
     plot_reward_curves(curves, ROOT / "docs" / "figures" / f"rl_reinforce_{part}.png",
-                       f"REINFORCE on {env_id} (book recipe)", xlabel="iteration",
+                       f"REINFORCE on {RECIPES[part][0]} (book recipe): mean reward of each "
+                       f"iteration", xlabel="iteration",
                        threshold=190.3 if part == "cartpole" else 167.1)
 
 
@@ -80,10 +87,16 @@ def main() -> None:
     ap.add_argument("--parts", default="qlearning,cartpole")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", default=str(ROOT / "docs" / "rl_reinforce.json"))
+    ap.add_argument("--plot-only", action="store_true", help="redraw the figures from --out")
     args = ap.parse_args()
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.plot_only:
+        for part in RECIPES:
+            if any(k.startswith(part + "/") for k in results):
+                plot_part(part, results)
+        return
     for part in args.parts.split(","):
         if part == "qlearning":
             tabular(seeds, results, out)
