@@ -20,8 +20,8 @@ from ..autograd.ops import hardsigmoid as _hardsigmoid
 from ..autograd.ops import hardswish as _hardswish
 from ..autograd.tensor import Tensor
 
-__all__ = ["celu", "hardsigmoid", "hardswish", "mish", "normalize", "softmin", "softplus",
-           "softsign"]
+__all__ = ["celu", "gelu", "gelu_sigmoid", "hardsigmoid", "hardswish", "mish", "normalize",
+           "softmin", "softplus", "softsign", "swish"]
 
 
 def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -34,6 +34,24 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     y = ops.softplus(z) if beta == 1 else ops.softplus(z) / beta
     over = z.data > threshold
     return ops.where(over, x, y) if over.any() else y
+
+
+def swish(x: Any, beta: float = 1.0) -> Tensor:
+    """x sigmoid(beta x) (Ramachandran et al.); beta = 1 is SiLU (issue 20)."""
+    x = ops.lift(x)
+    return ops.silu(x) if beta == 1 else x * ops.sigmoid(x * beta)
+
+
+def gelu_sigmoid(x: Any) -> Tensor:
+    """GELU's sigmoid approximation x sigmoid(1.702 x) (Hendrycks and Gimpel; Hands-On ML
+    ch. 11)."""
+    x = ops.lift(x)
+    return x * ops.sigmoid(x * 1.702)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """x Phi(x): exact (``"none"``, with erf), ``"tanh"`` or ``"sigmoid"`` approximation."""
+    return gelu_sigmoid(x) if approximate == "sigmoid" else ops.gelu(x, approximate)
 
 
 def celu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:

@@ -14,7 +14,6 @@ import numpy as np
 from ..autograd import ops
 from ..autograd.ops import (  # re-exported stateless activations
     elu,
-    gelu,
     leaky_relu,
     linear,
     log_sigmoid,
@@ -31,6 +30,8 @@ from ..graph.randomness import random_primitive
 from ..random import get_rng
 from .activations import (  # noqa: F401  (PyTorch's activations, re-exported)
     celu,
+    gelu,  # + the sigmoid approximation (issue 20)
+    gelu_sigmoid,
     hardsigmoid,
     hardswish,
     mish,
@@ -38,6 +39,7 @@ from .activations import (  # noqa: F401  (PyTorch's activations, re-exported)
     softmin,
     softplus,
     softsign,
+    swish,  # Swish with beta (issue 20)
 )
 from .kernels import (  # noqa: F401  (convolution and pooling, re-exported)
     conv2d,
@@ -103,7 +105,6 @@ from ..autograd.ops.selection import (  # noqa: F401  (PyTorch's, not NumPy's, s
 )
 from .sampled_softmax import sampled_softmax_cross_entropy  # noqa: F401  (issue 15, ex. 7)
 
-swish = silu
 __all__ = ["elu", "gelu", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "relu", "selu",
            "sigmoid", "silu", "softmax", "softplus", "swish", "tanh", "dropout", "alpha_dropout",
            "batch_norm", "layer_norm", "mse_loss", "l1_loss", "huber_loss", "cross_entropy",

@@ -279,10 +279,10 @@ ReLU = _activation("ReLU", ops.relu, "max(x, 0); derivative 0 at 0.")
 LeakyReLU = _activation("LeakyReLU", ops.leaky_relu, "x if x > 0 else slope*x.", slope=0.01)
 ELU = _activation("ELU", ops.elu, "x if x > 0 else alpha*(e^x - 1).", alpha=1.0)
 SELU = _activation("SELU", ops.selu, "Self-normalising ELU (Klambauer et al.).")
-GELU = _activation("GELU", ops.gelu, "x*Phi(x); approximate='tanh' for the tanh form.",
+GELU = _activation("GELU", F.gelu, "x*Phi(x); approximate='tanh' or 'sigmoid' (x*sigmoid(1.702x)).",
                    approximate="none")
-Swish = _activation("Swish", ops.silu, "x*sigmoid(x) (SiLU).")
-SiLU = Swish
+Swish = _activation("Swish", F.swish, "x*sigmoid(beta*x); beta=1 is SiLU.", beta=1.0)
+SiLU = _activation("SiLU", ops.silu, "x*sigmoid(x) (Swish with beta=1).")
 Softmax = _activation("Softmax", ops.softmax, "Softmax over ``axis`` (default last).",
                       axis=-1)
 LogSoftmax = _activation("LogSoftmax", ops.log_softmax, "log-softmax over ``axis``.",
