@@ -141,3 +141,30 @@ def test_boolean_mask_indexing_is_refused(tmp_path):
         cr.onnx.export(lambda x: x[x > 0.5] * 2, _f(2, 3), tmp_path / "f.onnx",
                        dynamic_batch=False)
     assert not (tmp_path / "f.onnx").exists()
+
+
+def test_lstm_scan_is_onnx_lstm_when_only_the_final_c_is_read_else_a_scan(tmp_path):
+    from chainrule.nn.kernels import lstm_scan
+
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((16, 4)).astype(np.float32)
+    h0, c0 = _f(3, 4), _f(3, 4)
+    layer = nn.LSTM(6, 4)
+
+    def whole(xw):  # every step of c is read: Scan
+        return lstm_scan(xw, h0, c0, w, mask=None)
+
+    def final(xw):  # as nn.LSTM reads it: h at every step, c at the last
+        y = lstm_scan(xw, h0, c0, w, mask=None)
+        return y[0], y[1, :, -1]
+
+    for fn, op in ((whole, "Scan"), (final, "LSTM")):
+        xw = _f(3, 5, 16)
+        proto = cr.onnx.export(fn, xw, tmp_path / "f.onnx", dynamic_batch=False)
+        assert op in {n.op_type for n in proto.graph.node}
+        got = ort.InferenceSession(str(tmp_path / "f.onnx")).run(None, {"input": xw})
+        want = fn(xw)
+        for g, v in zip(got, want if isinstance(want, tuple) else (want,), strict=True):
+            np.testing.assert_allclose(g, v.data, rtol=1e-4, atol=1e-5)
+    proto = cr.onnx.export(layer, _f(2, 5, 6), tmp_path / "layer.onnx")
+    assert "LSTM" in {n.op_type for n in proto.graph.node}

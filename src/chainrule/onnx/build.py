@@ -50,6 +50,7 @@ class Builder:
         self._consts: dict[tuple, str] = {}
         self.used_names: set[str] = set()
         self.variants: dict[int, list[dict]] = {}  # id(Node) -> its params in each trace
+        self.readers: dict[int, list[Any]] = {}  # id(Var) -> nodes reading it (not outputs)
 
     # ------------------------------------------------------------------ names
     def fresh(self, hint: str = "t") -> str:

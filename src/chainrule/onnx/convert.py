@@ -215,6 +215,11 @@ def _model(onnx: Any, graph: Graph, dims: dict, variants: dict, batches: list[in
     b = Builder(onnx, opset, dims, in_names[0] if dynamic else None)
     b.variants, b.batches = variants, batches
     b.used_names.update(in_names + out_names)
+    for node in graph.nodes:
+        for v in node.inputs:
+            b.readers.setdefault(id(v), []).append(node)
+    for v in graph.outputs:
+        b.readers[id(v)] = None  # type: ignore[assignment]  # read outside the graph
     for v, name in zip(graph.inputs, in_names):
         b.names[id(v)] = name
     for k, v in enumerate(graph.consts):

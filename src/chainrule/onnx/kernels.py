@@ -105,10 +105,13 @@ def lstm_gates(b: Builder, node: Any, ins: list) -> str:
 
 
 def lstm_scan(b: Builder, node: Any, ins: list) -> str:
-    """The fused LSTM loop as an ONNX ``Scan`` over time: (xw, h0, c0, W_hh) -> the
-    stacked (2, B, T, H) sequences of h and c."""
+    """The fused LSTM loop: (xw, h0, c0, W_hh) -> the stacked (2, B, T, H) sequences of h
+    and c. ONNX's ``LSTM`` operator when only the h sequence and the final c are read
+    (as ``nn.LSTM`` does), else a ``Scan`` over time whose body is one step."""
     if node.params.get("mask") is not None:
         raise ExportError(f"{b.where}: a masked (padded) LSTM sequence is not mapped to ONNX")
+    if _reads_final_c_only(b, node):
+        return _lstm_operator(b, node, ins)
     xw, h0 = node.inputs[0], node.inputs[1]
     hid = h0.shape[-1]
     onnx = b.onnx
@@ -135,3 +138,46 @@ def lstm_scan(b: Builder, node: Any, ins: list) -> str:
     zero = b.ints([0])
     return b.op("Concat", [b.op("Unsqueeze", [hs, zero]), b.op("Unsqueeze", [cs, zero])],
                 axis=0)
+
+
+def _reads_final_c_only(b: Builder, node: Any) -> bool:
+    """Whether every reader of the (2, B, T, H) output takes the h sequence (``y[0...]``)
+    or the last step of c (``y[1, :, -1]``), so that ONNX's LSTM, which returns only the
+    final c, computes all that is read."""
+    out = node.outputs[0]
+    steps = out.shape[2]
+    readers = b.readers.get(id(out))
+    if readers is None:  # a graph output
+        return False
+    for r in readers:
+        key = r.params.get("key") if r.name == "getitem" else None
+        key = key if isinstance(key, tuple) else (key,)
+        if not key or isinstance(key[0], np.ndarray) or key[0] not in (0, 1):
+            return False
+        if key[0] == 1 and not (len(key) == 3 and key[1] == slice(None) and
+                                isinstance(key[2], (int, np.integer)) and
+                                key[2] in (-1, steps - 1)):
+            return False
+    return True
+
+
+_ONNX_GATES = (0, 3, 1, 2)  # ONNX's gate order i, o, f, c in chainrule's i, f, g, o
+
+
+def _lstm_operator(b: Builder, node: Any, ins: list) -> str:
+    hid = node.inputs[1].shape[-1]
+    dtype = node.inputs[0].dtype
+    perm = np.concatenate([np.arange(k * hid, (k + 1) * hid) for k in _ONNX_GATES])
+    # the input projection is already in xw: W is the permutation of its gate blocks
+    w = b.const(np.eye(4 * hid, dtype=dtype)[perm][None])
+    r = b.op("Unsqueeze", [b.op("Gather", [ins[3], b.const(perm)], axis=0), b.ints([0])])
+    zero = b.ints([0])
+    x = b.op("Transpose", [ins[0]], perm=[1, 0, 2])  # (T, B, 4H)
+    y, _, c_last = b.op("LSTM", [x, w, r, "", "", b.op("Unsqueeze", [ins[1], zero]),
+                                 b.op("Unsqueeze", [ins[2], zero])], n_out=3, hidden_size=hid)
+    hs = b.op("Transpose", [b.op("Squeeze", [y, b.ints([1])])], perm=[1, 0, 2])  # (B, T, H)
+    # c at every step is read nowhere but at the last (_reads_final_c_only): the final c
+    cs = b.op("Expand", [b.op("Transpose", [c_last], perm=[1, 0, 2]), b.op("Shape", [hs])])
+    return b.op("Concat", [b.op("Unsqueeze", [hs, zero]), b.op("Unsqueeze", [cs, zero])],
+                axis=0)
+
