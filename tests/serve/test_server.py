@@ -212,3 +212,15 @@ def test_the_listening_socket_has_nagle_off():
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
         sock.close()
+
+
+def test_chainrule_train_scaling_is_applied_by_the_server(tmp_path):
+    model = _cnn(4)
+    save_model(model, tmp_path / "scaled" / "1", preprocess={"mean": 0.25, "std": 2.0})
+    x = np.random.default_rng(5).random((2, *SHAPE), dtype=np.float32)
+    with start_server(ModelRepository(tmp_path)) as server:
+        status, body = _request(f"{server.url}/v1/models/scaled:predict",
+                                {"instances": x.tolist()})
+    assert status == 200
+    np.testing.assert_allclose(body["predictions"], _expected(model, (x - 0.25) / 2.0),
+                               rtol=1e-5, atol=1e-6)

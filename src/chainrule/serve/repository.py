@@ -7,10 +7,12 @@
 
 :class:`ModelRepository` loads every version it finds, checks each by running one example
 through it (a version that fails to load or to run is refused and recorded, and the others
-keep serving), and serves the highest loaded version by default. :meth:`refresh` (called
-every ``poll_interval`` seconds by :meth:`start`) picks up new versions and drops removed
-ones; a request holds the :class:`LoadedVersion` it started with, so swapping in a new
-version never fails a request in flight.
+keep serving), and serves the highest loaded version by default. A model saved with
+``chainrule train``'s input scaling (``preprocess={"mean", "std"}`` in its checkpoint, kept
+by ``chainrule save-model``) gets it applied by the server: clients send raw inputs.
+:meth:`refresh` (called every ``poll_interval`` seconds by :meth:`start`) picks up new
+versions and drops removed ones; a request holds the :class:`LoadedVersion` it started
+with, so swapping in a new version never fails a request in flight.
 """
 
 from __future__ import annotations
@@ -64,6 +66,17 @@ class LoadedVersion:
         return self.batcher.submit(x)
 
 
+def _preprocess(weights: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(mean, std)`` that ``chainrule train`` scaled the inputs with (its checkpoint's
+    ``preprocess`` entry, kept by ``save-model``), or None."""
+    from ..io import read_checkpoint
+
+    entry = read_checkpoint(weights).get("preprocess")
+    if not isinstance(entry, dict) or not {"mean", "std"} <= set(entry):
+        return None
+    return (np.asarray(entry["mean"], np.float32), np.asarray(entry["std"], np.float32))
+
+
 def _stamp(path: Path) -> tuple[float, ...]:
     """When the version's files last changed (a refused version is retried on change)."""
     return tuple(p.stat().st_mtime for p in sorted(path.iterdir()) if p.is_file())
@@ -106,12 +119,18 @@ class ModelRepository:
         if shape is None:
             raise ValueError("its input shape is unknown (only models with a fixed input "
                              "shape can be served)")
-        probe = np.zeros((1, *shape), dtype=dtype)
-        out = run_model(model, probe)  # refuse a model that cannot run
+        scaling = _preprocess(path / model_dir.WEIGHTS)
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            if scaling is not None:  # chainrule train's scaling: clients send raw inputs
+                x = ((x - scaling[0]) / scaling[1]).astype(x.dtype, copy=False)
+            return run_model(model, x)
+
+        out = predict(np.zeros((1, *shape), dtype=dtype))  # refuse a model that cannot run
         if out.shape[:1] != (1,):
             raise ValueError(f"its output has shape {out.shape} for one example")
-        batcher = Batcher(lambda x: run_model(model, x), max_batch=self.max_batch,
-                          max_wait=self.max_wait, name=f"{name}/{version}")
+        batcher = Batcher(predict, max_batch=self.max_batch, max_wait=self.max_wait,
+                          name=f"{name}/{version}")
         return LoadedVersion(name, version, path, model, description, shape, dtype,
                              tuple(out.shape[1:]), batcher)
 
