@@ -123,7 +123,10 @@ def test_unknown_models_versions_routes_and_methods(served):
     assert _request(f"{server.url}/v1/models/mnist/versions/x:predict", x)[0] == 400
     assert _request(f"{server.url}/v1/models/nope")[0] == 404
     assert _request(f"{server.url}/elsewhere")[0] == 404
-    assert _request(f"{server.url}/v1/models/mnist:predict", method="GET")[0] in (404, 405)
+    assert _request(f"{server.url}/v1/models/mnist:predict", method="GET") == (
+        405, {"error": "predict takes POST with a JSON body"})
+    assert _request(f"{server.url}/v1/models/mnist", x)[0] == 405
+    assert _request(f"{server.url}/healthz", method="DELETE")[0] == 405
 
 
 def test_new_version_swaps_in_while_requests_are_in_flight(served):

@@ -166,6 +166,8 @@ def create_app(repository: ModelRepository, *, max_body_bytes: int = 10 * 2**20)
                                          repository.status(n)} for n in repository.names()]})
 
     async def status(request: Request) -> JSONResponse:
+        if request.path_params.get("name", "").endswith(":predict"):
+            raise ClientError(405, "predict takes POST with a JSON body")
         if "version" in request.path_params:
             loaded = pick(request)
             rows = [r for r in repository.status(loaded.name)
