@@ -163,11 +163,4 @@ def _swap_in(temporary: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(temporary, target)
-    if os.name == "posix":
-        fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+    io._fsync_directory(target.parent)  # the rename itself survives a crash
