@@ -17,6 +17,7 @@ from .adam import Adam, Adamax, AdamW, NAdam
 from .adaptive import Adagrad, RMSprop
 from .clip import clip_grad_norm_, clip_grad_value_
 from .lr_finder import LRFinderResult, find_lr, suggest_lr
+from .one_cycle_book import OneCycleThreePhase  # issue 20 (Hands-On ML's 1cycle)
 from .optimizer import Optimizer
 from .registry import OPTIMIZERS, OptimizerSpec, create_optimizer
 from .schedules import (
@@ -46,7 +47,8 @@ __all__ = [
     "OPTIMIZERS", "SGD", "clip_grad_norm_", "clip_grad_value_", "create_optimizer", "find_lr",
     "schedules", "suggest_lr", "Adagrad", "Adam", "AdamW", "Adamax", "CosineDecay",
     "ExponentialDecay", "LRFinderResult", "LRSchedule", "LinearDecay", "MultiStepDecay", "NAdam",
-    "OneCycle", "Optimizer", "OptimizerSpec", "PiecewiseConstant", "PowerDecay", "RMSprop",
+    "OneCycle", "OneCycleThreePhase",  # issue 20
+    "Optimizer", "OptimizerSpec", "PiecewiseConstant", "PowerDecay", "RMSprop",
     "ReduceLROnPlateau", "StepDecay",
     # test surfaces and optimizer walks on them (chainrule.optim.surfaces)
     "SURFACES", "Surface", "SurfacePath", "compare_optimizers", "get_surface",
