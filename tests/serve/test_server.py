@@ -227,3 +227,23 @@ def test_chainrule_train_scaling_is_applied_by_the_server(tmp_path):
     assert status == 200
     np.testing.assert_allclose(body["predictions"], _expected(model, (x - 0.25) / 2.0),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_language_model_takes_token_ids_in_its_vocabulary(tmp_path):
+    manual_seed(0)
+    model = create_model("gpt", vocab_size=7, context=6, layers=1, heads=2, width=4)
+    save_model(model, tmp_path / "lm" / "1")
+    ids = np.array([[0, 1, 2, 3, 4, 6]])
+    with start_server(ModelRepository(tmp_path)) as server:
+        url = f"{server.url}/v1/models/lm:predict"
+        status, body = _request(url, {"instances": ids.tolist()})
+        assert status == 200
+        model.eval()
+        with cr.no_grad():
+            want = model(ids)
+        want = (want[0] if isinstance(want, tuple) else want).numpy()
+        np.testing.assert_allclose(body["predictions"], want, rtol=1e-5, atol=1e-6)
+        assert _request(url, {"instances": [[0, 1, 2, 3, 4, 7]]}) == (
+            400, {"error": "token ids must be in 0..6"})
+        assert _request(url, {"instances": [[0, 1, 2, 3, 4, -1]]})[0] == 400
+        assert _request(url, {"instances": [[0, 1, 2, 3, 4, 0.5]]})[0] == 400

@@ -84,6 +84,10 @@ def parse_instances(payload: Any, loaded: LoadedVersion) -> np.ndarray:
     if loaded.dtype.startswith("int"):
         if not (array == np.round(array)).all():
             raise ClientError(400, f"model {loaded.name!r} takes integers ({loaded.dtype})")
+        arguments = (loaded.description.get("architecture") or {}).get("arguments") or {}
+        vocab = arguments.get("vocab_size")
+        if isinstance(vocab, int) and not ((array >= 0) & (array < vocab)).all():
+            raise ClientError(400, f"token ids must be in 0..{vocab - 1}")
         return array.astype(loaded.dtype)
     return array.astype(loaded.dtype)
 
