@@ -247,3 +247,18 @@ def test_a_language_model_takes_token_ids_in_its_vocabulary(tmp_path):
             400, {"error": "token ids must be in 0..6"})
         assert _request(url, {"instances": [[0, 1, 2, 3, 4, -1]]})[0] == 400
         assert _request(url, {"instances": [[0, 1, 2, 3, 4, 0.5]]})[0] == 400
+
+
+def test_a_gan_directory_serves_its_generator(tmp_path):
+    manual_seed(0)
+    gan = create_model("gan", latent_size=3, image_shape=(1, 4, 4))
+    save_model(gan, tmp_path / "faces" / "1")
+    z = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
+    with start_server(ModelRepository(tmp_path)) as server:
+        status, body = _request(f"{server.url}/v1/models/faces:predict",
+                                {"instances": z.tolist()})
+        _, meta = _request(f"{server.url}/v1/models/faces/metadata")
+    assert status == 200
+    np.testing.assert_allclose(body["predictions"], _expected(gan.generator, z), rtol=1e-5,
+                               atol=1e-6)
+    assert meta["metadata"]["signature_def"]["outputs"]["shape"] == [-1, 1, 4, 4]

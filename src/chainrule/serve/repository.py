@@ -113,6 +113,8 @@ class ModelRepository:
 
         description = model_dir.read_description(path)
         model = load_model(path)
+        if description.get("kind") == "gan" and hasattr(model, "generator"):
+            model = model.generator.eval()  # a GAN serves samples: its generator
         spec = description.get("input")
         shape = tuple(int(d) for d in spec["shape"]) if spec else None
         dtype = spec["dtype"] if spec else "float32"
