@@ -9,9 +9,9 @@ of issue 18, written as a subclass so that the single-process trainer is untouch
   with the *per-rank* ``batch_size``; the permutation is the one a single-process
   ``fit(seed=...)`` would draw, so ``P`` ranks with batch ``B`` train as one process with
   batch ``P*B``);
-* averages the logged results over the ranks (every batch and every epoch), so every rank
-  prints, stops early and diverges on the same numbers (a rank that stopped alone would
-  leave the others waiting in the next all-reduce);
+* averages the step's logs and the epoch's results over the ranks (every batch), so every
+  rank prints, stops early and diverges on the same numbers at the same step (a rank that
+  stopped alone would leave the others waiting in the next all-reduce);
 * runs the callbacks that write files (``Checkpoint``, ``ModelCheckpoint``, ``CSVLogger``,
   ``SampleGrid``) and the progress display on the primary rank only.
 
@@ -65,6 +65,13 @@ class DistributedTrainer(Trainer):
             broadcast_parameters(model, root)
         if optimizer is not None:
             broadcast_optimizer_state(optimizer, root)
+
+    def train_step(self, batch: Any) -> dict[str, Any]:
+        """The Trainer's step; its logs (e.g. the loss) averaged over the ranks, so that
+        callbacks that read ``step_logs`` (``TerminateOnNaN``, budgets) stop every rank at
+        the same step -- a rank stopping alone would leave the others waiting in the next
+        all-reduce."""
+        return allreduce_mean(super().train_step(batch))
 
     def results(self) -> dict[str, Any]:
         """The epoch's results so far, averaged over the ranks (the same on every rank)."""

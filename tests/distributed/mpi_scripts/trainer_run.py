@@ -11,6 +11,7 @@ import numpy as np
 import chainrule as cr
 import chainrule.distributed as dist
 from chainrule import nn, optim
+from chainrule.errors import TrainingDiverged
 from chainrule.random import manual_seed
 from chainrule.train import Checkpoint, CSVLogger, Trainer
 
@@ -59,6 +60,15 @@ def main():
     t3.fit(problem(), epochs=3, batch_size=8, seed=4, verbose=False,
            resume_from=folder / "ck2")
     facts["resumed_diff"] = float(np.abs(flat(m3) - full).max())
+    # 3) one sample is NaN: whichever rank draws it, every rank stops at the same step
+    x, y = problem()
+    x[17] = np.nan
+    m4, t4 = make(dist.DistributedTrainer, 1)
+    try:
+        t4.fit((x, y), epochs=3, batch_size=8, seed=4, verbose=False)
+        facts["diverged"] = None
+    except TrainingDiverged:
+        facts["diverged"] = dist.allgather_object(t4.global_step)
     if r == 0:  # one process, batch 16, the same seed: the same run
         ref, rt = make(Trainer, 0)
         ref.load_state_dict(start)
