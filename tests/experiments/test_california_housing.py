@@ -1,23 +1,11 @@
 """experiments/california_housing.py (issue 20): the book's Wide & Deep has 1,256
 parameters, 17 of them non-trainable (the Normalization's mean, variance and count)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_wide_and_deep_summary_counts_as_the_book():
-    m = _load("california_housing")
+def test_wide_and_deep_summary_counts_as_the_book(load_experiment):
+    m = load_experiment("california_housing")
     x = np.random.default_rng(0).normal(size=(200, 8))
     lines = []
     m.build("wide_deep", x).summary((8,), print_fn=lines.append)
@@ -28,8 +16,8 @@ def test_wide_and_deep_summary_counts_as_the_book():
     assert m.build("aux", x)(x[:4].astype(np.float32)).shape == (4, 2)
 
 
-def test_regression_mlp_trains_on_a_toy_table():
-    m = _load("california_housing")
+def test_regression_mlp_trains_on_a_toy_table(load_experiment):
+    m = load_experiment("california_housing")
     rng = np.random.default_rng(1)
     x = rng.normal(size=(600, 8))
     y = x[:, 0] - 0.5 * x[:, 3] + 0.1 * rng.normal(size=600)
