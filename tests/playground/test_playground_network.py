@@ -111,3 +111,33 @@ def test_sessions_are_independent_and_leave_the_global_rng_alone():
     a.train_epoch()
     np.testing.assert_array_equal(b.layers[0].weight.numpy(), before)
     assert not np.array_equal(a.layers[0].weight.numpy(), before)
+
+
+def test_sessions_in_threads_train_while_others_draw():
+    # chainrule's no_grad switch is process-wide: a frame drawn (under no_grad) in one
+    # thread must not turn off the graph of a training step in another (it did: "backward()
+    # on a tensor that does not require grad").
+    import threading
+
+    drawing, training = Session(), Session(Settings.from_json({"batch_size": 1}))
+    errors, done = [], threading.Event()
+
+    def draw():
+        try:
+            while not done.is_set():
+                drawing.frame()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=draw)
+    thread.start()
+    try:
+        for _ in range(3):
+            training.train_epoch()
+    except RuntimeError as exc:
+        errors.append(exc)
+    finally:
+        done.set()
+        thread.join()
+    assert errors == []
+    assert training.epoch == 3
