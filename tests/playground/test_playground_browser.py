@@ -114,6 +114,8 @@ def test_xor_4_4_tanh_trains_below_0_1_on_the_page(browser, playground_url):
 
 
 def test_backprop_view_steps_x_x_y_plus_y_plus_2(browser, playground_url):
+    from selenium.webdriver.support.ui import Select
+
     open_page(browser, playground_url)
     by_id(browser, "tab-backprop").click()
     set_text(browser, "bp-expr", "x*x*y + y + 2")
@@ -131,7 +133,42 @@ def test_backprop_view_steps_x_x_y_plus_y_plus_2(browser, playground_url):
         clicks += 1
     assert by_id(browser, "bp-grad-x").text == "24"
     assert by_id(browser, "bp-grad-y").text == "10"
+    assert clicks == 6  # one backward step per node that carries a gradient
     screenshot(browser, "playground_backprop.png")
+
+    # forward mode: one pass of the 7 nodes per input; x's derivative after the first pass
+    Select(by_id(browser, "bp-mode")).select_by_value("forward")
+    for _ in range(7):
+        assert by_id(browser, "bp-grad-x").text == "?"
+        by_id(browser, "bp-forward").click()
+    assert by_id(browser, "bp-grad-x").text == "24" and by_id(browser, "bp-grad-y").text == "?"
+    assert by_id(browser, "bp-output").text == "42"
+    for _ in range(7):
+        by_id(browser, "bp-forward").click()
+    assert by_id(browser, "bp-grad-y").text == "10"
+    assert "pass 2/2" in by_id(browser, "bp-status").text
+    screenshot(browser, "playground_forward_mode.png")
+
+
+def test_clicking_a_neuron_shows_its_graph(browser, playground_url):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_page(browser, playground_url)
+    wait_for(lambda: number(browser, "test-loss"), 10, "the first frame")
+    hit = browser.execute_script("return NET.neuronAt ? "
+                                 "(() => { for (let y = 0; y < 460; y += 4) "
+                                 "for (let x = 0; x < 720; x += 4) { const h = NET.neuronAt(x, y);"
+                                 " if (h && h.layer === 1) return [x, y]; } })() : null")
+    canvas = by_id(browser, "net")
+    scale = canvas.size["width"] / 720
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, (hit[0] + 2) * scale - canvas.size["width"] / 2,
+        (hit[1] + 2) * scale - canvas.size["height"] / 2).click().perform()
+    wait_for(lambda: by_id(browser, "view-backprop").is_displayed(), 10, "the backprop view")
+    assert by_id(browser, "bp-expr").get_attribute("value").startswith("tanh(w1*x1 + w2*x2")
+    by_id(browser, "bp-all").click()
+    assert by_id(browser, "bp-output").text != "?"
+    assert -1 < float(by_id(browser, "bp-output").text) < 1  # a tanh neuron's output
 
 
 @pytest.mark.parametrize("control, text, words", [

@@ -141,3 +141,28 @@ def test_sessions_in_threads_train_while_others_draw():
         thread.join()
     assert errors == []
     assert training.epoch == 3
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_a_neurons_expression_computes_its_output(activation):
+    from chainrule import no_grad
+    from chainrule.playground.backprop import explain, parse_values
+
+    s = Session(Settings.from_json({"features": ["x1", "x2", "x1*x2", "sin(x1)"],
+                                    "hidden": [3, 2], "activation": activation}))
+    s.train_epoch()
+    with no_grad():
+        _, outputs = s._forward(Tensor(s.f_train[:1]), keep=True)
+    for column, unit in [(1, 0), (2, 1), (3, 0)]:
+        n = s.neuron(column, unit)
+        got = explain(n["expression"], parse_values(n["values"]))["output"]
+        out = outputs[column - 1].numpy()[0, unit]
+        if column == 3:
+            out = 1 / (1 + np.exp(-out))  # the output neuron: the probability of class 1
+        if activation == "relu" and column < 3:  # the expression is relu's input z
+            assert "relu" in n["note"]
+            assert got == pytest.approx(out, rel=1e-4, abs=1e-5) if out > 0 else got <= 1e-5
+        else:
+            assert got == pytest.approx(out, rel=1e-4, abs=1e-5)
+    with pytest.raises(PlaygroundInputError, match="no neuron"):
+        s.neuron(1, 3)

@@ -90,5 +90,12 @@ def test_backprop_endpoint(playground_url):
     assert status == 200 and r["output"] == 42 and r["gradient"] == {"x": 24, "y": 10}
     status, r = post(playground_url + "/api/backprop", {"expression": "x*(", "values": "x=1"})
     assert status == 400 and "cannot parse" in r["error"]
+    _, session = post(playground_url + "/api/sessions")
+    status, r = post(f"{playground_url}/api/sessions/{session['id']}/neuron",
+                     {"layer": 1, "unit": 0})
+    assert status == 200 and r["expression"].startswith("tanh(w1*x1 + w2*x2")
+    status, r = post(f"{playground_url}/api/sessions/{session['id']}/neuron",
+                     {"layer": 9, "unit": 0})
+    assert status == 400 and "no neuron" in r["error"]
     status, r = post(playground_url + "/api/sessions/nope/step")
     assert status == 404 and "reload" in r["error"]

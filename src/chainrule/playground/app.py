@@ -5,7 +5,8 @@ Routes (JSON in and out; a bad value answers 400 ``{"error": message}``, shown o
 * ``GET /`` and ``/static/...``: the page and its scripts, shipped in the package;
 * ``POST /api/sessions``: a new training session (one per browser tab) -> ``{"id": ...}``;
 * ``POST /api/sessions/{id}/settings`` (new settings; resets), ``.../play``, ``.../pause``,
-  ``.../step`` (one epoch), ``.../reset``;
+  ``.../step`` (one epoch), ``.../reset``; ``.../neuron`` ``{"layer", "unit"}``: that
+  neuron's expression for the backpropagation view;
 * ``GET /api/sessions/{id}/stream``: server-sent events, one ``frame`` (losses, weights,
   heat maps) whenever the network changes; while playing, a frame every ~``FRAME_S``;
 * ``POST /api/backprop`` ``{"expression": ..., "values": "x=3, y=4"}``: the graph.
@@ -106,6 +107,12 @@ def create_app() -> Any:
                 await to_thread.run_sync(_locked, tab, tab.session.reset)
             elif action == "step":
                 await to_thread.run_sync(_locked, tab, tab.session.train_epoch)
+            elif action == "neuron":
+                data = await body(request)
+                if not isinstance(data, dict):
+                    raise PlaygroundInputError("send {layer, unit}")
+                return JSONResponse(await to_thread.run_sync(
+                    tab.session.neuron, data.get("layer"), data.get("unit")))
             elif action in ("play", "pause"):
                 tab.playing = action == "play"
             else:

@@ -110,19 +110,24 @@ def _var(order: list[Expr], name: str) -> Expr:
 def _cost(expr: Expr, order: list[Expr], env: dict[str, float],
           names: list[str]) -> dict[str, Any]:
     """Forward mode needs one dual-number pass per input, reverse mode one forward and one
-    backward pass for all; the forward-mode gradient is computed here too, as a check."""
+    backward pass for all. The forward-mode passes are run here too: ``forward_mode_tangents``
+    holds, per input, every node's derivative along that input (the dual part, node order),
+    which the page steps through pass by pass."""
     ops = sum(1 for n in order if n.args)
-    dual = {}
+    dual, tangents = {}, {}
     for name in names:
         seeded = {v: Dual(x, 1.0 if v == name else 0.0) for v, x in env.items()}
         try:
-            dual[name] = _finite(expr.evaluate(seeded).eps)
-        except (DiffError, ValueError, ZeroDivisionError, AttributeError):
-            dual[name] = None
+            values = forward_values(expr, seeded)
+        except (DiffError, ValueError, ZeroDivisionError):
+            dual[name], tangents[name] = None, None
+            continue
+        tangents[name] = [_finite(getattr(values[n], "eps", 0.0)) for n in order]
+        dual[name] = tangents[name][-1]
     return {"inputs": len(names), "operations": ops,
             "forward_passes": len(names), "forward_node_evaluations": len(names) * ops,
             "reverse_passes": 2, "reverse_node_evaluations": 2 * ops,
-            "forward_mode_gradient": dual}
+            "forward_mode_gradient": dual, "forward_mode_tangents": tangents}
 
 
 def _finite(v: Any) -> float | None:

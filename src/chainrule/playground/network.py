@@ -248,6 +248,43 @@ class Session:
             "features": list(self.settings.features),
         }
 
+    @_one_at_a_time
+    def neuron(self, column: int, unit: int) -> dict[str, str]:
+        """The expression of one neuron at the first training point, for the backpropagation
+        view: ``column`` 1.. is the layer (the last one is the output), ``unit`` its neuron.
+        Weights and inputs are variables with their current values."""
+        if not (isinstance(column, int) and isinstance(unit, int)
+                and 1 <= column <= len(self.layers)
+                and 0 <= unit < self.layers[column - 1].out_features):
+            raise PlaygroundInputError(f"no neuron {unit} in layer {column}")
+        layer = self.layers[column - 1]
+        point = self.x_train[:1]
+        values = {"x1": float(point[0, 0]), "x2": float(point[0, 1])}
+        if column == 1:
+            inputs = list(self.settings.features)
+        else:
+            with no_grad():
+                _, outputs = self._forward(Tensor(features(point, self.settings.features)),
+                                           keep=True)
+            h = outputs[column - 2].numpy()[0]
+            inputs = [f"h{j + 1}" for j in range(len(h))]
+            values = {name: float(v) for name, v in zip(inputs, h)}
+        w, b = layer.weight.numpy()[unit], float(layer.bias.numpy()[unit])
+        terms = [f"w{j + 1}*{name}" for j, name in enumerate(inputs)]
+        values.update({f"w{j + 1}": float(v) for j, v in enumerate(w)})
+        values["b"] = b
+        z = " + ".join([*terms, "b"])
+        act = "sigmoid" if column == len(self.layers) else self.settings.activation
+        note = ""
+        if act in ("tanh", "sigmoid"):
+            expression = f"{act}({z})"
+        else:
+            expression = z
+            if act == "relu":
+                note = "relu is not among the symbolic functions: showing its input z"
+        text = ", ".join(f"{k}={v:.6g}" for k, v in values.items())
+        return {"expression": expression, "values": text, "note": note}
+
     def points(self) -> dict[str, Any]:
         """The data points (rounded) for the output picture."""
         return {"train": np.round(np.column_stack([self.x_train, self.y_train]), 3).tolist(),

@@ -1,7 +1,9 @@
 // Backpropagation view: the computation graph, stepped forward then backward.
 "use strict";
 const BACKPROP = (() => {
-  const g = { data: null, forward: 0, backward: 0, order: [] };
+  // reverse mode: `forward` nodes have their value, then `backward` nodes their adjoint;
+  // forward mode: `dual` steps done, one pass of every node per input variable
+  const g = { data: null, forward: 0, backward: 0, order: [], mode: "reverse", dual: 0 };
   const fmt = v => (v === null || v === undefined ? "?" :
     Number.isInteger(v) ? String(v) : Number(v.toPrecision(5)).toString());
 
@@ -9,7 +11,7 @@ const BACKPROP = (() => {
     try {
       const data = await api("/api/backprop", {
         expression: $("bp-expr").value, values: $("bp-values").value });
-      g.data = data; g.forward = 0; g.backward = 0;
+      g.data = data; g.forward = 0; g.backward = 0; g.dual = 0;
       // backward order: reverse topological, nodes that carry a gradient
       g.order = data.nodes.slice().reverse().filter(n => n.grad !== null).map(n => n.id);
       showMessage("");
@@ -36,6 +38,15 @@ const BACKPROP = (() => {
 
   function step(direction) {
     if (!g.data) return;
+    if (g.mode === "forward") {
+      if (direction === "backward") {
+        showMessage("forward mode has no backward pass: it runs one forward pass per input");
+        return;
+      }
+      g.dual = Math.min(g.data.nodes.length * g.data.cost.inputs, g.dual + 1);
+      render();
+      return;
+    }
     if (direction === "forward") g.forward = Math.min(g.data.nodes.length, g.forward + 1);
     else if (g.forward < g.data.nodes.length) {
       showMessage("finish the forward pass first: backpropagation needs its values");
@@ -47,6 +58,7 @@ const BACKPROP = (() => {
   function runAll() {
     if (!g.data) return;
     g.forward = g.data.nodes.length; g.backward = g.order.length;
+    g.dual = g.data.nodes.length * g.data.cost.inputs;
     render();
   }
 
@@ -57,8 +69,12 @@ const BACKPROP = (() => {
     $("bp-output").textContent = "?";
     $("bp-grads").innerHTML = "";
     if (!d) { $("bp-status").textContent = ""; return; }
-    const valueShown = id => id < g.forward;
-    const gradShown = new Set(g.order.slice(0, g.backward));
+    const N = d.nodes.length, names = Object.keys(d.cost.forward_mode_gradient);
+    const pass = g.dual ? Math.floor((g.dual - 1) / N) : 0, inPass = g.dual - pass * N;
+    const forwardMode = g.mode === "forward";
+    const valueShown = id => (forwardMode ? id < inPass : id < g.forward);
+    const gradShown = new Set(forwardMode ? [] : g.order.slice(0, g.backward));
+    const tangent = id => (d.cost.forward_mode_tangents[names[pass]] || [])[id];
     const depth = Math.max(...d.nodes.map(n => n.depth));
     // leaves spread along the bottom; an operation sits above the mean of its inputs
     const pos = {}, W = canvas.width, H = canvas.height;
@@ -107,15 +123,28 @@ const BACKPROP = (() => {
       ctx.font = "12px sans-serif";
       if (valueShown(n.id)) { ctx.fillStyle = "#1d4ed8"; ctx.fillText(`= ${fmt(n.value)}`, x, y + 36); }
       if (gradShown.has(n.id)) { ctx.fillStyle = "#c0392b"; ctx.fillText(`∂f = ${fmt(n.grad)}`, x, y - 26); }
+      if (forwardMode && valueShown(n.id)) {
+        ctx.fillStyle = "#7c3aed"; ctx.fillText(`ε = ${fmt(tangent(n.id))}`, x, y - 26);
+      }
       ctx.textAlign = "start";
     });
     const root = d.nodes[d.nodes.length - 1];
     if (valueShown(root.id)) $("bp-output").textContent = fmt(d.output);
     const vars = d.nodes.filter(n => n.kind === "var");
+    const known = n => (forwardMode ? names.indexOf(n.label) < pass ||
+                        (names.indexOf(n.label) === pass && inPass === N) : gradShown.has(n.id));
+    const grad = n => (forwardMode ? d.cost.forward_mode_gradient[n.label] : n.grad);
     $("bp-grads").innerHTML = vars.map(n =>
-      `<div>∂f/∂${n.label} = <span id="bp-grad-${n.label}">${gradShown.has(n.id) ? fmt(n.grad) : "?"}</span></div>`).join("");
-    $("bp-status").textContent = g.backward ? `backward: ${g.backward}/${g.order.length} nodes`
-      : `forward: ${g.forward}/${d.nodes.length} nodes`;
+      `<div>∂f/∂${n.label} = <span id="bp-grad-${n.label}">${known(n) ? fmt(grad(n)) : "?"}</span></div>`).join("");
+    if (forwardMode) {
+      $("bp-status").textContent = g.dual ? `forward mode: pass ${pass + 1}/${names.length} ` +
+        `(seed ${names[pass]}), node ${inPass}/${N}; ${g.dual} node steps so far`
+        : `forward mode: ${names.length} passes of ${N} nodes`;
+    } else {
+      $("bp-status").textContent = g.backward
+        ? `backward: ${g.backward}/${g.order.length} nodes; ${N + g.backward} node steps so far`
+        : `forward: ${g.forward}/${N} nodes`;
+    }
   }
 
   function init() {
@@ -123,6 +152,10 @@ const BACKPROP = (() => {
     $("bp-forward").addEventListener("click", () => step("forward"));
     $("bp-backward").addEventListener("click", () => step("backward"));
     $("bp-all").addEventListener("click", runAll);
+    $("bp-mode").addEventListener("change", () => {
+      g.mode = $("bp-mode").value; g.forward = g.backward = g.dual = 0;
+      showMessage(""); render();
+    });
     $("bp-example").addEventListener("change", () => {
       const v = $("bp-example").value;
       if (!v) return;

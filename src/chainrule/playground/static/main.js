@@ -57,6 +57,21 @@ async function command(action) {
   } catch (e) { showMessage(e.message); }
 }
 
+async function explainNeuron(ev) {  // a neuron clicked: its graph in the backprop view
+  const canvas = $("net"), box = canvas.getBoundingClientRect();
+  const hit = NET.neuronAt((ev.clientX - box.left) * canvas.width / box.width,
+                           (ev.clientY - box.top) * canvas.height / box.height);
+  if (!hit) return;
+  try {
+    const r = await api(`/api/sessions/${state.sid}/neuron`, { layer: hit.layer, unit: hit.unit });
+    $("bp-expr").value = r.expression;
+    $("bp-values").value = r.values;
+    $("tab-backprop").click();
+    await BACKPROP.build();
+    if (r.note) showMessage(r.note);
+  } catch (e) { showMessage(e.message); }
+}
+
 function onFrame(frame) {
   if (frame.points) state.points = frame.points;
   state.lastFrame = frame;
@@ -87,6 +102,7 @@ async function start() {
    "regularization", "reg_rate", "batch_size"].forEach(id =>
     $(id).addEventListener("change", sendSettings));
   FEATURE_NAMES.forEach(f => $("feature-" + f).addEventListener("change", sendSettings));
+  $("net").addEventListener("click", ev => explainNeuron(ev));
   $("play").addEventListener("click", () => command(state.playing ? "pause" : "play"));
   $("step").addEventListener("click", () => command("step"));
   $("reset").addEventListener("click", () => command("reset"));
@@ -96,6 +112,7 @@ async function start() {
       document.querySelectorAll(".view").forEach(v => { v.hidden = v.id !== view; });
     });
   }
+  $("net").title = "click a neuron to see its computation graph";
   const s = await api("/api/sessions");
   state.sid = s.id;
   await sendSettings();

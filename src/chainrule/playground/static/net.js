@@ -28,6 +28,11 @@ const NET = (() => {
     return scratch;
   }
 
+  const hits = [];  // where each neuron was drawn: clicking one explains it
+  function neuronAt(px, py) {
+    return hits.find(h => px >= h.x && px <= h.x + h.size && py >= h.y && py <= h.y + h.size);
+  }
+
   function drawNetwork(canvas, frame) {
     const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
     ctx.clearRect(0, 0, W, H);
@@ -48,8 +53,10 @@ const NET = (() => {
       ctx.stroke();
     })));
     ctx.imageSmoothingEnabled = false;
+    hits.length = 0;
     frame.maps.forEach((col, c) => col.forEach((m, j) => {
       const [x, y] = pos[c][j];
+      if (c > 0) hits.push({ layer: c, unit: j, x, y, size });
       ctx.drawImage(mapImage(m, frame.grid), x, y, size, size);
       ctx.strokeStyle = "#444"; ctx.lineWidth = 1; ctx.strokeRect(x, y, size, size);
       if (c === 0) {
@@ -96,5 +103,5 @@ const NET = (() => {
     ctx.fillText("test (black), train (grey)", 6, 12);
   }
 
-  return { colour, drawNetwork, drawSurface, drawCurve };
+  return { colour, drawNetwork, drawSurface, drawCurve, neuronAt };
 })();
