@@ -194,3 +194,43 @@ def test_gan_with_sgd_interrupted_and_resumed_ends_bit_identical(tmp_path, monke
     assert run_train(parse("--resume", str(parts))) == 0
     assert_same_arrays(io.load(whole / "model.npz")["model"],
                        io.load(parts / "model.npz")["model"])  # both networks and optimizers
+
+
+def test_gpt_trains_resumes_bit_identically_and_generates(tmp_path, monkeypatch,
+                                                          capsys) -> None:
+    """``--model gpt`` (issue 15) goes through the same run folders, checkpoints and
+    ``--resume`` as the other models, and ``chainrule generate --top-k`` samples from it."""
+    import functools
+
+    from chainrule.cli.generate import add_generate_parser, run_generate
+    from chainrule.models import chargpt
+
+    monkeypatch.setattr(_charlm, "_corpus", lambda args: TEXT)
+    small = functools.partial(chargpt.GPTConfig, context=16, layers=1, heads=2, width=8,
+                              warmup=2, eval_every=3, steps_per_epoch=4)
+    monkeypatch.setattr(chargpt, "GPTConfig", small)
+    flags = ("--model", "gpt", "--dataset", "shakespeare", "--batch-size", "4",
+             "--steps", "7", "--quiet")  # 4 steps per epoch: the run crosses an epoch
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert run_train(parse(*flags, "--out", str(whole))) == 0
+    assert "best validation" in capsys.readouterr().out
+    with monkeypatch.context() as m:
+        interrupt_at(m, Trainer, 5)
+        assert run_train(parse(*flags, "--out", str(parts))) == 130
+    assert "resume with: chainrule train --resume" in capsys.readouterr().err
+    assert run_train(parse("--resume", str(parts))) == 0
+    assert_same_arrays(io.load(whole / "model.npz")["model"],
+                       io.load(parts / "model.npz")["model"])
+    assert (parts / "history.csv").read_text() == (whole / "history.csv").read_text()
+
+    parser = argparse.ArgumentParser(prog="chainrule")
+    add_generate_parser(parser.add_subparsers(dest="command"))
+    gen = ["generate", "--checkpoint", str(whole / "model.npz"), "--length", "20"]
+    capsys.readouterr()
+    assert run_generate(parser.parse_args([*gen, "--prompt", "To", "--top-k", "3"])) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("To") and len(text.rstrip("\n")) >= 20
+    assert set(text) <= set(TEXT) | {"\n"}
+    assert run_generate(parser.parse_args([*gen, "--prompt", "Zebra"])) == 2  # not in vocab
+    assert "--prompt" in capsys.readouterr().err
+    assert run_generate(parser.parse_args([*gen, "--top-k", "0"])) == 2

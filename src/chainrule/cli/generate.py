@@ -22,15 +22,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``generate`` command to ``subparsers`` (from ``parser.add_subparsers()``)."""
     p = common.add_parser(
         subparsers, NAME,
-        help="sample text (char-lstm) or images (vae, gan, dcgan) from a checkpoint",
+        help="sample text (char-lstm, gpt) or images (vae, gan, dcgan) from a checkpoint",
         description="Sample characters from a model trained with "
-                    "`chainrule train --model char-lstm`, or a grid of images "
+                    "`chainrule train --model char-lstm` or `--model gpt`, or a grid of images "
                     "from one trained with --model vae, gan or dcgan.")
     p.add_argument("--checkpoint", required=True, help="model.npz written by the training run")
     p.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
     p.add_argument("--temperature", type=float, default=0.8,
                    help="softmax temperature > 0; lower is more conservative (default 0.8)")
     p.add_argument("--prompt", default="\n", help="text to start from (default a newline)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="gpt: sample among the K most likely characters (default all)")
     common.add_seed_arg(p, help="random seed (default 0)")
     p.add_argument("--n", type=int, default=64, help="images: how many (default 64)")
     p.add_argument("--label", type=int, default=None,

@@ -64,7 +64,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Train a model, show progress, print validation and test accuracy, and "
                     "write model.npz, history.csv and a plot of the curves to --out.")
     p.add_argument("--model", default="mlp", help=f"model name ({', '.join(sorted(MODELS))}, "
-                   f"{', '.join(GENERATIVE_NAMES)}, char-lstm; default mlp)")
+                   f"{', '.join(GENERATIVE_NAMES)}, char-lstm, gpt; default mlp)")
     p.add_argument("--dataset", default="digits",
                    help=f"{', '.join(DATASETS)}, shakespeare (default digits, bundled)")
     common.add_training_args(p)
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         return _rl.train(args)
     resumed = _runs.resume_run(args) if args.resume is not None else None
     _session.check_session_args(args)
-    if args.model == "char-lstm" or args.dataset == "shakespeare":
+    if args.model in _charlm.MODELS or args.dataset == "shakespeare":
         return _charlm.train(args, resumed)  # the character LSTM has its own loop
     if args.model in GENERATIVE_NAMES:
         common.check_choice("dataset", args.dataset, list(DATASETS))

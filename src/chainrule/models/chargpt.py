@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -157,6 +157,14 @@ class CosineOverBudget(Callback):
     def on_train_begin(self, logs: Any = None) -> None:
         self._start, self.step = time.perf_counter(), 0
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "elapsed": time.perf_counter() - self._start}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue a resumed run where it stopped: its step and its time spent."""
+        self.step = int(state["step"])
+        self._start = time.perf_counter() - float(state["elapsed"])
+
     def on_batch_begin(self, batch: int, logs: Any = None) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr()
@@ -218,7 +226,8 @@ def sample(model: GPT, vocab: Vocab, length: int, prompt: str = "\n",
 def train_chargpt(text: str, config: GPTConfig | None = None, *, minutes: float | None = None,
                   steps: int | None = None, checkpoint: str | os.PathLike[str] | None = None,
                   log: Callable[[str], None] | None = print, eval_chars: int | None = None,
-                  ) -> tuple[GPT, Vocab, dict[str, Any]]:
+                  callbacks: Sequence[Any] = (), resume_from: str | os.PathLike[str] | None = None,
+                  verbose: bool = False) -> tuple[GPT, Vocab, dict[str, Any]]:
     """Train a :class:`~chainrule.models.gpt.GPT` on ``text`` for ``minutes`` of wall time
     or ``steps`` optimizer steps (whichever first; at least one).
 
@@ -228,7 +237,9 @@ def train_chargpt(text: str, config: GPTConfig | None = None, *, minutes: float 
     History: ``step``, ``seconds`` (wall), ``cpu_seconds`` (this process's CPU time, which
     a busy machine does not inflate), ``train_loss`` (mean since the last validation),
     ``val_loss``, ``lr`` (lists, one entry per validation); and ``best_val``, ``steps``,
-    ``total_seconds``, ``parameters``.
+    ``total_seconds``, ``parameters``. ``callbacks`` are added to the Trainer's (e.g. a
+    :class:`~chainrule.train.Checkpoint`, after which ``resume_from`` continues the run);
+    ``verbose`` shows the Trainer's progress within epochs.
     """
     cfg = config or GPTConfig()
     if minutes is None and steps is None:
@@ -272,7 +283,8 @@ def train_chargpt(text: str, config: GPTConfig | None = None, *, minutes: float 
     best = BestModel("val_loss", mode="min", save=save)
     budget = Budget(steps=steps, minutes=minutes)
     trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, metrics=())
-    trainer.fit(batches, epochs=None, callbacks=[schedule, check, best, budget], verbose=False)
+    trainer.fit(batches, epochs=None, callbacks=[schedule, check, best, budget, *callbacks],
+                verbose=verbose, resume_from=resume_from)
     save(model)
     history: dict[str, Any] = {k: check.history.get(k, [])
                                for k in ("step", "seconds", "cpu_seconds", "train_loss",
