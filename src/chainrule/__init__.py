@@ -232,7 +232,6 @@ from .autograd.ops import (  # noqa: E402  (NumPy's array building, issue 22; no
     row_stack,
     tensordot,
     tile,
-    trace,
     vsplit,
     vstack,
 )
