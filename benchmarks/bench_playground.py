@@ -3,8 +3,9 @@
 Starts the playground in this process, opens it in headless Chromium (through Selenium;
 ``apt-get install chromium chromium-driver``, ``pip install selenium``), sets a network
 (default 2-8-8-1 tanh on the spiral), presses Play in one tab -- or in ``--tabs`` tabs at
-once -- and reads the page's own "Display updates/s" counter (frames drawn in the last
-second) once a second for ``--seconds`` after a two-second warm-up. Each tab is a
+once, each in its own window -- and reads the page's own "Display updates/s" counter
+(frames drawn in the last second) once a second for ``--seconds`` after a two-second
+warm-up. Each tab is a
 separate server-side session, so several tabs also show that they train side by side.
 
     python benchmarks/bench_playground.py [--hidden 8,8] [--tabs 1,2] [--seconds 8]
@@ -69,7 +70,7 @@ def measure(browser, url, hidden, tabs, seconds):
     handles = []
     for i in range(tabs):
         if i:
-            browser.switch_to.new_window("tab")
+            browser.switch_to.new_window("window")  # a window each: all are visible
         open_tab(browser, url, hidden)
         handles.append(browser.current_window_handle)
     time.sleep(2.0)

@@ -73,20 +73,32 @@ async function explainNeuron(ev) {  // a neuron clicked: its graph in the backpr
 }
 
 function onFrame(frame) {
+  // draw at most once per screen refresh: frames that arrive in between only add to the
+  // loss curve, so a slow page never falls behind the server
   if (frame.points) state.points = frame.points;
-  state.lastFrame = frame;
   const h = state.history;
   if (h.length && frame.epoch < h[h.length - 1][0]) state.history = [];
   state.history.push([frame.epoch, frame.train_loss, frame.test_loss]);
   if (state.history.length > 2000) state.history = state.history.filter((_, i) => i % 2 === 0);
+  if (!state.lastFrame) requestAnimationFrame(draw);
+  state.lastFrame = frame;
+}
+
+function draw() {
+  const frame = state.lastFrame;
+  state.lastFrame = null;
   $("epoch").textContent = frame.epoch.toFixed(1);
   $("train-loss").textContent = frame.train_loss.toFixed(4);
   $("test-loss").textContent = frame.test_loss.toFixed(4);
   NET.drawNetwork($("net"), frame);
   NET.drawSurface($("surface"), frame, state.points);
   NET.drawCurve($("curve"), state.history);
+  state.frames.push(performance.now());
+  showRate();
+}
+
+function showRate() {  // display updates in the last second
   const now = performance.now();
-  state.frames.push(now);
   while (state.frames.length && state.frames[0] < now - 1000) state.frames.shift();
   $("fps").textContent = String(state.frames.length);
 }
@@ -118,6 +130,7 @@ async function start() {
   await sendSettings();
   const source = new EventSource(`/api/sessions/${state.sid}/stream`);
   source.addEventListener("frame", ev => onFrame(JSON.parse(ev.data)));
+  setInterval(showRate, 250);
   BACKPROP.init();
   document.body.dataset.ready = "1";
 }
