@@ -21,8 +21,7 @@ CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
 DRIVER = shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Chromium and chromedriver on PATH"),
-    pytest.mark.slow,  # ~15 s with the browser's start: opt-in (pytest -m slow tests/playground)
-]
+]  # ~15 s with the browser's start: in the default run, which .ci/run equips with Chromium
 
 
 @pytest.fixture(scope="module")
