@@ -37,6 +37,38 @@ def test_q_learning_finds_the_best_actions_in_the_books_10000_steps():
         assert np.array_equal(np.isinf(q), np.isinf(iteration))
 
 
+# the book notebook's printed result of its Q-learning cell (np.random.seed(42) before the
+# loop, 10,000 steps, alpha0 0.05, decay 0.005, gamma 0.90)
+BOOK_Q_LEARNING_SEED42 = [[18.77621289, 17.2238872, 13.74543343], [0., -np.inf, -8.00485647],
+                          [-np.inf, 49.40208921, -np.inf]]
+
+
+def test_q_learning_with_the_books_rng_replays_the_books_own_run():
+    q = q_learning(book_mdp(), gamma=0.90, steps=10_000, alpha0=0.05, decay=0.005, seed=42,
+                   book_rng=True)
+    np.testing.assert_allclose(q, BOOK_Q_LEARNING_SEED42, rtol=0, atol=1e-8)
+    # ... so the book's own run is not within 0.5 of the iteration values either (docs/rl.md)
+    gap = np.abs(q - q_value_iteration(book_mdp(), 0.90, 50))
+    assert gap[1, 2] > 3.0 and gap[2, 1] > 0.5
+    assert q.argmax(axis=1).tolist() == [0, 0, 1]
+
+
+def test_book_rng_draws_the_action_then_the_next_state_like_the_notebook():
+    mdp, legacy = book_mdp(), np.random.RandomState(7)
+    q, state = mdp.initial_q(), 0
+    for t in range(300):        # the notebook's loop, written out against a RandomState
+        action = legacy.choice(mdp.possible_actions[state])
+        nxt = legacy.choice([0, 1, 2], p=list(mdp.transitions[state, action]))
+        reward = mdp.rewards[state, action, nxt]
+        next_value = q[nxt].max()
+        alpha = 0.05 / (1 + t * 0.005)
+        q[state, action] *= 1 - alpha
+        q[state, action] += alpha * (reward + 0.9 * next_value)
+        state = nxt
+    ours = q_learning(mdp, 0.90, steps=300, seed=7, book_rng=True)
+    np.testing.assert_array_equal(ours, q)
+
+
 @pytest.mark.slow
 def test_q_learning_converges_to_the_iteration_values_with_more_steps():
     # with 10,000 steps the estimate of Q(s1, a2) is still ~5 off (docs/rl.md); 10^6 is enough

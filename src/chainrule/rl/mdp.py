@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,8 +84,9 @@ class MDP:
             q[s, list(actions)] = 0.0
         return q
 
-    def step(self, state: int, action: int, rng: np.random.Generator) -> tuple[int, float]:
-        """Sample (next state, reward) of taking ``action`` in ``state``."""
+    def step(self, state: int, action: int, rng: Any) -> tuple[int, float]:
+        """Sample (next state, reward) of taking ``action`` in ``state`` (``rng``: a NumPy
+        ``Generator`` or legacy ``RandomState``; one ``rng.choice`` call)."""
         if action not in self.possible_actions[state]:
             raise ValueError(f"MDP.step: action {action} is not possible in state {state} "
                              f"(possible: {list(self.possible_actions[state])})")
@@ -132,19 +134,25 @@ def learning_rate_decay(alpha0: float, decay: float) -> Callable[[int], float]:
 
 def q_learning(mdp: MDP, gamma: float = 0.90, steps: int = 10_000, alpha0: float = 0.05,
                decay: float = 0.005, state: int = 0, seed: int | None = 42,
-               policy: Callable[[int, np.random.Generator], int] | None = None) -> np.ndarray:
+               policy: Callable[[int, Any], int] | None = None,
+               book_rng: bool = False) -> np.ndarray:
     """Tabular Q-learning with a random exploration policy, as in the book.
 
     At step t the agent in state s takes ``policy(s, rng)`` (default: uniform over the
     possible actions), observes (s', r) and updates
     Q(s, a) <- (1 - alpha_t) Q(s, a) + alpha_t (r + gamma max_a' Q(s', a')) with
     alpha_t = alpha0 / (1 + t * decay). The environment is sampled from ``mdp``.
+
+    ``rng`` is ``np.random.default_rng(seed)``; with ``book_rng=True`` it is NumPy's legacy
+    ``np.random.RandomState(seed)``, drawn in the book notebook's order (the action, then
+    the next state, each with ``choice``), so ``seed=42`` replays the book's own run
+    (``np.random.seed(42)`` before its loop) draw for draw.
     """
     _check_gamma(gamma)
-    rng = np.random.default_rng(seed)
+    rng = np.random.RandomState(seed) if book_rng else np.random.default_rng(seed)
     alpha = learning_rate_decay(alpha0, decay)
     if policy is None:
-        def policy(s: int, g: np.random.Generator) -> int:
+        def policy(s: int, g: Any) -> int:
             return int(g.choice(mdp.possible_actions[s]))
     q = mdp.initial_q()
     for t in range(int(steps)):
