@@ -41,7 +41,8 @@ def policy_gradients(part: str, seeds: list[int], results: dict, out: Path) -> N
     env_id, recipe = RECIPES[part]
     for seed in seeds:
         t0 = time.perf_counter()
-        _, hist = train_reinforce(env_id, ReinforceConfig(seed=seed, **recipe))
+        _, hist = train_reinforce(env_id, ReinforceConfig(seed=seed, **recipe),
+                                  on_iteration=_progress(part, seed))
         minutes = (time.perf_counter() - t0) / 60
         m = hist["mean_rewards"]
         results[f"{part}/seed{seed}"] = {
@@ -53,6 +54,13 @@ def policy_gradients(part: str, seeds: list[int], results: dict, out: Path) -> N
               f"{hist['timer']['agent_seconds']:.0f} s)", flush=True)
         out.write_text(json.dumps(results, indent=1))
     plot_part(part, results)
+
+
+def _progress(part: str, seed: int):
+    def report(it: int, mean: float) -> None:
+        if (it + 1) % 10 == 0:
+            print(f"  {part} seed {seed} iteration {it + 1}: {mean:.1f}", flush=True)
+    return report
 
 
 def plot_part(part: str, results: dict) -> None:

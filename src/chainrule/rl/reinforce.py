@@ -10,6 +10,7 @@ an iteration; ``tests/rl/test_reinforce.py`` checks the two agree).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,7 +25,8 @@ from .networks import policy_network
 from .returns import discount_and_normalize_rewards
 from .rollout import Timer, run_episodes
 
-__all__ = ["ReinforceConfig", "PolicyAgent", "train_reinforce"]
+__all__ = ["ReinforceConfig", "PolicyAgent", "train_reinforce", "policy_probabilities",
+           "sample_actions"]
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ReinforceConfig:
     discount: float = 0.95
     lr: float = 0.01
     optimizer: str = "adam"
+    eps: float = 1e-7                    # Keras' Adam/Nadam epsilon (the book's)
     hidden: tuple[int, ...] = (5,)
     activation: str = "elu"
     seed: int = 42
@@ -50,7 +53,40 @@ class ReinforceConfig:
             raise ValueError(f"ReinforceConfig: discount must be in [0, 1], got {self.discount}")
         if not self.lr > 0:
             raise ValueError(f"ReinforceConfig: lr must be positive, got {self.lr}")
+        if not self.eps > 0:
+            raise ValueError(f"ReinforceConfig: eps must be positive, got {self.eps}")
         self.hidden = tuple(int(h) for h in self.hidden)
+
+
+def policy_probabilities(logits: np.ndarray) -> np.ndarray:
+    """pi(. | s), (N, n_actions) float64, from a policy network's output: one column z
+    (two actions, P(action 0) = sigmoid(z), the book's CartPole policy) or one logit per
+    action (softmax)."""
+    z = np.asarray(logits).astype(np.float64)
+    if z.shape[-1] == 1:
+        p0 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        return np.stack([p0, 1.0 - p0], axis=1)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sample_actions(logits: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """Actions drawn from pi(. | s) given the policy network's output (one uniform number
+    from ``rng`` per row), or the most probable ones when ``rng`` is None.
+
+    With one column z (two actions) this is the book's draw: action 0 when u < sigmoid(z).
+    """
+    logits = np.asarray(logits)
+    if logits.shape[-1] == 1:
+        z = logits[:, 0]
+        if rng is None:
+            return (z < 0).astype(np.int64)
+        return (rng.random(len(z)) * (1.0 + np.exp(-z)) >= 1.0).astype(np.int64)
+    p = policy_probabilities(logits)
+    if rng is None:
+        return p.argmax(axis=-1)
+    u = rng.random((len(p), 1))
+    return np.minimum((u > np.cumsum(p, axis=-1)).sum(axis=-1), p.shape[-1] - 1)
 
 
 class PolicyAgent:
@@ -74,27 +110,16 @@ class PolicyAgent:
 
     def probabilities(self, obs: np.ndarray) -> np.ndarray:
         """pi(. | s) for a batch of observations, (N, n_actions) float64 (no graph)."""
-        with no_grad():
-            z = self.network(obs).data.astype(np.float64)
-        if self.n_actions == 2:
-            p0 = 1.0 / (1.0 + np.exp(-z[:, 0]))
-            return np.stack([p0, 1.0 - p0], axis=1)
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return policy_probabilities(self.logits(obs))
 
     def act(self, obs: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Sample actions (``rng``), or the most probable ones when ``rng`` is None."""
-        if self.n_actions == 2:                  # the book: action 0 with probability p0
-            with no_grad():
-                z = self.network(obs).data[:, 0]
-            if rng is None:
-                return (z < 0).astype(np.int64)
-            return (rng.random(len(z)) * (1.0 + np.exp(-z)) >= 1.0).astype(np.int64)
-        p = self.probabilities(obs)
-        if rng is None:
-            return p.argmax(axis=-1)
-        u = rng.random((len(p), 1))
-        return np.minimum((u > np.cumsum(p, axis=-1)).sum(axis=-1), self.n_actions - 1)
+        return sample_actions(self.logits(obs), rng)
+
+    def logits(self, obs: np.ndarray) -> np.ndarray:
+        """The network's output for a batch of observations, as an array (no graph)."""
+        with no_grad():
+            return self.network(obs).data
 
     def loss(self, obs: np.ndarray, actions: np.ndarray, weights: np.ndarray) -> Tensor:
         """mean_t weights_t * (-log pi(a_t | s_t)): its gradient is the book's mean of
@@ -128,7 +153,8 @@ def train_reinforce(env_id: str = "CartPole-v1", config: ReinforceConfig | None 
     manual_seed(cfg.seed)                      # the network's initial weights
     rng = np.random.default_rng(cfg.seed)
     agent = PolicyAgent(obs_size, n_actions, cfg.hidden, cfg.activation)
-    opt = optim.create_optimizer(cfg.optimizer, agent.network.parameters(), cfg.lr)
+    opt = optim.create_optimizer(cfg.optimizer, agent.network.parameters(), cfg.lr,
+                                 **_eps_argument(cfg))
     timer = Timer()
     mean_rewards: list[float] = []
     episode_rewards: list[float] = []
@@ -159,6 +185,13 @@ def train_reinforce(env_id: str = "CartPole-v1", config: ReinforceConfig | None 
                "timer": {"env_seconds": timer.env, "agent_seconds": timer.agent},
                "config": asdict(cfg)}
     return agent, history
+
+
+def _eps_argument(cfg: ReinforceConfig) -> dict[str, float]:
+    """``eps=cfg.eps`` for the optimizers that take one (the Adam family, RMSprop, ...)."""
+    spec = optim.OPTIMIZERS.get(cfg.optimizer.strip().lower())
+    takes_eps = spec is not None and "eps" in inspect.signature(spec.cls).parameters
+    return {"eps": float(cfg.eps)} if takes_eps else {}
 
 
 def _now() -> float:
