@@ -41,7 +41,7 @@ from ..errors import UsageError
 from ..models import MODELS, build_model
 from ..random import manual_seed
 from ..train import Trainer, plot_history, save_checkpoint
-from . import _charlm, _generative, _rl, _runs, _session, common
+from . import _charlm, _generative, _mlp_args, _rl, _runs, _session, common
 from .datasets import DATASETS, Splits, load_splits, standardized
 
 __all__ = ["DATASETS", "GENERATIVE_NAMES", "NAME", "UsageError", "add_train_parser",
@@ -89,6 +89,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float, default=0.0,
                    help="gan, dcgan: one-sided label smoothing s (real targets 1 - s)")
     _rl.add_arguments(p)  # issue 17: --env, --iterations, --episodes, --eval-episodes
+    _mlp_args.add_arguments(p)  # issue 20: mlp --hidden, --activation, --dropout, ...
     p.set_defaults(func=run_train)
     _runs.track_given(p)  # --resume compares the flags given again with the saved ones
     return p
@@ -135,9 +136,10 @@ def _load(args: argparse.Namespace) -> Splits:
 def build_classifier(args: argparse.Namespace, data: Splits) -> nn.Module:
     """The classifier ``args.model``, built right after seeding (the one place the command
     makes a classifier); a shape it cannot take is a UsageError."""
+    kwargs = _mlp_args.model_kwargs(args)  # issue 20: mlp --hidden etc. (UsageError)
     manual_seed(args.seed)
     try:
-        return build_model(args.model, data.input_shape, data.num_classes)
+        return build_model(args.model, data.input_shape, data.num_classes, **kwargs)
     except ValueError as exc:
         raise UsageError(f"model {args.model!r} does not fit {args.dataset} (inputs of shape "
                          f"{data.input_shape}): {exc}") from None

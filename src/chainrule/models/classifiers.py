@@ -43,12 +43,16 @@ def _positive(name: str, value: Any) -> int:
 
 @register_model("mlp", kind="classifier")
 def mlp(input_shape: ShapeLike, num_classes: int, hidden: Sequence[int] = (256,),
-        dropout: float = 0.2, activation: str = "relu") -> nn.Sequential:
+        dropout: float = 0.2, activation: str = "relu", batch_norm: bool = False,
+        init: str = "glorot_uniform") -> nn.Sequential:
     """Multi-layer perceptron: Flatten -> [Dense -> activation -> Dropout] per hidden
     size -> Dense(num_classes). Outputs logits of shape (N, num_classes).
 
     ``dropout=0`` leaves the Dropout layers out; ``activation`` is ``"relu"``, ``"tanh"``,
     ``"sigmoid"``, ``"gelu"``, ``"elu"``, ``"selu"`` or ``"leaky_relu"``.
+    ``batch_norm=True`` adds BatchNorm1d on the flattened inputs and after each hidden
+    activation (Hands-On ML's ch. 11 model); ``init`` initialises the hidden Dense weights
+    (a name of :mod:`chainrule.nn.init`: "he_normal" for ReLU, "lecun_normal" for SELU).
     """
     acts: dict[str, Callable[[], nn.Module]] = {
         "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
@@ -58,11 +62,14 @@ def mlp(input_shape: ShapeLike, num_classes: int, hidden: Sequence[int] = (256,)
         raise ValueError(f"mlp: unknown activation {activation!r}; known: {', '.join(acts)}")
     if not 0 <= dropout < 1:
         raise ValueError(f"mlp: dropout must be in [0, 1), got {dropout}")
+    nn.init.get(init)  # an unknown name is a ValueError that lists the known ones
     width = math.prod(_shape(input_shape))
-    layers: list[nn.Module] = [nn.Flatten()]
+    layers: list[nn.Module] = [nn.Flatten()] + ([nn.BatchNorm1d(width)] if batch_norm else [])
     for i, size in enumerate(hidden):
         size = _positive(f"mlp: hidden[{i}]", size)
-        layers += [nn.Dense(width, size), acts[activation]()]
+        layers += [nn.Dense(width, size, init=init), acts[activation]()]
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(size))
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width = size
