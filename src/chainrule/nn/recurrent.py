@@ -36,12 +36,14 @@ from typing import Any
 import numpy as np
 
 from ..autograd import ops
+from ..autograd.mode import state as mode_state
 from ..autograd.ops import ShapeError
 from ..autograd.tensor import Tensor, get_default_dtype
 from ..random import get_rng
 from . import functional as F
 from .kernels import lstm_gates, lstm_scan
 from .module import Module, Parameter
+from .sparse_grad import embedding_sparse
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 _PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -434,16 +436,19 @@ class Embedding(Module):
     """A lookup table: integer indices (...) -> vectors (..., embedding_dim).
 
     The gradient adds up over repeated indices; ``padding_idx`` rows get no gradient.
+    ``sparse=True``: ``weight.grad`` is a :class:`~chainrule.nn.sparse_grad.SparseGrad` of
+    the rows used (for ``SGD`` and ``SparseAdam``; see ``nn/sparse_grad.py``).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int,
-                 padding_idx: int | None = None) -> None:
+                 padding_idx: int | None = None, sparse: bool = False) -> None:
         super().__init__()
         if num_embeddings < 1 or embedding_dim < 1:
             raise ValueError("Embedding: num_embeddings and embedding_dim must be positive")
 
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx
+        self.sparse = bool(sparse)
         w = get_rng().standard_normal((num_embeddings, embedding_dim))
         if padding_idx is not None:
             w[padding_idx] = 0
@@ -456,10 +461,18 @@ class Embedding(Module):
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
             raise IndexError(f"{self.label()}: indices must lie in [0, {self.num_embeddings}), got "
                              f"range [{idx.min()}, {idx.max()}]")
+        if self.sparse and self.weight._rg and _sparse_ok():
+            return embedding_sparse(self.weight, idx, self.padding_idx)
         out = self.weight[idx]
         if self.padding_idx is not None:
             out = out * Tensor((idx != self.padding_idx)[..., None].astype(out.dtype))
         return out
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (", sparse=True"
+                                                                  if self.sparse else "")
+
+
+def _sparse_ok() -> bool:
+    """A sparse lookup needs a recorded reverse pass, not a jvp or a graph trace."""
+    return mode_state.grad_enabled and not mode_state.fw_level and not mode_state.tracing

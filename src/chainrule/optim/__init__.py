@@ -33,6 +33,7 @@ from .schedules import (
     StepDecay,
 )
 from .sgd import SGD
+from .sparse import SparseAdam  # issue 20: Embedding(sparse=True)
 from .surfaces import (
     SURFACES,
     Surface,
@@ -50,6 +51,7 @@ __all__ = [
     "OneCycle", "OneCycleThreePhase",  # issue 20
     "Optimizer", "OptimizerSpec", "PiecewiseConstant", "PowerDecay", "RMSprop",
     "ReduceLROnPlateau", "StepDecay",
+    "SparseAdam",  # issue 20
     # test surfaces and optimizer walks on them (chainrule.optim.surfaces)
     "SURFACES", "Surface", "SurfacePath", "compare_optimizers", "get_surface",
     "optimize_surface", "surface_names",

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..autograd.tensor import Tensor, _make
+from ..nn.sparse_grad import SparseGrad
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -27,6 +28,9 @@ def _grads(params: Tensor | Iterable[Tensor]) -> list[np.ndarray]:
     out = []
     for p in params:
         if p.grad is None:
+            continue
+        if isinstance(p.grad, SparseGrad):  # coalesced: its rows are the nonzero part
+            out.append(p.grad.values)
             continue
         if not p.grad.data.flags.writeable:
             p.grad = _make(p.grad.data.copy())

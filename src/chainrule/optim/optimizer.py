@@ -22,6 +22,7 @@ import numpy as np
 from ..autograd.mode import enable_grad
 from ..autograd.tensor import Tensor
 from ..autograd.versions import mark_modified
+from ..nn.sparse_grad import SparseGrad
 from .clip import _clip_each_norm, clip_grad_norm_, clip_grad_value_
 
 ParamsLike = Iterable[Tensor] | Iterable[Mapping[str, Any]]
@@ -162,6 +163,8 @@ class Optimizer:
         for p in self._params():
             if set_to_none:
                 p.grad = None
+            elif isinstance(p.grad, SparseGrad):
+                p.grad.zero_()
             elif p.grad is not None:
                 p.grad.data[...] = 0
 
@@ -180,6 +183,9 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if isinstance(p.grad, SparseGrad):  # Embedding(sparse=True): optim/sparse.py
+                    self._step_sparse(p, p.grad, group)
+                    continue
                 g = p.grad.data
                 if g.shape != p.data.shape:
                     raise ValueError(f"{type(self).__name__}.step: gradient shape {g.shape} does "
@@ -195,6 +201,21 @@ class Optimizer:
                 group: dict[str, Any]) -> None:
         """Update ``p`` in place from gradient ``g`` (read only). Subclasses implement."""
         raise NotImplementedError
+
+    #: ``_update_sparse(p, grad, state, group)``, for optimizers that take a SparseGrad.
+    _update_sparse: Callable[..., None] | None = None
+
+    def _step_sparse(self, p: Tensor, grad: SparseGrad, group: dict[str, Any]) -> None:
+        name = type(self).__name__
+        if self._update_sparse is None:
+            raise RuntimeError(f"{name} does not support sparse gradients (the weight of an "
+                               "Embedding(sparse=True)), as in PyTorch; use SGD or SparseAdam "
+                               "for it, or Embedding(sparse=False)")
+        if grad.shape != p.data.shape:
+            raise ValueError(f"{name}.step: gradient shape {grad.shape} does not match "
+                             f"parameter shape {p.data.shape}")
+        self._update_sparse(p.data, grad, self.state.setdefault(p, {}), group)
+        mark_modified(p, f"{name}.step")
 
     def _clip(self) -> None:
         if self.clipnorm is None and self.global_clipnorm is None and self.clipvalue is None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .optimizer import Optimizer, ParamsLike, check_nonneg, check_unit_interval
+from .sparse import sgd_sparse_update
 
 
 class SGD(Optimizer):
@@ -35,6 +36,12 @@ class SGD(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
                         weight_decay=weight_decay)
         super().__init__(params, defaults, **clip)
+        self._sparse_rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # optim/sparse.py
+
+    def _update_sparse(self, p: np.ndarray, grad: Any, state: dict[str, Any],
+                       group: dict[str, Any]) -> None:
+        """A sparse gradient (Embedding(sparse=True)): see :mod:`chainrule.optim.sparse`."""
+        sgd_sparse_update(self._sparse_rows, p, grad, state, group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -58,6 +65,8 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = d.astype(p.dtype, copy=True)
             else:
+                if self._sparse_rows:  # a dense step fills rows a sparse one did not
+                    self._sparse_rows.pop(id(buf), None)
                 buf *= momentum
                 if dampening == 0:
                     buf += d
