@@ -25,6 +25,7 @@ def table() -> str:
     import chainrule.linalg  # noqa: F401  (registers the primitives of every package)
     import chainrule.nn  # noqa: F401
     import chainrule.numpy  # noqa: F401
+    import chainrule.quant  # noqa: F401  (fake_quantize, dequantize)
     from chainrule.autograd.rule_table import markdown
 
     sys.path.insert(0, str(ROOT / "tests" / "autograd"))

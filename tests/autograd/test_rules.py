@@ -13,6 +13,7 @@ import test_scans  # tests/autograd/test_scans.py
 
 import chainrule as cr
 import chainrule.nn.functional as F
+import chainrule.quant  # noqa: F401  (registers fake_quantize, issue 19)
 from chainrule.autograd import ops
 from chainrule.nn.kernels import lstm_gates
 
@@ -168,6 +169,9 @@ COVERAGE.update({
     "scaled_dot_product_attention": 2,  # tests/nn/test_attention.py
     "layer_norm_last": 2,  # tests/nn/test_transformer_norm.py
     "first_order_only": 0,  # lstm_scan's marker: its rules raise, by design (same tests)
+    # straight-through by design (no finite-difference check applies): its vjp and jvp
+    # are the identity, tests/quant/test_primitives.py
+    "fake_quantize": 1,
 })
 
 

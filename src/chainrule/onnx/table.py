@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import indexing, kernels
+from . import indexing, kernels, qdq
 from .build import Builder, onnx_type
 
 Entry = Callable[[Builder, Any, list], Any]
@@ -309,6 +309,8 @@ OPS: dict[str, Entry] = {
     "unfold": kernels.unfold, "fold": kernels.fold, "layer_norm_last": kernels.layer_norm,
     "scaled_dot_product_attention": kernels.sdpa, "lstm_gates": kernels.lstm_gates,
     "lstm_scan": kernels.lstm_scan,
+    # int8 quantization (chainrule.quant, issue 19): the QDQ form
+    "fake_quantize": qdq.fake_quantize, "dequantize": qdq.dequantize,
 }
 
 #: Parameters an entry may see change with the batch size (traced at several sizes): it

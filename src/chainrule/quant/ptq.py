@@ -9,10 +9,13 @@ from typing import Any
 import numpy as np
 
 from ..autograd import no_grad
+from ..autograd.ops import cast
 from ..autograd.tensor import Tensor
 from ..nn.conv import Conv1d, Conv2d, Conv3d
 from ..nn.layers import Linear
 from ..nn.module import Module
+from .primitives import _fake_quantize_np, dequantize
+from .primitives import fake_quantize as fake_quantize_op
 
 __all__ = ["QUANTIZATION_ATTRIBUTE", "QuantizedLayer", "apply_structure",
            "quantizable_layers", "quantize"]
@@ -43,9 +46,9 @@ def activation_params(low: float, high: float) -> tuple[float, float]:
 
 
 def fake_quantize(x: np.ndarray, scale: float, zero_point: float) -> np.ndarray:
-    """``x`` rounded to the 256 levels ``(q - zero_point) * scale``, ``q`` in 0..255."""
-    q = np.clip(np.rint(x / scale) + zero_point, 0.0, 255.0)
-    return ((q - zero_point) * scale).astype(x.dtype, copy=False)
+    """``x`` rounded to the 256 levels ``(q - zero_point) * scale``, ``q`` in 0..255 (the
+    NumPy forward of the ``fake_quantize`` primitive, with a float32 scale)."""
+    return _fake_quantize_np(x, np.asarray(scale, np.float32), zero_point)
 
 
 class QuantizedLayer(Module):
@@ -70,15 +73,23 @@ class QuantizedLayer(Module):
         return self.weight_q.astype(np.float32) * shaped
 
     def forward(self, x: Any) -> Any:
-        data = np.asarray(x.numpy() if isinstance(x, Tensor) else x, dtype=np.float32)
+        # Primitives only (fake_quantize, dequantize), so the int8 model traces and
+        # exports to ONNX in the QDQ form; the numbers are those of the NumPy forwards.
+        if not isinstance(x, Tensor):
+            x = Tensor(np.asarray(x, dtype=np.float32))
+        elif x.dtype != np.float32:
+            x = cast(x, np.float32)
         if self._calibrating:  # widen the range, then round as the int8 model will, so the
-            low, high = self.input_range  # next layer calibrates on what it will see
+            data = x.data  # next layer calibrates on what it will see
+            low, high = self.input_range
             self.input_range[...] = [min(low, data.min()), max(high, data.max())]
         if np.isfinite(self.input_range).all():
-            data = fake_quantize(data, *activation_params(*self.input_range))
-        object.__setattr__(self.layer, "weight", Tensor(self.dequantized_weight()))
+            scale, zero_point = activation_params(*self.input_range)
+            x = fake_quantize_op(x, scale, zero_point, qmin=0, qmax=255)
+        weight = dequantize(Tensor(self.weight_q), self.weight_scale, axis=0)
+        object.__setattr__(self.layer, "weight", weight)
         try:
-            return self.layer(data)
+            return self.layer(x)
         finally:
             object.__setattr__(self.layer, "weight", None)
 
