@@ -40,8 +40,8 @@ from .. import nn
 from ..errors import UsageError
 from ..models import MODELS, build_model
 from ..random import manual_seed
-from ..train import Trainer, plot_history, save_checkpoint
-from . import _charlm, _generative, _mlp_args, _rl, _runs, _session, common
+from ..train import plot_history, save_checkpoint
+from . import _charlm, _distributed, _generative, _mlp_args, _rl, _runs, _session, common
 from .datasets import DATASETS, Splits, load_splits, standardized
 
 __all__ = ["DATASETS", "GENERATIVE_NAMES", "NAME", "UsageError", "add_train_parser",
@@ -90,6 +90,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                    help="gan, dcgan: one-sided label smoothing s (real targets 1 - s)")
     _rl.add_arguments(p)  # issue 17: --env, --iterations, --episodes, --eval-episodes
     _mlp_args.add_arguments(p)  # issue 20: mlp --hidden, --activation, --dropout, ...
+    _distributed.add_arguments(p)  # issue 18: --distributed (mpirun -n N chainrule train)
     p.set_defaults(func=run_train)
     _runs.track_given(p)  # --resume compares the flags given again with the saved ones
     return p
@@ -97,6 +98,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Train ``args.model`` on ``args.dataset``; raises UsageError on bad input."""
+    _distributed.check_args(args, MODELS)  # issue 18: classifiers only (cli/_distributed.py)
     if args.model in _rl.MODELS:  # issue 17: reinforcement-learning agents (cli/_rl.py)
         return _rl.train(args)
     resumed = _runs.resume_run(args) if args.resume is not None else None
@@ -111,12 +113,13 @@ def run(args: argparse.Namespace) -> int:
         splits = load_splits(args)
         return _generative.run_generative(args, splits, out, resumed=resumed is not None)
     _check_args(args)
-    out = resumed or _runs.new_run_dir(args, OUTPUTS)
+    _distributed.check_args(args, MODELS)  # again: a resumed run's saved model and ranks
+    out = resumed or _distributed.shared_run_dir(args, lambda: _runs.new_run_dir(args, OUTPUTS))
     data = _load(args)
     model = build_classifier(args, data)
-    return _session.run_session(args, out, resumed is not None,
-                                lambda: _train(args, data, out, model, resumed is not None),
-                                OUTPUTS)
+    return _distributed.run_session(args, out, resumed is not None,
+                                    lambda: _train(args, data, out, model, resumed is not None),
+                                    OUTPUTS)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -155,7 +158,8 @@ def _percent(value: float) -> str:
 def _announce(args: argparse.Namespace, data: Splits, lr: float) -> None:
     sizes = "/".join(str(len(s[1])) for s in (data.train, data.val, data.test) if s is not None)
     print(f"{PROG}: {args.model} on {args.dataset} (train/{'val/' if data.val else ''}test "
-          f"{sizes}), {args.optimizer} lr={lr:g}, batch {args.batch_size}, "
+          f"{sizes}), {args.optimizer} lr={lr:g}, "
+          f"batch {_distributed.batch_text(args)}, "
           f"{_session.epochs_text(args)}, "
           f"seed {args.seed}", flush=True)
 
@@ -177,15 +181,20 @@ def _report(seconds: float, results: dict[str, float], out: Path, plot: Path,
 def _train(args: argparse.Namespace, data: Splits, out: Path, model: nn.Module,
            resumed: bool) -> int:
     lr = common.learning_rate(args)
-    trainer = Trainer(model, nn.CrossEntropyLoss(), common.make_optimizer(args, model.parameters()),
-                      compile=getattr(args, "compile", False))
-    _announce(args, data, lr)
+    trainer_class = _distributed.trainer_class(args)  # DistributedTrainer with --distributed
+    trainer = trainer_class(model, nn.CrossEntropyLoss(),
+                            common.make_optimizer(args, model.parameters()),
+                            compile=getattr(args, "compile", False))
+    if _distributed.writes(args):
+        _announce(args, data, lr)
     start = time.perf_counter()
     history = trainer.fit(data.train, val=data.val, epochs=args.epochs,
                           batch_size=args.batch_size, seed=args.seed, verbose=not args.quiet,
-                          callbacks=_session.callbacks(args, out),
+                          callbacks=_distributed.callbacks(args, _session.callbacks(args, out)),
                           resume_from=_session.resume_path(out, resumed))
     seconds = time.perf_counter() - start
+    if not _distributed.writes(args):
+        return 0  # the primary rank evaluates, saves and reports
     results = {f"test_{k}": v for k, v in trainer.evaluate(data.test).items()}
     if data.val is not None:
         results.update({f"val_{k}": v for k, v in trainer.evaluate(data.val).items()})

@@ -17,12 +17,15 @@ of issue 18, written as a subclass so that the single-process trainer is untouch
 
 Validation data are evaluated whole on every rank (the same numbers everywhere, no
 communication). Resuming: every rank passes the same ``resume_from`` (the primary's
-checkpoint on a shared disk); the run continues bit-identically.
+checkpoint on a shared disk); the run continues bit-identically, its weights and its
+logs: the epoch's running metrics are each rank's own (its shard's predictions), so every
+step gathers them, the primary's checkpoint holds all of them and each rank resumes its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -35,9 +38,9 @@ from ..train.csv_logger import CSVLogger
 from ..train.history import History
 from ..train.sample_grid import SampleGrid
 from ..train.trainer import Trainer, _shuffle_rng
-from ._mpi import init, is_primary
+from ._mpi import init, is_primary, rank
 from .broadcast import broadcast_optimizer_state, broadcast_parameters
-from .collectives import allreduce_mean, broadcast_object
+from .collectives import allgather_object, allreduce_mean, broadcast_object
 from .optimizer import DistributedOptimizer
 from .sampler import DistributedLoader
 
@@ -71,7 +74,27 @@ class DistributedTrainer(Trainer):
         callbacks that read ``step_logs`` (``TerminateOnNaN``, budgets) stop every rank at
         the same step -- a rank stopping alone would leave the others waiting in the next
         all-reduce."""
-        return allreduce_mean(super().train_step(batch))
+        logs = super().train_step(batch)
+        gathered = allgather_object((logs, self.tracker.state_dict()))
+        self._rank_trackers = [tracker for _, tracker in gathered]
+        return _mean_logs(logs, [ranks_logs for ranks_logs, _ in gathered])
+
+    def state_dict(self) -> dict[str, Any]:
+        """The Trainer's state, plus every rank's running metrics of the epoch (as of the
+        last step) so that each rank resumes its own."""
+        state = super().state_dict()
+        trackers = getattr(self, "_rank_trackers", None)
+        if trackers is not None:
+            state["rank_trackers"] = trackers
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """The Trainer's ``load_state_dict``, with this rank's own running metrics when the
+        checkpoint has them (one saved by as many ranks)."""
+        trackers = state.get("rank_trackers")
+        if trackers is not None and rank() < len(trackers):
+            state = {**state, "tracker": trackers[rank()]}
+        super().load_state_dict(state)
 
     def results(self) -> dict[str, Any]:
         """The epoch's results so far, averaged over the ranks (the same on every rank)."""
@@ -103,3 +126,13 @@ class DistributedTrainer(Trainer):
         return super().fit(loader, val, epochs, batch_size, kept, seed, shuffle,
                            verbose and primary, **kwargs)
 
+
+
+def _mean_logs(own: dict[str, Any], every: list[dict[str, Any]]) -> dict[str, Any]:
+    """``own`` with its numbers replaced by their mean over ``every`` rank's logs (the same
+    sum, in rank order, on every rank)."""
+    out = dict(own)
+    for key, value in own.items():
+        if isinstance(value, Real | np.number) and not isinstance(value, bool):
+            out[key] = float(sum(float(logs[key]) for logs in every) / len(every))
+    return out
