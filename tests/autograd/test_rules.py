@@ -168,6 +168,7 @@ COVERAGE.update({
     "lstm_scan": 1,  # second order through its composite form: tests/nn/test_recurrent.py
     "scaled_dot_product_attention": 2,  # tests/nn/test_attention.py
     "layer_norm_last": 2,  # tests/nn/test_transformer_norm.py
+    "gelu": 2,  # the fused GELU: tests/nn/test_gelu.py
     "first_order_only": 0,  # lstm_scan's marker: its rules raise, by design (same tests)
     # straight-through by design (no finite-difference check applies): its vjp and jvp
     # are the identity, tests/quant/test_primitives.py

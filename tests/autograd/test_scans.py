@@ -4,7 +4,8 @@ comparisons of forward and backward, and the errors for bad input."""
 
 import numpy as np
 import pytest
-from test_indexing import distinct, gradcheck_tests, torch_compare
+from gradchecks import gradcheck_tests  # tests/gradchecks.py
+from test_indexing import distinct, torch_compare
 
 import chainrule as cr
 import chainrule.nn.functional as F

@@ -30,7 +30,8 @@ CASES = {
                  + cr.log2(x) + cr.log10(x) + x ** 1.5 + cr.rsqrt(x),
                  _f(3, 4, lo=0.1, hi=3.0)),
     "activations": (lambda x: F.elu(x) + F.leaky_relu(x, 0.1) + F.softplus(x) + F.gelu(x)
-                    + F.selu(x) + F.silu(x) + F.hardsigmoid(x), _f(2, 6)),
+                    + F.selu(x) + F.silu(x) + F.hardsigmoid(x) + F.gelu(x, approximate="tanh"),
+                    _f(2, 6)),
     "compare": (lambda x: cr.where(x > 0.5, x, -x) + cr.where(x <= -1, 1.0, 0.0)
                 + cr.maximum(x, 0.2) - cr.minimum(x, -0.3) + cr.clip(x, -1.0, 1.5), _f(4, 3)),
     "mod": (lambda x: cr.mod(x, 0.7) + cr.round(x * 3), _f(3, 3)),

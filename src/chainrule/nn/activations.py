@@ -19,6 +19,7 @@ from ..autograd import ops
 from ..autograd.ops import hardsigmoid as _hardsigmoid
 from ..autograd.ops import hardswish as _hardswish
 from ..autograd.tensor import Tensor
+from .kernels.gelu import gelu as _fused_gelu  # one primitive (issue 15)
 
 __all__ = ["celu", "gelu", "gelu_sigmoid", "hardsigmoid", "hardswish", "mish", "normalize",
            "softmin", "softplus", "softsign", "swish"]
@@ -51,7 +52,7 @@ def gelu_sigmoid(x: Any) -> Tensor:
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:
     """x Phi(x): exact (``"none"``, with erf), ``"tanh"`` or ``"sigmoid"`` approximation."""
-    return gelu_sigmoid(x) if approximate == "sigmoid" else ops.gelu(x, approximate)
+    return gelu_sigmoid(x) if approximate == "sigmoid" else _fused_gelu(x, approximate)
 
 
 def celu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:

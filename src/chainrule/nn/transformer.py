@@ -23,10 +23,11 @@ from ..autograd.tensor import Tensor, get_default_dtype
 from ..errors import ShapeError
 from .attention import MultiheadAttention
 from .kernels.attention import causal_bias
+from .kernels.gelu import gelu
 from .layers import Dropout, LayerNorm, Linear
 from .module import Module
 
-_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": ops.relu, "gelu": ops.gelu}
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": ops.relu, "gelu": gelu}
 
 
 def _activation(activation: str | Callable[[Tensor], Tensor], layer: str) -> Any:

@@ -1,5 +1,5 @@
 """Table entries for the fused NN kernels (convolution, pooling, im2col and its
-transpose, layer norm, attention, the LSTM gates and scan); ``table.py`` holds the table."""
+transpose, layer norm, attention, GELU, the LSTM gates and scan); ``table.py`` holds the table."""
 
 from __future__ import annotations
 
@@ -77,6 +77,19 @@ def max_pool(b: Builder, node: Any, ins: list) -> str:
 
 def layer_norm(b: Builder, node: Any, ins: list) -> str:
     return b.op("LayerNormalization", ins[:3], axis=-1, epsilon=float(node.params["eps"]))
+
+
+def gelu(b: Builder, node: Any, ins: list) -> str:
+    """x Phi(x) with Erf, or the tanh form (opset 18 has no Gelu; it came in 20)."""
+    x = _x(node)
+    if node.params.get("approximate") == "tanh":
+        cube = b.op("Mul", [ins[0], b.op("Mul", [ins[0], ins[0]])])
+        inner = b.op("Add", [ins[0], b.op("Mul", [cube, b.scalar(0.044715, x)])])
+        t = b.op("Tanh", [b.op("Mul", [inner, b.scalar(np.sqrt(2 / np.pi), x)])])
+    else:
+        t = b.op("Erf", [b.op("Mul", [ins[0], b.scalar(np.sqrt(0.5), x)])])
+    half = b.op("Mul", [ins[0], b.scalar(0.5, x)])
+    return b.op("Mul", [half, b.op("Add", [t, b.scalar(1.0, x)])])
 
 
 def sdpa(b: Builder, node: Any, ins: list) -> str:

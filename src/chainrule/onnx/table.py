@@ -308,7 +308,7 @@ OPS: dict[str, Entry] = {
     "conv2d": kernels.conv, "conv2d_bias": kernels.conv, "max_pool2d": kernels.max_pool,
     "unfold": kernels.unfold, "fold": kernels.fold, "layer_norm_last": kernels.layer_norm,
     "scaled_dot_product_attention": kernels.sdpa, "lstm_gates": kernels.lstm_gates,
-    "lstm_scan": kernels.lstm_scan,
+    "lstm_scan": kernels.lstm_scan, "gelu": kernels.gelu,
     # int8 quantization (chainrule.quant, issue 19): the QDQ form
     "fake_quantize": qdq.fake_quantize, "dequantize": qdq.dequantize,
 }

@@ -210,7 +210,10 @@ def selu(x: Any) -> Tensor:
 
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:
-    """x * Phi(x) (exact, with erf) or its tanh approximation (``approximate="tanh"``)."""
+    """x * Phi(x) (exact, with erf) or its tanh approximation (``approximate="tanh"``).
+
+    A composition of primitives (the reference form); ``chainrule.nn.functional.gelu``,
+    ``nn.GELU`` and the Transformer layers use the fused primitive of nn/kernels/gelu.py."""
     x = lift(x)
     if approximate == "tanh":
         c = math.sqrt(2 / math.pi)
