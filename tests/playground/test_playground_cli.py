@@ -25,11 +25,16 @@ def test_missing_server_packages_name_the_extra(monkeypatch, capsys):
 
 
 def test_serve_prints_the_address_and_runs(monkeypatch, capsys):
-    import chainrule.playground as playground
-
     pytest.importorskip("uvicorn", reason="the playground needs the [playground] extra")
+    import chainrule.serve.server as server  # the helper both web commands start apps with
+
     calls = []
-    monkeypatch.setattr(playground, "serve", lambda **kw: calls.append(kw))
+
+    def run_app(app, *, host, port, log_level, banner):
+        calls.append((host, port))
+        print(banner(f"http://{host}:{port}"))
+
+    monkeypatch.setattr(server, "run_app", run_app)
     assert main(["playground", "--port", "8123"]) == 0
-    assert calls == [{"host": "127.0.0.1", "port": 8123}]
+    assert calls == [("127.0.0.1", 8123)]
     assert "http://127.0.0.1:8123/" in capsys.readouterr().out

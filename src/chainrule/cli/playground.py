@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import UsageError
 from . import common
+from .serve import add_address_arguments, check_port
 
 __all__ = ["NAME", "register", "run"]
 
@@ -27,22 +28,20 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                                       "address: train small networks on toy data (the "
                                       "network view) and step an expression's computation "
                                       "graph forward and backward (the backpropagation view).")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on "
-                                                       "(default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    add_address_arguments(p, port=8000)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 <= args.port < 65536:
-        raise UsageError(f"--port must be 0..65535, got {args.port}")
-    from ..playground import check_dependencies, serve
+    check_port(args.port)
+    from ..playground import check_dependencies, create_app
 
     try:
         check_dependencies()
     except ImportError as exc:
         raise UsageError(str(exc)) from None
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"chainrule playground: http://{host}:{args.port}/  (Ctrl+C stops it)", flush=True)
-    serve(host=args.host, port=args.port)
+    from ..serve.server import run_app  # the one way a command starts a uvicorn app
+
+    run_app(create_app(), host=args.host, port=args.port, log_level="warning",
+            banner=lambda url: f"chainrule playground: {url}/  (Ctrl+C stops it)")
     return 0

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import UsageError
 from . import common
 
-__all__ = ["NAME", "register", "run"]
+__all__ = ["NAME", "add_address_arguments", "check_port", "register", "run"]
 
 NAME = "serve"
 
@@ -31,9 +31,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                                       "picked up while serving.")
     p.add_argument("--model-dir", required=True, metavar="DIR",
                    help="the directory of models: DIR/<name>/<version>/model.json")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on "
-                                                       "(default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    add_address_arguments(p, port=8501)
     p.add_argument("--max-batch", type=int, default=32,
                    help="most examples run together by dynamic batching (default 32)")
     p.add_argument("--max-wait-ms", type=float, default=5.0,
@@ -46,10 +44,23 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def add_address_arguments(p: argparse.ArgumentParser, port: int) -> None:
+    """``--host`` and ``--port``: where a command's web server listens (serve,
+    playground; checked by :func:`check_port`)."""
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                                                       "(default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=port, help=f"port (default {port}; 0: a free "
+                                                          "one)")
+
+
+def check_port(port: int) -> None:
+    if not 0 <= port < 65536:
+        raise UsageError(f"--port must be 0..65535, got {port}")
+
+
 def run(args: argparse.Namespace) -> int:
     common.check_positive_int("--max-batch", args.max_batch)
-    if not 0 <= args.port < 65536:
-        raise UsageError(f"--port must be 0..65535, got {args.port}")
+    check_port(args.port)
     if args.max_wait_ms < 0 or args.poll <= 0 or args.max_body_mb <= 0:
         raise UsageError("--max-wait-ms must be >= 0, --poll and --max-body-mb > 0")
     if not Path(args.model_dir).is_dir():

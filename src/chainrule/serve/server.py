@@ -6,13 +6,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .app import create_app
 from .repository import ModelRepository
 
-__all__ = ["RunningServer", "serve", "start_server"]
+__all__ = ["RunningServer", "run_app", "serve", "start_app", "start_server"]
 
 
 def _uvicorn() -> Any:
@@ -60,43 +61,67 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_server(repository: ModelRepository, *, host: str = "127.0.0.1", port: int = 0,
-                 max_body_bytes: int = 10 * 2**20) -> RunningServer:
-    """Serve ``repository`` from a background thread (``port=0``: a free port) and return
-    once it accepts connections; the repository starts polling for new versions."""
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def start_app(app: Any, *, host: str = "127.0.0.1", port: int = 0,
+              name: str = "chainrule-app", timeout: float = 30.0) -> tuple[Any, Any, str]:
+    """Run the ASGI ``app`` with uvicorn in a daemon thread (``port=0``: a free port) and
+    return ``(server, thread, url)`` once it accepts connections; stop it with
+    ``server.should_exit = True`` and ``thread.join()``."""
     uvicorn = _uvicorn()
-    app = create_app(repository, max_body_bytes=max_body_bytes)
     sock = _listen(host, port)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                              name="chainrule-serve", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name,
+                              daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
+            raise RuntimeError(f"the server did not start on {host}:{port}")
         time.sleep(0.01)
+    return server, thread, _url(host, sock.getsockname()[1])
+
+
+def run_app(app: Any, *, host: str = "127.0.0.1", port: int = 8501,
+            log_level: str = "info", banner: Callable[[str], str] | None = None) -> None:
+    """Run the ASGI ``app`` with uvicorn in the foreground until interrupted (Ctrl-C):
+    ``chainrule serve`` and ``chainrule playground``. The socket is bound first (with
+    TCP_NODELAY, see ``_listen``; ``port=0`` picks a free one), then ``banner(url)`` is
+    printed."""
+    uvicorn = _uvicorn()
+    sock = _listen(host, port)
+    if banner is not None:
+        print(banner(_url(host, sock.getsockname()[1])), flush=True)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def start_server(repository: ModelRepository, *, host: str = "127.0.0.1", port: int = 0,
+                 max_body_bytes: int = 10 * 2**20) -> RunningServer:
+    """Serve ``repository`` from a background thread (``port=0``: a free port) and return
+    once it accepts connections; the repository starts polling for new versions."""
+    app = create_app(repository, max_body_bytes=max_body_bytes)
+    server, thread, url = start_app(app, host=host, port=port, name="chainrule-serve")
     repository.start()
-    bound = sock.getsockname()[1]
-    return RunningServer(f"http://{host}:{bound}", bound, repository, server, thread)
+    return RunningServer(url, int(url.rsplit(":", 1)[1]), repository, server, thread)
 
 
 def serve(model_dir: str, *, host: str = "127.0.0.1", port: int = 8501,
           max_batch: int = 32, max_wait_ms: float = 5.0, batching: bool = True,
           poll_interval: float = 1.0, max_body_bytes: int = 10 * 2**20) -> None:
     """Serve every model under ``model_dir`` until interrupted (Ctrl-C)."""
-    uvicorn = _uvicorn()
+    _uvicorn()  # the extra's error before anything starts
     repository = ModelRepository(model_dir, poll_interval=poll_interval, max_batch=max_batch,
                                  max_wait_ms=max_wait_ms, batching=batching)
     repository.start()
-    sock = _listen(host, port)
-    print(f"chainrule serve: {', '.join(repository.names()) or 'no models yet'} on "
-          f"http://{host}:{sock.getsockname()[1]} (Ctrl-C stops)", flush=True)
     try:
-        config = uvicorn.Config(create_app(repository, max_body_bytes=max_body_bytes),
-                                log_level="info", lifespan="off")
-        uvicorn.Server(config).run(sockets=[sock])
+        run_app(create_app(repository, max_body_bytes=max_body_bytes), host=host, port=port,
+                banner=lambda url: f"chainrule serve: "
+                                   f"{', '.join(repository.names()) or 'no models yet'} on "
+                                   f"{url} (Ctrl-C stops)")
     finally:
         repository.close()
