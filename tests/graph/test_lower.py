@@ -54,6 +54,8 @@ def test_the_compiled_mlp_step_runs_its_rules_in_numpy():
     graph = next(iter(step.graphs.values()))
     rules = [n for n in graph.nodes if n.is_rule]
     assert {n.name for n in rules} == set(LOWERED)
-    assert all(n.fn is LOWERED[n.name][1] for n in rules)
+    # each runs its NumPy version, or a fused kernel of it (graph/fuse.py)
+    assert all(n.fn is LOWERED[n.name][1] or getattr(n.fn, "members", ()) == (n.name,)
+               for n in rules)
     ref = cr.grad(lambda w_: cr.softmax_cross_entropy(cr.relu(x @ w_), y).mean())(w.data)
     np.testing.assert_array_equal(g.data, ref.data)

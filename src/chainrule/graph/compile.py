@@ -56,9 +56,11 @@ class Compiled:
     """A compiled function (see the module docstring). ``graphs`` holds the traced graphs
     by signature; ``graph_for(*args)`` returns (tracing if needed) the one for ``args``."""
 
-    def __init__(self, fn: Callable, optimize: bool = True, retrace_warning: int = 5) -> None:
+    def __init__(self, fn: Callable, optimize: bool = True, retrace_warning: int = 5,
+                 fast_math: bool = False) -> None:
         self.fn = fn
         self.optimize = optimize
+        self.fast_math = fast_math
         self.retrace_warning = retrace_warning
         self.graphs: dict[tuple, Graph] = {}
         self.traces = 0
@@ -84,7 +86,7 @@ class Compiled:
         if self.optimize:
             from .passes import optimize
 
-            optimize(graph)
+            optimize(graph, fast_math=self.fast_math)
         self.graphs[key] = graph
         return graph
 
@@ -116,17 +118,20 @@ def _show(entry: tuple) -> str:
 
 
 def compile(fn: Callable | None = None, *, optimize: bool = True,  # noqa: A001
-            retrace_warning: int = 5) -> Any:
+            retrace_warning: int = 5, fast_math: bool = False) -> Any:
     """Compile ``fn`` (decorator, with or without arguments), like ``jax.jit``.
 
-    ``optimize=False`` runs the graph as recorded (no passes). See the module docstring
-    for the cache and ``trace.py`` for the rules of tracing.
+    ``optimize=False`` runs the graph as recorded (no passes). ``fast_math=True`` lets
+    the fused kernels differ from eager mode in the last bits (``fuse.py``: sigmoid as
+    SciPy's expit); by default a compiled function computes what eager mode computes, bit
+    for bit. See the module docstring for the cache and ``trace.py`` for the rules of
+    tracing.
     """
     if fn is None:
-        return lambda f: Compiled(f, optimize, retrace_warning)
+        return lambda f: Compiled(f, optimize, retrace_warning, fast_math)
     if not callable(fn):
         raise TypeError(f"compile needs a function, got {type(fn).__name__}")
-    return Compiled(fn, optimize, retrace_warning)
+    return Compiled(fn, optimize, retrace_warning, fast_math)
 
 
 __all__ = ["Compiled", "RetraceWarning", "TraceError", "compile", "signature"]

@@ -15,7 +15,10 @@
   Chains of elementwise ops then run in one buffer, which is the fusion NumPy allows
   without generating native code;
 * ``lower_rules`` (``lower.py``): rule nodes that run whole (ReLU's, cross-entropy's)
-  get a NumPy function computing the same numbers without tensors.
+  get a NumPy function computing the same numbers without tensors;
+* ``fuse_elementwise`` (``fuse.py``): groups of elementwise nodes whose inner values are
+  read only inside the group become one generated kernel of ufunc calls with ``out=``
+  buffers (sigmoid, its backward, ReLU's backward run without temporaries).
 
 ``optimize(graph)`` runs them all (``compile`` does, unless ``optimize=False``) and
 returns what each changed. The memory plan lives in ``graph.plan`` (node id -> extras for
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import _make
+from .fuse import fuse_elementwise
 from .ir import Graph, Node, Var
 from .lower import lower_rules
 from .randomness import RANDOM
@@ -175,12 +179,14 @@ def plan_memory(graph: Graph) -> int:
     return len(plan)
 
 
-def optimize(graph: Graph) -> dict[str, int]:
-    """Run every pass; returns the count of changes per pass."""
+def optimize(graph: Graph, fast_math: bool = False) -> dict[str, int]:
+    """Run every pass; returns the count of changes per pass. ``fast_math``: see
+    ``fuse.fuse_elementwise`` (off: every pass keeps the results bit for bit)."""
     done = {"dead code": eliminate_dead_code(graph),
             "constants folded": fold_constants(graph),
             "common subexpressions": eliminate_common_subexpressions(graph)}
     done["dead code"] += eliminate_dead_code(graph)
     done["rules lowered to NumPy"] = lower_rules(graph)
+    done["nodes fused"] = fuse_elementwise(graph, fast_math)
     done["buffers reused"] = plan_memory(graph)
     return done

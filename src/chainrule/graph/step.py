@@ -32,7 +32,7 @@ class CompiledStep:
 
     def __init__(self, loss_fn: Callable[..., Any], params: Iterable[Tensor],
                  optimizer: Any = None, optimize: bool = True, has_aux: bool = False,
-                 model: Any = None) -> None:
+                 model: Any = None, fast_math: bool = False) -> None:
         self.model = model
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
@@ -50,7 +50,7 @@ class CompiledStep:
             return result, engine.grad([loss], params_)
 
         loss_and_grads.__name__ = getattr(loss_fn, "__name__", "step")
-        self.compiled = Compiled(loss_and_grads, optimize=optimize)
+        self.compiled = Compiled(loss_and_grads, optimize=optimize, fast_math=fast_math)
 
     def __call__(self, *batch: Any) -> Any:
         before = None
@@ -75,12 +75,14 @@ class CompiledStep:
 
 def compile_step(loss_fn: Callable[..., Any], params: Iterable[Tensor],
                  optimizer: Any = None, *, optimize: bool = True,
-                 has_aux: bool = False, model: Any = None) -> CompiledStep:
+                 has_aux: bool = False, model: Any = None,
+                 fast_math: bool = False) -> CompiledStep:
     """A compiled training step (see the module docstring). With ``has_aux=True``,
     ``loss_fn`` returns ``(loss, aux)`` (aux: a pytree of tensors, e.g. the model's output
     for metrics) and the step returns that pair. ``model`` (a Module): its buffers are
-    checked not to change while a step is traced (``TraceError`` otherwise)."""
-    return CompiledStep(loss_fn, params, optimizer, optimize, has_aux, model)
+    checked not to change while a step is traced (``TraceError`` otherwise).
+    ``fast_math``: see ``compile``."""
+    return CompiledStep(loss_fn, params, optimizer, optimize, has_aux, model, fast_math)
 
 
 def _buffers(model: Any) -> list[np.ndarray]:
