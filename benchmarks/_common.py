@@ -8,6 +8,7 @@ that drift (frequency scaling, a noisy neighbour) hits all of them alike.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import itertools
 import math
@@ -198,6 +199,37 @@ def measure(fns: dict[str, Callable[[], Any]], *, min_time: float, repeat: int,
             gc.collect()
             per_call[name].append(_loop(fn, numbers[name], clock) / numbers[name])
     return {name: Timing(numbers[name], per_call[name]) for name in fns}
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def peer_arguments(description: str, threads: int | None = 1) -> argparse.ArgumentParser:
+    """A parser with the flags of a side-by-side benchmark against PyTorch: ``--threads``
+    (for PyTorch and NumPy's BLAS), ``--cpu-clock`` (time the calling thread's CPU time,
+    right with one thread) and ``--quick`` (fewer, shorter repeats)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--threads", type=int, default=threads,
+                    help="threads for PyTorch and NumPy's BLAS alike")
+    ap.add_argument("--cpu-clock", action="store_true",
+                    help="time this thread's CPU time (time.thread_time), which ignores "
+                         "other processes; use with --threads 1")
+    ap.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
+    return ap
+
+
+def start_peer_run(args: argparse.Namespace) -> tuple[Any | None, Clock]:
+    """Apply ``args.threads`` to NumPy's BLAS and to PyTorch, print the load warning when
+    the machine is busy; returns PyTorch (None when missing) and the clock to time with."""
+    torch = import_torch()
+    if args.threads:
+        limit_numpy_blas_threads(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+    warning = load_warning()
+    if warning:
+        print(warning)
+    return torch, time.thread_time if args.cpu_clock else time.perf_counter
 
 
 # --------------------------------------------------------------------------- tables

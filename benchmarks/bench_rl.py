@@ -19,28 +19,16 @@ ignores other processes on a shared machine.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
-    fmt,
-    format_table,
-    freeze_heap,
-    import_chainrule,
-    import_torch,
-    limit_numpy_blas_threads,
-    load_warning,
-    measure,
-)
+import _common as common  # noqa: E402
 
-cr = import_chainrule()
-from chainrule.nn import functional as F  # noqa: E402
+cr = common.import_chainrule()
 from chainrule.rl import DQNAgent, DQNConfig, PolicyAgent  # noqa: E402
 from chainrule.rl.replay import Batch  # noqa: E402
 
@@ -93,16 +81,9 @@ def pg_step_candidates(torch):
     agent = PolicyAgent(4, 2, hidden=(5,), activation="elu")
     obs = np.random.default_rng(0).normal(size=(1, 4)).astype(np.float32)
     rng = np.random.default_rng(1)
-    params = agent.network.parameters()
 
-    def chainrule_step():
-        for p in params:
-            p.grad = None
-        z = agent.network(obs)[:, 0]                       # logit of "left"
-        left = float(rng.random() < 1 / (1 + np.exp(-float(z.data[0]))))
-        loss = F.binary_cross_entropy_with_logits(z, np.array([left], np.float32))
-        loss.backward()
-        return [p.grad for p in params]
+    def chainrule_step():              # forward, sample, -log pi(a|s), backward
+        return agent.step_gradients(obs, rng)
     fns = {"chainrule": chainrule_step}
     if torch is not None:
         lin = [m for m in agent.network if hasattr(m, "weight")]
@@ -168,35 +149,27 @@ def pg_batched_candidates(torch):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cpu-clock", action="store_true")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    torch = import_torch()
-    if torch is not None:
-        torch.set_num_threads(args.threads)
-    limit_numpy_blas_threads(args.threads)
-    warning = load_warning()
-    if warning:
-        print(warning)
-    clock = time.thread_time if args.cpu_clock else time.perf_counter
+    args = common.peer_arguments(__doc__.split("\n")[0]).parse_args()
+    torch, clock = common.start_peer_run(args)
     act, upd = pg_batched_candidates(torch)
     workloads = {"dqn-update (batch 32, 32-32)": dqn_candidates(torch),
                  "pg-step (book, 1 obs)": pg_step_candidates(torch),
                  "pg-act (10 obs, no grad)": act,
                  "pg-update (2000 steps)": upd}
-    freeze_heap()
+    common.freeze_heap()
     rows = []
     for name, fns in workloads.items():
-        timing = measure(fns, min_time=0.05 if args.quick else 0.2,
-                         repeat=3 if args.quick else 7, clock=clock)
-        c = timing["chainrule"].best
-        t = timing["pytorch"].best if "pytorch" in timing else None
-        rows.append([name, fmt(c * 1e6), fmt(t * 1e6) if t else "-",
-                     f"{t / c:.2f}x" if t else "-"])
-    print(f"threads {args.threads}, clock {'CPU (this thread)' if args.cpu_clock else 'wall'}")
-    print(format_table(["workload", "chainrule µs", "pytorch µs", "speed vs pytorch"], rows))
+        timing = common.measure(fns, min_time=0.05 if args.quick else 0.2,
+                                repeat=3 if args.quick else 7, clock=clock)
+        c, t = timing["chainrule"], timing.get("pytorch")
+        rows.append([name, common.fmt(c.median * 1e6),
+                     common.fmt(t.median * 1e6) if t else "-",
+                     f"{t.median / c.median:.2f}x" if t else "-",
+                     f"{t.best / c.best:.2f}x" if t else "-"])
+    print(f"threads {args.threads}, clock {'CPU (this thread)' if args.cpu_clock else 'wall'}, "
+          f"median of {3 if args.quick else 7} interleaved repeats")
+    print(common.format_table(["workload", "chainrule µs", "pytorch µs",
+                               "speed vs pytorch (median)", "(best)"], rows))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ from .networks import policy_network
 from .returns import discount_and_normalize_rewards
 from .rollout import Timer, run_episodes
 
-__all__ = ["ReinforceConfig", "PolicyAgent", "train_reinforce", "policy_probabilities",
-           "sample_actions"]
+__all__ = ["ReinforceConfig", "PolicyAgent", "train_reinforce", "policy_loss",
+           "policy_probabilities", "sample_actions"]
 
 
 @dataclass
@@ -100,6 +100,7 @@ class PolicyAgent:
                                   "hidden": [int(h) for h in hidden], "activation": activation}
         self.network = policy_network(obs_size, n_actions, hidden, activation)
         self.n_actions = int(n_actions)
+        self._params: tuple[Any, list] = (None, [])
 
     def log_probs(self, obs: Any) -> Tensor:
         """log pi(. | s) for a batch of observations: (N, n_actions)."""
@@ -124,17 +125,50 @@ class PolicyAgent:
     def loss(self, obs: np.ndarray, actions: np.ndarray, weights: np.ndarray) -> Tensor:
         """mean_t weights_t * (-log pi(a_t | s_t)): its gradient is the book's mean of
         return-weighted per-step gradients."""
-        a = np.asarray(actions, int)
-        if self.n_actions == 2:                  # the book's binary cross-entropy
-            z = self.network(obs)[:, 0]
-            w = np.asarray(weights, dtype=z.dtype)
-            left = (a == 0).astype(z.dtype)
-            return -((w * left) * ag.log_sigmoid(z) + (w * (1 - left)) * ag.log_sigmoid(-z)
-                     ).sum() / len(w)
-        logp = self.log_probs(obs)
-        w = np.asarray(weights, dtype=logp.dtype)
-        onehot = np.eye(self.n_actions, dtype=logp.dtype)[a]
-        return -(logp * (onehot * w[:, None])).sum() / len(w)
+        return policy_loss(self.network(obs), actions, weights)
+
+    def step_gradients(self, obs: np.ndarray, rng: np.random.Generator | None
+                       ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The book's ``play_one_step`` without the environment: sample an action for each
+        observation (``rng``; the most probable one when None) and return it with the
+        gradient of mean_t -log pi(a_t | s_t) for every parameter (the order of
+        ``network.parameters()``). For one observation that is the per-step gradient of
+        the binary cross-entropy with target 1 - action the book keeps for each step."""
+        if self._params[0] is not self.network:      # the parameters, listed once
+            self._params = (self.network, self.network.parameters())
+        params = self._params[1]
+        for p in params:
+            p.grad = None
+        z = self.network(obs)
+        actions = sample_actions(z.data, rng)
+        policy_loss(z, actions).backward()
+        return actions, [p.grad.data for p in params]
+
+
+def policy_loss(logits: Tensor, actions: Any, weights: Any = None) -> Tensor:
+    """mean_t weights_t * (-log pi(a_t | s_t)) from the policy network's output (all
+    weights 1 when ``weights`` is None).
+
+    One column z (two actions, P(action 0) = sigmoid(z)): -log pi(a | s) is softplus(-z)
+    for action 0 and softplus(z) for action 1 — the book's binary cross-entropy with
+    target 1 - action, in two primitives. More columns: the fused softmax cross-entropy.
+    """
+    a = np.asarray(actions).reshape(-1)
+    n = a.size
+    if logits.ndim != 2 or logits.shape[0] != n:
+        raise ValueError(f"policy_loss: logits must be (N, columns) with N = {n} actions, "
+                         f"got {logits.shape}")
+    if logits.shape[1] == 1:
+        sign = np.where(a == 0, -1.0, 1.0).astype(logits.dtype).reshape(n, 1)
+        nll = ag.softplus(logits * sign)
+    else:
+        nll = ag.softmax_cross_entropy(logits, a.astype(np.int64))
+    if weights is None:
+        return ag.mean(nll)
+    w = np.asarray(weights, np.float64).reshape(-1)
+    if w.size != n:
+        raise ValueError(f"policy_loss: {n} actions but {w.size} weights")
+    return ag.sum(nll * (w / n).astype(logits.dtype).reshape(nll.shape))
 
 
 def train_reinforce(env_id: str = "CartPole-v1", config: ReinforceConfig | None = None,
