@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import numpy as np
@@ -12,7 +13,7 @@ from chainrule import Tensor, nn, optim
 from chainrule.data import ArrayDataset, DataLoader
 from chainrule.distributed import _mpi
 from chainrule.random import manual_seed
-from chainrule.train import CSVLogger, Trainer
+from chainrule.train import CSVLogger, TBPTTTrainer, Trainer
 
 LAUNCH = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
 
@@ -185,3 +186,27 @@ def test_shard_splits_arrays_alike():
     x, y = np.arange(7), np.arange(7) * 10
     xs, ys = dist.shard((x, y), rank=1, size=3)
     assert xs.tolist() == [1, 4] and ys.tolist() == [10, 40]
+
+
+def test_trainer_distributed_keyword_builds_the_distributed_trainer(fresh):
+    plain, _, h1 = _fit(Trainer)
+    model, trainer, h2 = _fit(lambda *a, **k: Trainer(*a, distributed=True, **k))
+    assert type(trainer) is dist.DistributedTrainer
+    assert isinstance(trainer.optimizer, dist.DistributedOptimizer)
+    for a, b in zip(plain.parameters(), model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert h1.history["loss"] == h2.history["loss"]
+    assert type(Trainer(model, nn.CrossEntropyLoss(), distributed=False)) is Trainer
+    assert type(dist.DistributedTrainer(model, distributed=True)) is dist.DistributedTrainer
+    with pytest.raises(TypeError, match="only Trainer itself has a data-parallel version"):
+        TBPTTTrainer(model, nn.CrossEntropyLoss(), distributed=True)
+
+
+def test_trainer_distributed_keyword_without_the_package_names_it():
+    # in a fresh interpreter that never imported chainrule.distributed
+    code = ("from chainrule import nn\nfrom chainrule.train import Trainer\n"
+            "try:\n    Trainer(nn.Dense(2, 1), distributed=True)\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "needs chainrule.distributed" in out and 'pip install "chainrule[mpi]"' in out

@@ -92,6 +92,7 @@ def test_distributed_trainer_equals_one_process_and_resumes_bit_identically(tmp_
     assert a == b and len(a) == 3 and a[-1] < a[0]
     assert f["logs"] == ["ck", "log0.csv"]  # no log1.csv: rank 1 writes nothing
     assert f["resumed_diff"] == 0.0
+    assert f["keyword_class"] == "DistributedTrainer"  # Trainer(..., distributed=True)
     assert f["ref_diff"] <= 1e-10 and f["ref_loss_diff"] <= 1e-10
     steps = f["diverged"]  # a NaN sample: every rank raised TrainingDiverged, same step
     assert steps is not None and steps[0] == steps[1] >= 1

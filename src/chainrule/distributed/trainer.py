@@ -32,6 +32,7 @@ import numpy as np
 
 from ..data.dataset import ArrayDataset
 from ..data.loader import DataLoader
+from ..train._data_parallel import register
 from ..train.callbacks import Callback, ModelCheckpoint
 from ..train.checkpoint import Checkpoint
 from ..train.csv_logger import CSVLogger
@@ -126,6 +127,9 @@ class DistributedTrainer(Trainer):
         return super().fit(loader, val, epochs, batch_size, kept, seed, shuffle,
                            verbose and primary, **kwargs)
 
+
+
+register(DistributedTrainer)  # Trainer(..., distributed=True) builds one
 
 
 def _mean_logs(own: dict[str, Any], every: list[dict[str, Any]]) -> dict[str, Any]:

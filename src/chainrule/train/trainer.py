@@ -45,6 +45,7 @@ from ..data import ArrayDataset, DataLoader, Dataset
 from ..errors import TrainingDiverged
 from ..nn.module import evaluating
 from ..random import get_rng, manual_seed
+from ._data_parallel import data_parallel_class
 from .callbacks import Callback, CallbackList, Logs
 from .checkpoint import (
     Checkpoint,
@@ -170,17 +171,23 @@ class Trainer:
         compile: run the supervised step as one compiled graph (forward, loss and
             gradients traced once per batch shape, :mod:`chainrule.graph`); a model that
             cannot be traced trains eagerly after one warning. Evaluation stays eager.
+        distributed: data-parallel over MPI: builds a ``chainrule.distributed.
+            DistributedTrainer`` (import ``chainrule.distributed`` first; issue 18).
 
     ``stop_training`` can be set by a callback to end :meth:`fit` early; ``history``
     holds the :class:`History` of the last ``fit``; ``global_step`` counts the training
     steps of the last ``fit`` and ``step_logs`` holds what the last step returned.
     """
 
+    def __new__(cls, *args: Any, distributed: bool = False, **kwargs: Any) -> Any:
+        return super().__new__(data_parallel_class(cls) if distributed else cls)
+
     def __init__(self, model: Any, loss: LossFn | None = None, optimizer: Any = None,
                  metrics: Sequence[str | Callable[..., float]] | str = ("accuracy",),
                  regularizer: Callable[[Any], Tensor] | None = None,
                  constraints: Iterable[Callable[[Any], None]] = (),
-                 compile: bool = False) -> None:  # noqa: A002 (tf.function's / torch's word)
+                 compile: bool = False,  # noqa: A002 (tf.function's / torch's word)
+                 distributed: bool = False) -> None:
         if loss is not None and not callable(loss):
             raise TypeError(f"loss must be callable (pred, target) -> Tensor, got {loss!r}")
         self.model = model

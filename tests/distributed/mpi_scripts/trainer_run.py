@@ -29,6 +29,11 @@ def make(cls, seed_weights):
                       optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
 
 
+def keyword(*args, **kwargs):
+    """``Trainer(..., distributed=True)``: the keyword of issue 18."""
+    return Trainer(*args, distributed=True, **kwargs)
+
+
 def flat(model):
     return np.concatenate([p.data.ravel() for p in model.parameters()])
 
@@ -52,7 +57,8 @@ def main():
     # 2) resume from the primary's checkpoint (all 3 epochs' steps: 18; saved at 18)
     #    -> instead resume from an earlier one: train 2 epochs, then continue to 3
     dist.barrier()
-    m2, t2 = make(dist.DistributedTrainer, 10 + r)
+    m2, t2 = make(keyword, 10 + r)
+    facts["keyword_class"] = type(t2).__name__
     t2.fit(problem(), epochs=2, batch_size=8, seed=4, verbose=False,
            callbacks=[Checkpoint(folder / "ck2", every_steps=6)])
     dist.barrier()
