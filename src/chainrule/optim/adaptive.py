@@ -14,6 +14,7 @@ from .optimizer import (
     check_unit_interval,
     ema_update,
 )
+from .sparse import adagrad_sparse_update
 
 
 class Adagrad(Optimizer):
@@ -39,6 +40,11 @@ class Adagrad(Optimizer):
         super()._check_group(group)
         for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             check_nonneg(name, group[name])
+
+    def _update_sparse(self, p: np.ndarray, grad: Any, state: dict[str, Any],
+                       group: dict[str, Any]) -> None:
+        """A sparse gradient (Embedding(sparse=True)): see :mod:`chainrule.optim.sparse`."""
+        adagrad_sparse_update(p, grad, state, group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

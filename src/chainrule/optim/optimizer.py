@@ -209,8 +209,8 @@ class Optimizer:
         name = type(self).__name__
         if self._update_sparse is None:
             raise RuntimeError(f"{name} does not support sparse gradients (the weight of an "
-                               "Embedding(sparse=True)), as in PyTorch; use SGD or SparseAdam "
-                               "for it, or Embedding(sparse=False)")
+                               "Embedding(sparse=True)), as in PyTorch; use SGD, Adagrad or "
+                               "SparseAdam for it, or Embedding(sparse=False)")
         if grad.shape != p.data.shape:
             raise ValueError(f"{name}.step: gradient shape {grad.shape} does not match "
                              f"parameter shape {p.data.shape}")

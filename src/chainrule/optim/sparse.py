@@ -1,4 +1,4 @@
-"""Updates from sparse gradients (``Embedding(sparse=True)``, issue 20): SGD's and SparseAdam.
+"""Updates from sparse gradients (``Embedding(sparse=True)``, issue 20): SGD, Adagrad, SparseAdam.
 
 A :class:`~chainrule.nn.sparse_grad.SparseGrad` names the rows of a table that the last
 batches used and holds one gradient row each. :meth:`Optimizer.step` hands it to the
@@ -12,6 +12,8 @@ the other dense optimizers do not take sparse gradients).
   dense optimizers' layout) and the optimizer remembers which rows it holds; a step costs
   the number of rows touched so far, not the table's size. ``weight_decay`` is refused
   (PyTorch cannot add the dense weights to a sparse gradient either).
+* **Adagrad** updates its accumulator and the parameter on the gradient's rows (PyTorch's
+  sparse Adagrad); ``weight_decay`` is refused.
 * **SparseAdam** (``torch.optim.SparseAdam``): Adam's moments and update on the rows in
   the gradient only ("lazy" Adam); rows not in the batch keep their moments and values.
   The bias correction uses the parameter's step count, as in PyTorch.
@@ -27,7 +29,7 @@ import numpy as np
 from ..nn.sparse_grad import SparseGrad
 from .optimizer import Optimizer, ParamsLike, check_betas, check_nonneg
 
-__all__ = ["SparseAdam", "sgd_sparse_update"]
+__all__ = ["SparseAdam", "adagrad_sparse_update", "sgd_sparse_update"]
 
 
 def _rows_held(cache: dict[int, tuple[np.ndarray, np.ndarray]], buf: np.ndarray) -> np.ndarray:
@@ -70,6 +72,26 @@ def sgd_sparse_update(cache: dict[int, tuple[np.ndarray, np.ndarray]], p: np.nda
         d *= momentum
         d += g
     p[held] -= d * lr
+
+
+def adagrad_sparse_update(p: np.ndarray, grad: SparseGrad, state: dict[str, Any],
+                          group: dict[str, Any]) -> None:
+    """One Adagrad step (PyTorch's rules) from a sparse gradient: the accumulator and the
+    parameter change on the gradient's rows only; the step count is the parameter's."""
+    if float(group["weight_decay"]) != 0:
+        raise RuntimeError("Adagrad: weight_decay is not supported with a sparse gradient "
+                           "(Embedding(sparse=True)), as in PyTorch")
+    if not state:
+        state["step"] = 0
+        state["sum"] = np.full_like(p, float(group["initial_accumulator_value"]))
+    state["step"] += 1
+    clr = float(group["lr"]) / (1.0 + (state["step"] - 1) * float(group["lr_decay"]))
+    rows, g = grad.indices, grad.values
+    s = state["sum"]
+    s[rows] += g * g
+    std = np.sqrt(s[rows])
+    std += float(group["eps"])
+    p[rows] -= g / std * clr
 
 
 class SparseAdam(Optimizer):
