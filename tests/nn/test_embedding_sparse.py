@@ -145,3 +145,36 @@ def test_matches_pytorch_sparse_embedding(padding_idx):
     np.testing.assert_array_equal(sparse.weight.grad.indices, tg.indices().numpy()[0])
     np.testing.assert_allclose(sparse.weight.grad.values, tg.values().numpy(),
                                rtol=1e-12, atol=1e-12)
+
+
+class _BagOfWords(nn.Module):
+    """Mean of token embeddings -> one logit per class."""
+
+    def __init__(self, sparse: bool) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(50, 8, sparse=sparse)
+        self.out = nn.Dense(8, 3)
+
+    def forward(self, idx):
+        return self.out(self.embed(idx).mean(axis=1))
+
+
+def test_trainer_fit_with_a_sparse_table_equals_the_dense_run():
+    """SGD without momentum: the sparse update is the dense one, so two fits agree."""
+    from chainrule.random import manual_seed
+    from chainrule.train import Trainer
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 50, size=(64, 6))
+    y = x[:, 0] % 3
+    histories, weights = [], []
+    for sparse in (True, False):
+        manual_seed(0)
+        model = _BagOfWords(sparse)
+        trainer = Trainer(model, nn.CrossEntropyLoss(), SGD(model.parameters(), lr=0.5))
+        histories.append(trainer.fit((x, y), epochs=3, batch_size=16, seed=1, verbose=False))
+        weights.append(model.embed.weight.data.copy())
+    assert histories[0].history["loss"] == pytest.approx(histories[1].history["loss"],
+                                                         rel=1e-6)
+    assert histories[0].history["loss"][-1] < histories[0].history["loss"][0]
+    np.testing.assert_allclose(weights[0], weights[1], rtol=1e-5, atol=1e-6)
