@@ -8,7 +8,8 @@
   Needs ``pip install "gymnasium[box2d]"``.
 * ``qlearning``: tabular Q-learning on the book's MDP (alpha0 0.05, decay 0.005, gamma
   0.90, random exploration) for 10^4, 10^5, 10^6 steps: its largest distance to the
-  Q-value-iteration values, over the seeds.
+  Q-value-iteration values, over the seeds; and the book's own run replayed draw for draw
+  (``book_rng=True``, seed 42).
 
 Writes ``docs/rl_reinforce.json`` (merged per key) and ``docs/figures/rl_*.png``.
 
@@ -78,6 +79,15 @@ def tabular(seeds: list[int], results: dict, out: Path) -> None:
     mdp = book_mdp()
     exact = q_value_iteration(mdp, 0.90, 50)
     finite = np.isfinite(exact)
+    # the book's own run: np.random.seed(42), its call order (tests/rl/test_mdp.py)
+    book = q_learning(mdp, 0.90, steps=10_000, seed=42, book_rng=True)
+    gap = np.where(finite, np.abs(book - exact), 0.0)
+    results["qlearning/book_run"] = {
+        "q": np.where(finite, book, None).tolist(), "abs_error": gap.tolist(),
+        "max_abs_error": float(gap.max()),
+        "same_best_actions": book.argmax(axis=1).tolist() == [0, 0, 1]}
+    print(f"Q-learning, the book's run (seed 42, legacy RNG): max |Q - Q*| {gap.max():.3f} "
+          f"at {np.unravel_index(gap.argmax(), gap.shape)}", flush=True)
     for steps in (10_000, 100_000, 1_000_000):
         errs, same = [], []
         for seed in seeds:
