@@ -40,9 +40,17 @@ def test_short_load_run_with_a_swap_has_no_failures(tmp_path, batching):
     repo = ModelRepository(tmp_path, poll_interval=0.02, max_batch=16, max_wait_ms=5,
                            batching=batching)
     with start_server(repo) as server:
+        def swap():  # drop version 2 in; the clients' last third waits until it serves
+            save_model(models["2"], tmp_path / "digits" / "2")
+            deadline = time.monotonic() + 30
+            while "2" not in {r["version"] for r in repo.status("digits")
+                              if r["state"] == "AVAILABLE"}:
+                assert time.monotonic() < deadline, "version 2 was not loaded"
+                time.sleep(0.01)
+
         result = drive(server.url, "digits", images, clients=8, requests=40,
-                       expected=lambda version, row: outputs[version][row],
-                       during=lambda: save_model(models["2"], tmp_path / "digits" / "2"))
+                       expected=lambda version, row: outputs[version][row], during=swap,
+                       wait_for_during=True)
         batches = repo.get("digits", 1).batcher.batches + repo.get("digits", 2).batcher.batches
     assert result.requests == 320 and result.failures == 0 and result.wrong == 0, \
         result.errors[:3]

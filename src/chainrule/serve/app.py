@@ -66,21 +66,29 @@ def parse_instances(payload: Any, loaded: LoadedVersion) -> np.ndarray:
         raise ClientError(400, f'"{keys[0]}" must be a list of examples')
     if not data:
         raise ClientError(400, f'"{keys[0]}" is empty')
+    want = loaded.input_shape
+    shown = loaded.dims(want)
     try:
         array = np.array(data, dtype=np.float64)
     except (ValueError, TypeError):
         raise ClientError(400, f'"{keys[0]}" must be numbers in lists of equal lengths '
-                               f'(one example of shape {list(loaded.input_shape or ())})'
-                          ) from None
+                               f'(one example of shape {shown}{_free(want)})') from None
     if not np.isfinite(array).all():
         raise ClientError(400, "the inputs hold NaN or infinity")
-    want = loaded.input_shape
-    if want is not None and array.shape[1:] != want:
-        if array.shape == want:
-            raise ClientError(400, f"got one example of shape {list(want)}; send a list of "
-                                   f"examples: [[...]]")
-        raise ClientError(400, f"each example must have shape {list(want)}, got "
-                               f"{list(array.shape[1:])}")
+    got = array.shape[1:]
+    if len(got) != len(want) or any(w is not None and g != w for g, w in zip(got, want)):
+        if array.ndim == len(want) and all(w is None or g == w
+                                           for g, w in zip(array.shape, want)):
+            raise ClientError(400, f"got one example of shape {list(array.shape)}; send a "
+                                   f"list of examples: [[...]]")
+        raise ClientError(400, f"each example must have shape {shown}{_free(want)}, got "
+                               f"{list(got)}")
+    for axis, (g, w, limit) in enumerate(zip(got, want, loaded.input_limits)):
+        if w is None and g == 0:
+            raise ClientError(400, f"the examples are empty along axis {axis}")
+        if w is None and limit is not None and g > limit:
+            raise ClientError(400, f"model {loaded.name!r} takes at most {limit} along axis "
+                                   f"{axis} (its context), got {g}")
     if loaded.dtype.startswith("int"):
         if not (array == np.round(array)).all():
             raise ClientError(400, f"model {loaded.name!r} takes integers ({loaded.dtype})")
@@ -90,6 +98,10 @@ def parse_instances(payload: Any, loaded: LoadedVersion) -> np.ndarray:
             raise ClientError(400, f"token ids must be in 0..{vocab - 1}")
         return array.astype(loaded.dtype)
     return array.astype(loaded.dtype)
+
+
+def _free(shape: tuple) -> str:
+    return " (-1: any length; all examples of one request alike)" if None in shape else ""
 
 
 def _version(text: str) -> int:
@@ -103,10 +115,17 @@ def _metadata(loaded: LoadedVersion) -> dict[str, Any]:
             "metadata": {"architecture": loaded.description.get("architecture"),
                          "kind": loaded.description.get("kind"),
                          "signature_def": {
-                             "inputs": {"shape": [-1, *loaded.input_shape],
-                                        "dtype": loaded.dtype},
-                             "outputs": {"shape": [-1, *loaded.output_shape],
+                             "inputs": {"shape": [-1, *loaded.dims(loaded.input_shape)],
+                                        "dtype": loaded.dtype, **_limits(loaded)},
+                             "outputs": {"shape": [-1, *loaded.dims(loaded.output_shape)],
                                          "dtype": "float32"}}}}
+
+
+def _limits(loaded: LoadedVersion) -> dict[str, Any]:
+    """``max_shape`` where a free axis has a longest length (a language model's context)."""
+    if not any(limit is not None for limit in loaded.input_limits):
+        return {}
+    return {"max_shape": [-1, *(-1 if lim is None else lim for lim in loaded.input_limits)]}
 
 
 def _json_safe(value: Any) -> Any:

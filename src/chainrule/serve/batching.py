@@ -2,8 +2,9 @@
 
 One worker thread per model version takes the first waiting request, gathers more until
 ``max_batch`` examples are queued or ``max_wait`` seconds have passed since the first one,
-runs the model once on their concatenation and hands each request its own rows. One
-worker per version also means the model is only ever run from one thread.
+runs the model once on their concatenation and hands each request its own rows (requests
+whose examples differ in shape, sequences of other lengths, run as one batch per shape).
+One worker per version also means the model is only ever run from one thread.
 """
 
 from __future__ import annotations
@@ -72,8 +73,13 @@ class Batcher:
 
     def _run(self, items: list[tuple[np.ndarray, Future[np.ndarray]]]) -> None:
         live = [(x, f) for x, f in items if f.set_running_or_notify_cancel()]
-        if not live:
-            return
+        groups: dict[tuple[int, ...], list[tuple[np.ndarray, Future[np.ndarray]]]] = {}
+        for x, f in live:  # examples of one shape run together (sequences of one length)
+            groups.setdefault(x.shape[1:], []).append((x, f))
+        for group in groups.values():
+            self._run_group(group)
+
+    def _run_group(self, live: list[tuple[np.ndarray, Future[np.ndarray]]]) -> None:
         try:
             out = self.function(np.concatenate([x for x, _ in live]) if len(live) > 1
                                 else live[0][0])

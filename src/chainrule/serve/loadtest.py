@@ -43,9 +43,12 @@ class LoadResult:
 
 def drive(url: str, model: str, inputs: np.ndarray, *, clients: int, requests: int,
           expected: Callable[[str, int], np.ndarray],
-          during: Callable[[], None] | None = None, tolerance: float = 1e-4) -> LoadResult:
+          during: Callable[[], None] | None = None, tolerance: float = 1e-4,
+          wait_for_during: bool = False) -> LoadResult:
     """Run the load (see the module docstring). ``during()``, if given, runs in its own
-    thread once a third of the requests are done (e.g. to drop in a new version).
+    thread once a third of the requests are done (e.g. to drop in a new version); with
+    ``wait_for_during`` each client sends its last third only after ``during()`` returned
+    (tests: the swap surely happens within the run, however slow the machine).
 
     ``expected(version, i)`` is what version ``version`` should answer for ``inputs[i]``
     (one row)."""
@@ -53,6 +56,7 @@ def drive(url: str, model: str, inputs: np.ndarray, *, clients: int, requests: i
     result = LoadResult(clients)
     lock = threading.Lock()
     done = threading.Event()
+    finished = threading.Event()  # during() has returned
     total = clients * requests
     path = f"/v1/models/{model}:predict"
 
@@ -60,6 +64,8 @@ def drive(url: str, model: str, inputs: np.ndarray, *, clients: int, requests: i
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         try:
             for i in range(requests):
+                if wait_for_during and during is not None and 3 * i >= 2 * requests:
+                    finished.wait()
                 row = (index * requests + i) % len(inputs)
                 x = inputs[row][None]
                 body = json.dumps({"instances": x.tolist()})
@@ -98,7 +104,10 @@ def drive(url: str, model: str, inputs: np.ndarray, *, clients: int, requests: i
     if during is not None:
         def trigger() -> None:
             done.wait()
-            during()
+            try:
+                during()
+            finally:
+                finished.set()
 
         side = threading.Thread(target=trigger)
         side.start()

@@ -26,7 +26,7 @@ import numpy as np
 
 from .batching import Batcher
 
-__all__ = ["LoadedVersion", "ModelRepository", "NotFound"]
+__all__ = ["LoadedVersion", "ModelRepository", "NotFound", "input_signature"]
 
 
 class NotFound(LookupError):
@@ -56,10 +56,15 @@ class LoadedVersion:
     path: Path
     model: Any
     description: dict[str, Any]
-    input_shape: tuple[int, ...] | None
+    input_shape: tuple[int | None, ...]  # one example's; None: a free axis (any length)
     dtype: str
-    output_shape: tuple[int, ...]
+    output_shape: tuple[int | None, ...]
     batcher: Batcher = field(repr=False)
+    input_limits: tuple[int | None, ...] = ()  # per axis, the longest a free axis may be
+
+    def dims(self, shape: tuple[int | None, ...]) -> list[int]:
+        """``shape`` with a free axis as -1 (TF Serving's metadata)."""
+        return [-1 if d is None else int(d) for d in shape]
 
     def predict(self, x: np.ndarray) -> Any:
         """A future for the predictions of the batch ``x`` (queued on the batcher)."""
@@ -75,6 +80,37 @@ def _preprocess(weights: Path) -> tuple[np.ndarray, np.ndarray] | None:
     if not isinstance(entry, dict) or not {"mean", "std"} <= set(entry):
         return None
     return (np.asarray(entry["mean"], np.float32), np.asarray(entry["std"], np.float32))
+
+
+def input_signature(description: dict[str, Any]) -> tuple[tuple[int | None, ...], str,
+                                                          tuple[int | None, ...]]:
+    """``(shape, dtype, limits)`` of one example of the model that ``description`` (its
+    model.json) describes: ``None`` in ``shape`` marks a free axis, ``limits`` the longest
+    that axis may be (None: no limit). A language model reads token ids of any length
+    (up to its ``context``, the saved length, where it has one).
+
+    Raises:
+        ValueError: the model's input is not one array of a known rank (seq2seq models and
+            conditional generators take several inputs).
+    """
+    spec = description.get("input")
+    if description.get("kind") == "language-model":
+        context = int(spec["shape"][0]) if spec else None
+        return (None,), "int64", (context,)
+    if spec is None:
+        raise ValueError("its input is not one array of a known shape (models with several "
+                         "inputs, such as seq2seq models and conditional generators, are "
+                         "not served yet)")
+    shape = tuple(int(d) for d in spec["shape"])
+    return shape, spec["dtype"], (None,) * len(shape)
+
+
+def _probe_shapes(shape: tuple[int | None, ...], limits: tuple[int | None, ...]
+                  ) -> list[tuple[int, ...]]:
+    """Example shapes a new version is checked with: a free axis at length 1 and 2."""
+    sizes = [1] if all(d is not None for d in shape) else [1, 2]
+    return [tuple(d if d is not None else min(n, lim or n) for d, lim in zip(shape, limits))
+            for n in sizes]
 
 
 def _stamp(path: Path) -> tuple[float, ...]:
@@ -115,12 +151,7 @@ class ModelRepository:
         model = load_model(path)
         if description.get("kind") == "gan" and hasattr(model, "generator"):
             model = model.generator.eval()  # a GAN serves samples: its generator
-        spec = description.get("input")
-        shape = tuple(int(d) for d in spec["shape"]) if spec else None
-        dtype = spec["dtype"] if spec else "float32"
-        if shape is None:
-            raise ValueError("its input shape is unknown (only models with a fixed input "
-                             "shape can be served)")
+        shape, dtype, limits = input_signature(description)
         scaling = _preprocess(path / model_dir.WEIGHTS)
 
         def predict(x: np.ndarray) -> np.ndarray:
@@ -128,13 +159,20 @@ class ModelRepository:
                 x = ((x - scaling[0]) / scaling[1]).astype(x.dtype, copy=False)
             return run_model(model, x)
 
-        out = predict(np.zeros((1, *shape), dtype=dtype))  # refuse a model that cannot run
-        if out.shape[:1] != (1,):
-            raise ValueError(f"its output has shape {out.shape} for one example")
+        outs = []
+        for example in _probe_shapes(shape, limits):  # refuse a model that cannot run
+            out = predict(np.zeros((1, *example), dtype=dtype))
+            if out.shape[:1] != (1,):
+                raise ValueError(f"its output has shape {out.shape} for one example")
+            outs.append(out.shape[1:])
+        if len({len(o) for o in outs}) != 1:
+            raise ValueError(f"the rank of its output changes with the input's length: {outs}")
+        out_shape = tuple(d if all(o[i] == d for o in outs) else None
+                          for i, d in enumerate(outs[0]))  # an axis that follows the input
         batcher = Batcher(predict, max_batch=self.max_batch, max_wait=self.max_wait,
                           name=f"{name}/{version}")
         return LoadedVersion(name, version, path, model, description, shape, dtype,
-                             tuple(out.shape[1:]), batcher)
+                             out_shape, batcher, limits)
 
     def refresh(self) -> None:
         """Load new versions, drop removed ones; never raises for a bad version."""
