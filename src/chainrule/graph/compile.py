@@ -10,6 +10,7 @@ it as an array instead), or shapes that change every batch (pad or drop the last
 
 from __future__ import annotations
 
+import builtins
 import functools
 import warnings
 from collections.abc import Callable
@@ -63,6 +64,9 @@ class Compiled:
         self.fast_math = fast_math
         self.retrace_warning = retrace_warning
         self.graphs: dict[tuple, Graph] = {}
+        # calls whose arguments are all C-contiguous arrays: (shape, dtype) per argument ->
+        # (the graph's runner, its output builder), skipping the pytree walk of the key
+        self._quick: dict[tuple, tuple[Callable, Callable]] = {}
         self.traces = 0
         functools.update_wrapper(self, fn)
 
@@ -72,6 +76,11 @@ class Compiled:
         if graph is None:
             graph = self._trace(key, args)
         return graph
+
+    def forget(self, key: tuple) -> None:
+        """Drop the graph of signature ``key`` (the next such call traces again)."""
+        self.graphs.pop(key, None)
+        self._quick.clear()
 
     def _trace(self, key: tuple, args: tuple) -> Graph:
         self.traces += 1
@@ -91,14 +100,71 @@ class Compiled:
         return graph
 
     def __call__(self, *args: Any) -> Any:
+        try:
+            quick = tuple([(a.shape, a.dtype) for a in args
+                           if type(a) is np.ndarray and a.flags.c_contiguous])
+        except AttributeError:
+            quick = ()
+        if args and len(quick) == len(args):
+            entry = self._quick.get(quick)
+            if entry is not None:
+                return entry[1](entry[0](*args))
         key, arrays = _key_and_arrays(args)
         graph = self.graphs.get(key)
         if graph is None:
             graph = self._trace(key, args)
-        outs = iter(graph.run_arrays(*arrays))
-        return graph.out_tree.unflatten(
-            [static if v is None else _make(next(outs))
-             for v, static in zip(graph.outputs, graph.out_static)])
+        build = _builder(graph)
+        if args and len(quick) == len(args):
+            self._quick[quick] = (graph.run_arrays, build)
+        return build(graph.run_arrays(*arrays))
+
+
+def _builder(graph: Graph) -> Callable[[list[np.ndarray]], Any]:
+    """A function of the runner's output arrays that returns what the traced function
+    returned (tensors made anew, static leaves as traced): generated once per graph for
+    tuples, lists, dicts and None, else the pytree's own ``unflatten``."""
+    env: dict[str, Any] = {"make": _make}
+    leaves = iter(range(len(graph.outputs)))
+    arrays = iter(range(sum(v is not None for v in graph.outputs)))
+
+    def expr(tree: Any) -> str | None:
+        if tree.kind is None:
+            k = next(leaves)
+            if graph.outputs[k] is None:
+                env[f"s{k}"] = graph.out_static[k]
+                return f"s{k}"
+            return f"make(o[{next(arrays)}])"
+        if tree.kind == "none":
+            return "None"
+        parts = [expr(c) for c in tree.children]
+        if any(p is None for p in parts) or tree.kind not in (tuple, list, dict):
+            return None
+        if tree.kind is dict:
+            return "{" + ", ".join(f"{k!r}: {p}" for k, p in zip(tree.meta, parts)) + "}"
+        inner = ", ".join(parts) + ("," if tree.kind is tuple and len(parts) == 1 else "")
+        return f"[{inner}]" if tree.kind is list else f"({inner})"
+
+    try:
+        body = expr(graph.out_tree)
+    except StopIteration:
+        body = None
+    if body is None or any(not isinstance(k, (str, int)) for k in _dict_keys(graph.out_tree)):
+        def build(outs: list[np.ndarray]) -> Any:
+            it = iter(outs)
+            return graph.out_tree.unflatten(
+                [static if v is None else _make(next(it))
+                 for v, static in zip(graph.outputs, graph.out_static)])
+        return build
+    code = builtins.compile(f"def build(o):\n    return {body}\n", "<chainrule outputs>", "exec")
+    exec(code, env)  # noqa: S102 - our own generated source
+    return env["build"]
+
+
+def _dict_keys(tree: Any) -> list[Any]:
+    keys = list(tree.meta) if tree.kind is dict else []
+    for c in tree.children:
+        keys += _dict_keys(c)
+    return keys
 
 
 def _difference(old: tuple | None, new: tuple) -> str:

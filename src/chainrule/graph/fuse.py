@@ -297,7 +297,7 @@ def fuse_elementwise(graph: Graph, fast_math: bool = False) -> int:
         out = root.outputs[0]
         out.buffer = out.id  # the kernel returns a fresh array (or the planned out=)
         if len(members) == 1:
-            fused = Node(root.op, root.name, kernel, root.inputs, root.outputs, {})
+            fused = Node(root.op, root.name, kernel, tuple(ext), root.outputs, {})
         else:
             kinds = ", ".join(dict.fromkeys(n.name for n in members))
             fused = Node(None, f"fused[{len(members)}: {kinds}]", kernel, tuple(ext),

@@ -59,7 +59,7 @@ class CompiledStep:
         result, grads = self.compiled(*batch)
         if before is not None and any(not np.array_equal(a, b, equal_nan=True)
                                       for a, b in zip(before, _buffers(self.model))):
-            self.compiled.graphs.pop(signature(batch))
+            self.compiled.forget(signature(batch))
             _restore(self.model, before)  # as if this call had not run: eager can take over
             raise TraceError(
                 "compile_step: the model's buffers changed while its step was traced (a "
