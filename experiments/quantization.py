@@ -61,7 +61,17 @@ def size(model, root: Path, name: str) -> int:
     return (root / name / "1" / "model.npz").stat().st_size
 
 
-def one_run(dataset: str, kind: str, seed: int, args, data) -> dict:
+def recipe_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of the float recipe (also used by experiments/quant_onnx.py)."""
+    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--models", default="mlp,cnn")
+    p.add_argument("--mlp-epochs", type=int, default=3)
+    p.add_argument("--cnn-epochs", type=int, default=1)
+
+
+def train_float(kind: str, seed: int, args, data) -> tuple:
+    """The float model trained by the recipe (see the module docstring): ``(model,
+    epochs, seconds, (x, y), (xt, yt))``, the images with a channel axis for ``cnn``."""
     (x, y), (xt, yt) = data
     if kind == "cnn":
         x, xt = x[:, None], xt[:, None]
@@ -70,8 +80,13 @@ def one_run(dataset: str, kind: str, seed: int, args, data) -> dict:
     trainer = Trainer(model, nn.CrossEntropyLoss(), Adam(model.parameters(), lr=1e-3))
     epochs = args.mlp_epochs if kind == "mlp" else args.cnn_epochs
     start = time.perf_counter()
-    trainer.fit((x, y), epochs=epochs, batch_size=64, seed=seed, verbose=False)
-    train_s = time.perf_counter() - start
+    if epochs:  # 0: the untrained model (a quick check of a script)
+        trainer.fit((x, y), epochs=epochs, batch_size=64, seed=seed, verbose=False)
+    return model, epochs, time.perf_counter() - start, (x, y), (xt, yt)
+
+
+def one_run(dataset: str, kind: str, seed: int, args, data) -> dict:
+    model, epochs, train_s, (x, y), (xt, yt) = train_float(kind, seed, args, data)
     calibration = x[:500]
     float_acc = accuracy(model, xt, yt)
     ptq = cr.quantize(model, calibration)
@@ -125,11 +140,8 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--models", default="mlp,cnn")
+    recipe_arguments(p)
     p.add_argument("--datasets", default="mnist,fashion")
-    p.add_argument("--mlp-epochs", type=int, default=3)
-    p.add_argument("--cnn-epochs", type=int, default=1)
     p.add_argument("--qat-samples", type=int, default=10000)
     p.add_argument("--out", default=str(ROOT / "docs" / "quantization.json"))
     args = p.parse_args(argv)
