@@ -5,13 +5,11 @@ an empty sequence or one over the context is a 400."""
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
+from test_server import _request  # tests/serve/test_server.py (on sys.path under pytest)
 
 pytest.importorskip("starlette", reason="chainrule serve needs the [serve] extra")
 pytest.importorskip("uvicorn", reason="chainrule serve needs the [serve] extra")
@@ -22,16 +20,6 @@ from chainrule.random import manual_seed  # noqa: E402
 from chainrule.serve import ModelRepository, start_server  # noqa: E402
 
 VOCAB = 7
-
-
-def _request(url, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def _logits(model, ids):
