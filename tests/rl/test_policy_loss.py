@@ -7,7 +7,7 @@ import chainrule as cr
 from chainrule.autograd import ops as ag
 from chainrule.nn import functional as F
 from chainrule.rl import PolicyAgent
-from chainrule.rl.reinforce import policy_loss, sample_actions
+from chainrule.rl.reinforce import policy_loss, policy_loss_gradient, sample_actions
 
 
 def _grads(agent, loss):
@@ -53,7 +53,18 @@ def test_step_gradients_are_the_gradient_of_the_sampled_actions_loss():
     np.testing.assert_array_equal(actions, expected_actions)
     expected = _grads(agent, agent.loss(obs, actions, np.ones(1)))
     for a, b in zip(grads, expected):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("n_actions", [2, 4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_closed_form_gradient_is_the_autograd_gradient_of_the_loss(n_actions, weighted):
+    agent, obs, actions, w = _setup(n_actions)
+    z = cr.tensor(agent.logits(obs), requires_grad=True)
+    weights = w if weighted else None
+    policy_loss(z, actions, weights).backward()
+    np.testing.assert_allclose(policy_loss_gradient(z.data, actions, weights), z.grad.data,
+                               rtol=1e-5, atol=1e-8)
 
 
 def test_step_gradients_match_pytorchs_sigmoid_and_binary_cross_entropy():
@@ -80,3 +91,5 @@ def test_policy_loss_refuses_mismatched_inputs():
         policy_loss(z, [0, 1, 0], [1.0, 1.0])
     with pytest.raises(ValueError, match="N = 2 actions"):
         policy_loss(z, [0, 1], [1.0, 1.0])
+    with pytest.raises(ValueError, match="3 actions but 2 weights"):
+        policy_loss_gradient(z.data, [0, 1, 0], [1.0, 1.0])

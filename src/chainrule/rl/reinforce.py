@@ -26,7 +26,7 @@ from .returns import discount_and_normalize_rewards
 from .rollout import Timer, run_episodes
 
 __all__ = ["ReinforceConfig", "PolicyAgent", "train_reinforce", "policy_loss",
-           "policy_probabilities", "sample_actions"]
+           "policy_loss_gradient", "policy_probabilities", "sample_actions"]
 
 
 @dataclass
@@ -133,7 +133,11 @@ class PolicyAgent:
         observation (``rng``; the most probable one when None) and return it with the
         gradient of mean_t -log pi(a_t | s_t) for every parameter (the order of
         ``network.parameters()``). For one observation that is the per-step gradient of
-        the binary cross-entropy with target 1 - action the book keeps for each step."""
+        the binary cross-entropy with target 1 - action the book keeps for each step.
+
+        The loss's gradient at the logits is taken in closed form
+        (:func:`policy_loss_gradient`, a fused sigmoid/softmax cross-entropy) and
+        back-propagated through the network by autograd."""
         if self._params[0] is not self.network:      # the parameters, listed once
             self._params = (self.network, self.network.parameters())
         params = self._params[1]
@@ -141,7 +145,7 @@ class PolicyAgent:
             p.grad = None
         z = self.network(obs)
         actions = sample_actions(z.data, rng)
-        policy_loss(z, actions).backward()
+        z.backward(policy_loss_gradient(z.data, actions))   # the loss head fused
         return actions, [p.grad.data for p in params]
 
 
@@ -169,6 +173,26 @@ def policy_loss(logits: Tensor, actions: Any, weights: Any = None) -> Tensor:
     if w.size != n:
         raise ValueError(f"policy_loss: {n} actions but {w.size} weights")
     return ag.sum(nll * (w / n).astype(logits.dtype).reshape(nll.shape))
+
+
+def policy_loss_gradient(logits: np.ndarray, actions: Any, weights: Any = None) -> np.ndarray:
+    """d :func:`policy_loss` / d logits in closed form, as an array of the logits' dtype:
+    (sigmoid(z) - 1[a = 0]) w / N for one column, (softmax(z) - onehot(a)) w / N for
+    more (all weights 1 when ``weights`` is None)."""
+    z = np.asarray(logits)
+    a = np.asarray(actions).reshape(-1)
+    n = a.size
+    if z.ndim != 2 or z.shape[0] != n:
+        raise ValueError(f"policy_loss_gradient: logits must be (N, columns) with N = {n} "
+                         f"actions, got {z.shape}")
+    p = policy_probabilities(z)
+    g = p[:, :1] - (a == 0)[:, None] if z.shape[1] == 1 else p
+    if z.shape[1] > 1:
+        g[np.arange(n), a] -= 1.0
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, np.float64) / n
+    if w.shape != (n,):
+        raise ValueError(f"policy_loss_gradient: {n} actions but {w.size} weights")
+    return (g * w[:, None]).astype(z.dtype)
 
 
 def train_reinforce(env_id: str = "CartPole-v1", config: ReinforceConfig | None = None,
