@@ -158,3 +158,24 @@ def test_an_integer_range_beyond_8_bits_is_an_export_error(tmp_path):
 
     with pytest.raises(cr.errors.ExportError, match="8 bits"):
         cr.onnx.export(f, np.ones((2, 3), np.float32), tmp_path / "bad.onnx")
+
+
+def test_a_qat_model_exports_with_fake_quantized_float_weights(tmp_path):
+    """prepare_qat's layers use the same primitive: the float weights go through
+    QuantizeLinear (int8, per output channel, clamped to -127..127) and back."""
+    from chainrule.quant import prepare_qat
+
+    cr.manual_seed(7)
+    x = np.random.default_rng(8).normal(size=(32, 10)).astype(np.float32)
+    qat = prepare_qat(nn.Sequential(nn.Linear(10, 6), nn.ReLU()), momentum=0.0)
+    qat.train()
+    qat(x)  # the input range of this batch
+    cr.onnx.export(qat, x[:2], tmp_path / "qat.onnx")
+    graph = onnx.load(str(tmp_path / "qat.onnx")).graph
+    quantize = [n for n in graph.node if n.op_type == "QuantizeLinear"]
+    assert len(quantize) == 2  # the input (uint8) and the weights (int8, axis 0)
+    assert [a.i for n in quantize for a in n.attribute if a.name == "axis"] == [0]
+    got = _session(tmp_path / "qat.onnx").run(None, {"input": x})[0]
+    qat.eval()
+    with cr.no_grad():
+        np.testing.assert_allclose(got, qat(x).numpy(), rtol=1e-5, atol=1e-5)

@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 
 from ..autograd import ops
-from ..autograd.tensor import Tensor
 from ..nn.module import Module
+from .primitives import fake_quantize
 from .ptq import (
     _LAYERS,
     _replace,
     activation_params,
-    fake_quantize,
     quantizable_layers,
     quantize,
     quantize_weight,
@@ -54,17 +53,17 @@ class FakeQuantLayer(Module):
                                      m * self.input_range[1] + (1 - m) * high]
 
     def forward(self, x: Any) -> Any:
+        # the fake_quantize primitive (straight-through rules), so a QAT model also traces
+        # and exports to ONNX in the QDQ form
         x = ops.lift(x)
-        data = x.numpy()
         if self.training:
-            self._observe(data)
+            self._observe(x.numpy())
         if np.isfinite(self.input_range).all():
-            rounded = fake_quantize(data, *activation_params(*self.input_range))
-            x = x + Tensor(rounded - data)  # straight through: d(out)/dx = 1
+            scale, zero_point = activation_params(*self.input_range)
+            x = fake_quantize(x, scale, zero_point, qmin=0, qmax=255)
         weight = self.layer._parameters["weight"]
-        q, scale = quantize_weight(weight.data)
-        shaped = scale.reshape((-1,) + (1,) * (q.ndim - 1))
-        fake = weight + Tensor(q.astype(np.float32) * shaped - weight.data)
+        _, scale = quantize_weight(weight.data)  # per output channel, symmetric
+        fake = fake_quantize(weight, scale, 0, qmin=-127, qmax=127, axis=0)
         object.__setattr__(self.layer, "weight", fake)
         try:
             return self.layer(x)
