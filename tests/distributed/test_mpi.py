@@ -93,6 +93,27 @@ def test_distributed_trainer_equals_one_process_and_resumes_bit_identically(tmp_
     assert f["logs"] == ["ck", "log0.csv"]  # no log1.csv: rank 1 writes nothing
     assert f["resumed_diff"] == 0.0
     assert f["keyword_class"] == "DistributedTrainer"  # Trainer(..., distributed=True)
+    assert f["overlap_diff"] == 0.0  # reduced during backward: the same weights
+    assert f["overlap_buckets"] == 4  # 64-byte buckets: one per parameter here
     assert f["ref_diff"] <= 1e-10 and f["ref_loss_diff"] <= 1e-10
     steps = f["diverged"]  # a NaN sample: every rank raised TrainingDiverged, same step
     assert steps is not None and steps[0] == steps[1] >= 1
+
+
+def test_overlapped_reduction_equals_the_fused_one():
+    # DistributedOptimizer(overlap=True): buckets reduced by Iallreduce during backward give
+    # the fused path's parameters exactly (2 ranks: each sum has two terms), fp16 included
+    proc, _ = run_mpi("overlap.py")
+    (f,) = json_lines(proc)
+    for name in ("mlp", "cnn"):
+        for label in ("1MB", "2KB", "fp16"):
+            r = f[f"{name}/{label}"]
+            assert r["diff"] == 0.0 and r["replicas"] == 0.0 and r["moved"] > 1e-2
+            assert r["unused_grad_none"] == [True, True]  # no gradient anywhere: None
+        small = f[f"{name}/2KB"]
+        assert small["buckets"] >= 3
+        # every bucket but the one holding the unused layer started before step()
+        assert small["under_way"] == small["buckets"] - 1
+    assert "ready twice before step()" in f["twice"]
+    a, b = f["after_discard"]
+    assert a == b

@@ -9,7 +9,7 @@ once, by ``sum_to``; zero cotangents are ``None`` throughout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -175,6 +175,30 @@ def _owned_buffer(grads: dict[int, Tensor], owned: set[int], p: Tensor) -> Tenso
     return buf
 
 
+#: Functions ``hook(leaf)`` that :func:`backward` calls as soon as a leaf's ``.grad`` is final.
+GRAD_READY_HOOKS: list[Callable[[Tensor], None]] = []
+
+
+def register_grad_ready_hook(hook: Callable[[Tensor], None]) -> Callable[[], None]:
+    """Call ``hook(leaf)`` in every :func:`backward` as soon as the leaf's ``.grad`` holds
+    its value for that backward (every path into the leaf has run; PyTorch's
+    ``register_post_accumulate_grad_hook``, for all leaves at once). Data-parallel training
+    starts reducing gradients with it while the backward pass goes on. Returns a function
+    that removes the hook."""
+    GRAD_READY_HOOKS.append(hook)
+
+    def remove() -> None:
+        if hook in GRAD_READY_HOOKS:
+            GRAD_READY_HOOKS.remove(hook)
+
+    return remove
+
+
+def _grad_ready(leaf: Tensor) -> None:
+    for hook in tuple(GRAD_READY_HOOKS):
+        hook(leaf)
+
+
 def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
              retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate d(roots)/d(leaf), weighted by ``gradients``, into every leaf's ``.grad``."""
@@ -198,12 +222,16 @@ def backward(roots: Sequence[Tensor], gradients: Sequence[Any] | None = None,
         else:
             with set_grad_enabled(create_graph):
                 leaf.grad = leaf.grad + g
+        if GRAD_READY_HOOKS:
+            _grad_ready(leaf)
 
     _run(roots, seeds, order, None, retain_graph or create_graph, create_graph,
          on_leaf=accumulate)
     for leaf in leaves:  # leaves reached with a zero gradient show zeros, as in PyTorch
         if leaf.grad is None:
             leaf.grad = _make(np.zeros_like(leaf.data))
+            if GRAD_READY_HOOKS:
+                _grad_ready(leaf)
 
 
 def grad(outputs: Sequence[Tensor], inputs: Sequence[Tensor],

@@ -54,16 +54,18 @@ PRIMARY_ONLY: tuple[type, ...] = (Checkpoint, ModelCheckpoint, CSVLogger, Sample
 class DistributedTrainer(Trainer):
     """A :class:`~chainrule.train.Trainer` whose ``fit`` runs data-parallel over MPI.
 
-    Takes the Trainer's arguments, plus ``compression`` (``None`` or ``"fp16"``, see
-    :class:`DistributedOptimizer`) and ``root`` (the rank whose initial weights all start
-    from). With one process it trains exactly as ``Trainer`` does.
+    Takes the Trainer's arguments, plus ``compression`` (``None`` or ``"fp16"``) and
+    ``overlap`` (reduce during the backward pass; see :class:`DistributedOptimizer`) and
+    ``root`` (the rank whose initial weights all start from). With one process it trains
+    exactly as ``Trainer`` does.
     """
 
     def __init__(self, model: Any, loss: Any = None, optimizer: Any = None, *args: Any,
-                 compression: str | None = None, root: int = 0, **kwargs: Any) -> None:
+                 compression: str | None = None, root: int = 0, overlap: bool = False,
+                 **kwargs: Any) -> None:
         init()
         if optimizer is not None and not isinstance(optimizer, DistributedOptimizer):
-            optimizer = DistributedOptimizer(optimizer, compression)
+            optimizer = DistributedOptimizer(optimizer, compression, overlap=overlap)
         super().__init__(model, loss, optimizer, *args, **kwargs)
         if hasattr(model, "named_parameters"):
             broadcast_parameters(model, root)

@@ -66,6 +66,12 @@ def main():
     t3.fit(problem(), epochs=3, batch_size=8, seed=4, verbose=False,
            resume_from=folder / "ck2")
     facts["resumed_diff"] = float(np.abs(flat(m3) - full).max())
+    # the gradients reduced during backward (overlap=True, small buckets): the same run
+    m5, t5 = make(lambda m, loss, opt: dist.DistributedTrainer(
+        m, loss, dist.DistributedOptimizer(opt, overlap=True, bucket_bytes=64)), 10 + r)
+    facts["overlap_buckets"] = len(t5.optimizer.overlapped.buckets)
+    t5.fit(problem(), epochs=3, batch_size=8, seed=4, verbose=False)
+    facts["overlap_diff"] = float(np.abs(flat(m5) - full).max())
     # 3) one sample is NaN: whichever rank draws it, every rank stops at the same step
     x, y = problem()
     x[17] = np.nan
