@@ -16,6 +16,7 @@
   without generating native code;
 * ``lower_rules`` (``lower.py``): rule nodes that run whole (ReLU's, cross-entropy's)
   get a NumPy function computing the same numbers without tensors;
+* ``specialize`` (``specialize.py``): reductions with their axes and counts found once;
 * ``rewrite_patterns`` (``patterns.py``): cross-entropy's forward and backward share
   one softmax; ReLU's backward reads its mask from ReLU's output (so ReLU runs in place);
 * ``fuse_elementwise`` (``fuse.py``): groups of elementwise nodes whose inner values are
@@ -39,6 +40,7 @@ from .ir import Graph, Node, Var
 from .lower import lower_rules
 from .patterns import rewrite_patterns
 from .randomness import RANDOM
+from .specialize import specialize
 
 
 def _substitute(graph: Graph, mapping: dict[int, Var]) -> None:
@@ -190,6 +192,7 @@ def optimize(graph: Graph, fast_math: bool = False) -> dict[str, int]:
             "common subexpressions": eliminate_common_subexpressions(graph)}
     done["dead code"] += eliminate_dead_code(graph)
     done["rules lowered to NumPy"] = lower_rules(graph)
+    done["reductions specialised"] = specialize(graph)
     done.update(rewrite_patterns(graph))
     done["nodes fused"] = fuse_elementwise(graph, fast_math)
     done["buffers reused"] = plan_memory(graph)

@@ -26,27 +26,43 @@ from ..autograd.ops.softmax import _sce_np, _softmax_np
 from .ir import Graph, Node, Var
 from .lower import _relu_vjp, _sce_vjp
 
+_ROWS: dict[int, np.ndarray] = {}
+
+
+def _rows(n: int) -> np.ndarray:
+    """``np.arange(n)`` (read only, made once per size)."""
+    rows = _ROWS.get(n)
+    if rows is None:
+        rows = _ROWS[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
+
 
 def _sce_and_softmax(z: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(softmax_cross_entropy(z, target), softmax(z, -1)) for class-index targets, the
     numbers of ``_sce_np`` (through ``logsumexp_np``) and ``_softmax_np``, the shared part
-    computed once."""
-    m = np.max(z, axis=-1, keepdims=True)
+    computed once. The loss is computed at the target entries only: ``-(z[r, t] - lse[r])``
+    is the entry of ``-(z - lse)`` the forward picks, the same subtraction."""
+    m = np.maximum.reduce(z, axis=-1, keepdims=True)
     if not np.isfinite(m).all():  # logsumexp shifts such rows by 0, softmax by the max
         return _sce_np(z, target), _softmax_np(z, z.ndim - 1)
-    e = np.exp(z - m)
-    s = np.sum(e, axis=-1, keepdims=True)
-    logp = z - (np.log(s) + m)  # _log_softmax_np: z - logsumexp_np(z, -1, True)
-    flat = logp.reshape(-1, z.shape[-1])
-    loss = -flat[np.arange(target.size), target.reshape(-1)].reshape(target.shape)
+    e = np.subtract(z, m)
+    np.exp(e, out=e)
+    s = np.add.reduce(e, axis=-1, keepdims=True)
+    lse = np.log(s)
+    lse += m  # logsumexp_np: log(sum(exp(z - m))) + m
+    flat_t = target.reshape(-1)
+    loss = np.subtract(z.reshape(-1, z.shape[-1])[_rows(flat_t.size), flat_t],
+                       lse.reshape(-1))
+    np.negative(loss, out=loss)
     e /= s  # _softmax_np: exp(z - max) / sum
-    return loss, e
+    return loss.reshape(target.shape), e
 
 
 def _sce_vjp_from_softmax(g: np.ndarray, p: np.ndarray, target: np.ndarray) -> np.ndarray:
     """``lower._sce_vjp`` given the softmax (which it overwrites: its only reader)."""
     flat = p.reshape(-1, p.shape[-1])
-    flat[np.arange(target.size), target.reshape(-1)] -= flat.dtype.type(1)
+    flat[_rows(target.size), target.reshape(-1)] -= flat.dtype.type(1)
     np.multiply(p, g.reshape(g.shape + (1,)), out=p)
     return p
 

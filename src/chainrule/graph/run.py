@@ -98,7 +98,7 @@ def _unique(vs: tuple) -> list[Var]:
 
 def _callable(node: Node, extra: dict[str, Any]) -> Callable:
     fn = extra.get("fn", node.fn)
-    if node.params:
+    if node.params and not getattr(fn, "ignores_params", False):  # specialize.py
         return functools.partial(fn, **node.params)
     return fn
 
