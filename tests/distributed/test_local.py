@@ -210,3 +210,21 @@ def test_trainer_distributed_keyword_without_the_package_names_it():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert "needs chainrule.distributed" in out and 'pip install "chainrule[mpi]"' in out
+
+
+def test_sync_batchnorm_with_one_rank_is_batch_norm(fresh):
+    cr_x = np.random.default_rng(0).normal(size=(8, 3, 4, 4))
+    manual_seed(1)
+    plain = nn.Sequential(nn.Conv2d(3, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Dense(8, 2),
+                          nn.BatchNorm1d(2))
+    manual_seed(1)
+    synced = dist.convert_sync_batchnorm(
+        nn.Sequential(nn.Conv2d(3, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Dense(8, 2),
+                      nn.BatchNorm1d(2)))
+    assert [type(m).__name__ for m in synced.modules()].count("SyncBatchNorm") == 2
+    a, b = plain(Tensor(cr_x)), synced(Tensor(cr_x))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for k, v in plain.state_dict().items():
+        np.testing.assert_array_equal(v, synced.state_dict()[k])  # running statistics too
+    with pytest.raises(ValueError, match="channels"):
+        dist.SyncBatchNorm(5)(Tensor(np.ones((2, 4))))

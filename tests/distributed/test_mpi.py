@@ -117,3 +117,16 @@ def test_overlapped_reduction_equals_the_fused_one():
     assert "ready twice before step()" in f["twice"]
     a, b = f["after_discard"]
     assert a == b
+
+
+def test_sync_batchnorm_on_two_ranks_is_batch_norm_of_the_whole_batch():
+    # 2 ranks x 16 with SyncBatchNorm == one process x 32 with plain batch norm (float64,
+    # 10 SGD steps): weights and running statistics; per-replica statistics do not match
+    proc, _ = run_mpi("sync_bn.py")
+    (f,) = json_lines(proc)
+    for name in ("dense", "cnn"):
+        r = f[name]
+        assert "SyncBatchNorm" in r["kinds"] and "BatchNorm1d" not in r["kinds"]
+        assert r["max_diff"] <= 1e-10 and r["stats_diff"] <= 1e-10 and r["eval_diff"] <= 1e-10
+        assert r["replicas"] == 0.0 and r["moved"] > 1e-2
+        assert r["ghost_diff"] > 1e-5

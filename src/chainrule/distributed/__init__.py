@@ -43,11 +43,13 @@ from .collectives import (
 )
 from .optimizer import DistributedOptimizer
 from .sampler import DistributedLoader, DistributedSampler, shard
+from .sync_batchnorm import SyncBatchNorm, allreduce_sum, convert_sync_batchnorm
 from .trainer import PRIMARY_ONLY, DistributedTrainer
 
 __all__ = [
     "MPI_EXTRA_HINT", "PRIMARY_ONLY", "DistributedLoader", "DistributedOptimizer",
-    "DistributedSampler", "DistributedTrainer",
+    "DistributedSampler", "DistributedTrainer", "SyncBatchNorm", "allreduce_sum",
+    "convert_sync_batchnorm",
     "abort", "agree", "allgather_object", "allreduce_", "allreduce_mean", "barrier",
     "broadcast_", "broadcast_object", "broadcast_optimizer_state", "broadcast_parameters",
     "comm", "init", "is_initialized", "is_primary", "launched_by_mpi", "local_rank",
