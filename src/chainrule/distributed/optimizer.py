@@ -29,7 +29,7 @@ from ..autograd.mode import enable_grad
 from ..autograd.tensor import Tensor
 from ._mpi import comm
 from .collectives import allreduce_
-from .overlap import DEFAULT_BUCKET_BYTES, OverlappedReduction
+from .overlap import DEFAULT_BUCKET_BYTES, GradientBucket, OverlappedReduction
 
 __all__ = ["DistributedOptimizer"]
 
@@ -83,12 +83,6 @@ class DistributedOptimizer:
     def _params(self) -> list[Tensor]:
         return [p for g in self.optimizer.param_groups for p in g["params"]]
 
-    def _buffer(self, key: Any, n: int, dtype: np.dtype) -> np.ndarray:
-        buf = self._buffers.get(key)
-        if buf is None or buf.size != n or buf.dtype != dtype:
-            buf = self._buffers[key] = np.empty(n, dtype=dtype)
-        return buf
-
     def synchronize(self) -> None:
         """Average every parameter's ``.grad`` over all ranks, in place (one Allreduce per
         parameter dtype). ``step()`` calls it; call it yourself to look at (or clip) the
@@ -108,40 +102,16 @@ class DistributedOptimizer:
             self._reduce(params, dtype, world.size)
 
     def _reduce(self, params: list[Tensor], dtype: np.dtype, nranks: int) -> None:
-        sizes = [p.data.size for p in params]
-        total = sum(sizes)
-        fp16 = self.compression == "fp16"
-        flat = self._buffer(("flat", dtype), total + len(params), dtype)
-        # layout: all gradients one after another, then one "has a gradient" flag each
-        offset = 0
-        for i, (p, n) in enumerate(zip(params, sizes)):
-            if p.grad is None:
-                flat[offset:offset + n] = 0
-                flat[total + i] = 0
-            else:
-                flat[offset:offset + n] = p.grad.data.reshape(-1)
-                flat[total + i] = 1
-            offset += n
-        if fp16:
-            flat[:total] /= nranks
-            half = self._buffer(("half", dtype), flat.size, np.dtype(np.float16))
-            half[...] = flat
-            allreduce_(half, average=False)
-            flat[...] = half
-            self.bytes_sent += half.nbytes
-        else:
-            allreduce_(flat, average=False)
-            flat[:total] /= nranks
-            self.bytes_sent += flat.nbytes
-        offset = 0
-        for i, (p, n) in enumerate(zip(params, sizes)):
-            if flat[total + i] > 0:
-                g = flat[offset:offset + n].reshape(p.data.shape)
-                if p.grad is None:
-                    p.grad = Tensor(g.copy())
-                else:
-                    p.grad.data[...] = g
-            offset += n
+        # one flat buffer per dtype, reused while the parameters stay the same: all
+        # gradients one after another, then one "has a gradient" flag each
+        bucket = self._buffers.get(dtype)
+        if bucket is None or [id(p) for p in bucket.params] != [id(p) for p in params]:
+            bucket = self._buffers[dtype] = GradientBucket(params, dtype,
+                                                           self.compression == "fp16")
+        buf = bucket.pack(nranks)
+        allreduce_(buf, average=False)
+        bucket.unpack(nranks)
+        self.bytes_sent += buf.nbytes
 
     # ----------------------------------------------------------------- stepping
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

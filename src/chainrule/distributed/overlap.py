@@ -36,8 +36,10 @@ __all__ = ["DEFAULT_BUCKET_BYTES", "OverlappedReduction"]
 DEFAULT_BUCKET_BYTES = 1 << 20
 
 
-class _Bucket:
-    """Consecutive parameters of one dtype, reduced by one ``Iallreduce``."""
+class GradientBucket:
+    """Parameters of one dtype whose gradients travel in one flat buffer (the fused path's
+    single buffer, or one bucket of the overlapped path): ``pack`` fills it, ``unpack``
+    writes the averages back after the buffer was summed over the ranks."""
 
     def __init__(self, params: list[Tensor], dtype: np.dtype, fp16: bool) -> None:
         self.params = params
@@ -92,8 +94,8 @@ class OverlappedReduction:
             raise ValueError(f"bucket_bytes must be > 0, got {bucket_bytes!r}")
         self.world = world
         self.fp16 = compression == "fp16"
-        self.buckets: list[_Bucket] = []
-        self.where: dict[int, tuple[_Bucket, int]] = {}
+        self.buckets: list[GradientBucket] = []
+        self.where: dict[int, tuple[GradientBucket, int]] = {}
         self.bytes_sent = 0
         self._marked: set[int] = set()
         group: list[Tensor] = []
@@ -117,7 +119,7 @@ class OverlappedReduction:
         weakref.finalize(self, self._remove_hook)
 
     def _add(self, group: list[Tensor]) -> None:
-        bucket = _Bucket(group, np.dtype(group[0].data.dtype), self.fp16)
+        bucket = GradientBucket(group, np.dtype(group[0].data.dtype), self.fp16)
         self.buckets.append(bucket)
         for i, p in enumerate(group):
             self.where[id(p)] = (bucket, i)
@@ -139,7 +141,7 @@ class OverlappedReduction:
             if other.request is not None and not other.done:
                 other.done = other.request.Test()
 
-    def _start(self, bucket: _Bucket) -> None:
+    def _start(self, bucket: GradientBucket) -> None:
         from mpi4py import MPI
 
         buf = bucket.pack(self.world.size)
