@@ -146,8 +146,9 @@ def run_session(args: argparse.Namespace, out: Path, resumed: bool, body: Callab
         try:
             status = _session.run_session(args, out, resumed, go, outputs)
         except BaseException as err:
-            if not started:
-                broadcast_object(("error", err))
+            if not started:  # the others wait for the go: send them the error instead
+                broadcast_object(("error", err if isinstance(err, UsageError)
+                                  else UsageError(f"the primary rank stopped: {err!r}")))
                 raise
             status = _fail(err)
         if not started:  # the session ended before training: tell the others
