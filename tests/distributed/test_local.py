@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -200,6 +201,9 @@ def test_trainer_distributed_keyword_builds_the_distributed_trainer(fresh):
     assert type(dist.DistributedTrainer(model, distributed=True)) is dist.DistributedTrainer
     with pytest.raises(TypeError, match="only Trainer itself has a data-parallel version"):
         TBPTTTrainer(model, nn.CrossEntropyLoss(), distributed=True)
+    # help(Trainer) still shows the arguments (the class has a __new__ for the keyword)
+    params = list(inspect.signature(Trainer).parameters)
+    assert params[:3] == ["model", "loss", "optimizer"] and params[-1] == "distributed"
 
 
 def test_trainer_distributed_keyword_without_the_package_names_it():

@@ -9,9 +9,11 @@ data-parallel script imports (and initialises) the distributed package first.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["data_parallel_class", "register"]
+__all__ = ["data_parallel_class", "data_parallel_new", "register"]
 
 _REGISTERED: list[type] = []
 
@@ -35,3 +37,13 @@ def data_parallel_class(asked: Any) -> type:
         return cls
     raise TypeError(f"{asked.__name__}(..., distributed=True): only {cls.__bases__[0].__name__} "
                     f"itself has a data-parallel version ({cls.__name__})")
+
+
+def data_parallel_new(init: Callable[..., None]) -> Callable[..., Any]:
+    """``Trainer.__new__``: the data-parallel class for ``distributed=True``, else the class
+    asked for; it carries ``init``'s signature, so ``help(Trainer)`` shows the arguments."""
+    def __new__(cls: type, *args: Any, distributed: bool = False, **kwargs: Any) -> Any:
+        return object.__new__(data_parallel_class(cls) if distributed else cls)
+
+    __new__.__signature__ = inspect.signature(init)  # type: ignore[attr-defined]
+    return __new__

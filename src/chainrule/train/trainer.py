@@ -45,7 +45,7 @@ from ..data import ArrayDataset, DataLoader, Dataset
 from ..errors import TrainingDiverged
 from ..nn.module import evaluating
 from ..random import get_rng, manual_seed
-from ._data_parallel import data_parallel_class
+from ._data_parallel import data_parallel_new
 from .callbacks import Callback, CallbackList, Logs
 from .checkpoint import (
     Checkpoint,
@@ -179,9 +179,6 @@ class Trainer:
     steps of the last ``fit`` and ``step_logs`` holds what the last step returned.
     """
 
-    def __new__(cls, *args: Any, distributed: bool = False, **kwargs: Any) -> Any:
-        return super().__new__(data_parallel_class(cls) if distributed else cls)
-
     def __init__(self, model: Any, loss: LossFn | None = None, optimizer: Any = None,
                  metrics: Sequence[str | Callable[..., float]] | str = ("accuracy",),
                  regularizer: Callable[[Any], Tensor] | None = None,
@@ -213,6 +210,8 @@ class Trainer:
         self._steps_per_epoch: int | None = None
         self._guard: InterruptGuard | None = None
         self._prepare()
+
+    __new__ = data_parallel_new(__init__)  # Trainer(..., distributed=True): issue 18
 
     # ----------------------------------------------------------------- one step
     def _prepare(self) -> None:
