@@ -106,3 +106,36 @@ def test_bad_flags_are_one_line_and_exit_2(flags, message, fake_fashion, tmp_pat
     code = run_train(parse(*fake_fashion, *flags, "--out", str(tmp_path / "run")))
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+TINY_TEXT = "To be, or not to be, that is the question:\n" * 60
+
+
+@pytest.fixture
+def tiny_text(monkeypatch):
+    from chainrule.cli import _charlm
+
+    monkeypatch.setattr(_charlm, "_corpus", lambda args: TINY_TEXT)
+    return ["--dataset", "shakespeare", "--batch-size", "4", "--steps", "2", "--quiet"]
+
+
+def test_hidden_sets_the_char_lstm_size(tiny_text, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    code = run_train(parse("--model", "char-lstm", *tiny_text, "--hidden", "16",
+                           "--out", str(out)))
+    assert code == 0, capsys.readouterr()
+    model = load_model(out / "model.npz")
+    assert model.hidden == 16
+
+
+@pytest.mark.parametrize("model, hidden, message", [
+    ("char-lstm", "16,16", "char-lstm takes one positive size"),
+    ("gpt", "16", "--hidden: for --model mlp or char-lstm, not 'gpt'"),
+])
+def test_hidden_that_a_char_model_cannot_take(model, hidden, message, tiny_text, tmp_path,
+                                              capsys) -> None:
+    code = run_train(parse("--model", model, *tiny_text, "--hidden", hidden,
+                           "--out", str(tmp_path / "run")))
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "run").exists()

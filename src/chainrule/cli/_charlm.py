@@ -24,7 +24,7 @@ from ..models import chargpt
 from ..models.charlm import CharLMConfig, load_checkpoint, sample, save_checkpoint, train_charlm
 from ..models.gpt import GPT
 from ..train import plot_history
-from . import _runs, _session, common
+from . import _mlp_args, _runs, _session, common
 
 __all__ = ["generate_text", "train"]
 
@@ -63,6 +63,8 @@ def _check_train_args(args: argparse.Namespace, resumed: bool) -> float | None:
         common.check_positive_int("--epochs", args.epochs)
     common.check_positive_number("--lr", args.lr)
     common.check_positive_int("--batch-size", args.batch_size)
+    if getattr(args, "hidden", None) is not None:  # --hidden N: the LSTM's size (issue 20)
+        args.hidden = _mlp_args.lstm_hidden(args.hidden, args.model)
     common.require(args.optimizer == "adam" and not _runs.given(args, "momentum"),
                    f"model {args.model} trains with {OPTIMIZER[args.model]}: --optimizer and "
                    "--momentum do not apply")

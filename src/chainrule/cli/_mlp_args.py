@@ -11,7 +11,8 @@
 layers of SIZE (``100x100``: the book's 100 hidden layers of 100 units). A flag not given
 keeps the default of :func:`chainrule.models.mlp` (one hidden layer of 256, ReLU, dropout
 0.2 after each hidden activation, Glorot-uniform weights, no batch norm). The flags are
-for ``--model mlp`` only; with another model they are a usage error.
+for ``--model mlp`` only (``--hidden N`` also sets the size of ``--model char-lstm``); with
+another classifier they are a usage error.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--hidden``, ``--activation``, ``--dropout``, ``--batch-norm``, ``--init``."""
     p.add_argument("--hidden", default=None, metavar="SIZES",
                    help="mlp: hidden layer sizes, e.g. 300,100 or 100x100 (100 layers of "
-                        "100; default 256)")
+                        "100; default 256); char-lstm: the LSTM's size (default 256)")
     p.add_argument("--activation", default=None,
                    help="mlp: relu, selu, elu, gelu, tanh, sigmoid or leaky_relu (default relu)")
     p.add_argument("--dropout", type=float, default=None,
@@ -57,6 +58,17 @@ def parse_hidden(text: str) -> tuple[int, ...]:
                              "commas, SIZExN for N layers (e.g. 300,100 or 100x100)")
         sizes += [size_n] * count_n
     return tuple(sizes)
+
+
+def lstm_hidden(value: int | str, model: str) -> int:
+    """``--hidden`` of ``--model char-lstm``: one size, the LSTM's hidden units."""
+    if model != "char-lstm":
+        raise UsageError(f"--hidden: for --model mlp or char-lstm, not {model!r}")
+    sizes = parse_hidden(value) if isinstance(value, str) else (value,)
+    if len(sizes) != 1 or not isinstance(sizes[0], int) or sizes[0] <= 0:
+        raise UsageError(f"--hidden {value!r}: char-lstm takes one positive size (its LSTM's "
+                         "hidden units), e.g. 256")
+    return sizes[0]
 
 
 def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
