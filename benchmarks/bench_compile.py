@@ -19,6 +19,7 @@ PyTorch eager and hand-written NumPy, in one process, float32.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_compile.py --threads 1 --cpu-clock
     python benchmarks/bench_compile.py --quick --part mlp        # or: chains, nets, memory
+    python benchmarks/bench_compile.py --part profile    # where the net steps spend time
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def run_mlp(settings: be.Settings, torch: Any) -> list[list[Any]]:
 # --------------------------------------------------------------------------- chains
 
 
-def compiled_chain(spec: be.OpSpec, n: int) -> Callable[[], None]:
+def compiled_chain(spec: be.OpSpec, n: int, fast_math: bool = False) -> Callable[[], None]:
     xa, wa = be._op_arrays(spec, n)
     fn = spec.fn
 
@@ -142,9 +143,9 @@ def compiled_chain(spec: be.OpSpec, n: int) -> Callable[[], None]:
     # the value too, as eager and torch compute it: with only the gradient returned, dead
     # code elimination would drop the forward chain of add (its gradient needs no value)
     if wa is None:
-        f = cr.compile(cr.value_and_grad(lambda x: loss(x, None)))
+        f = cr.compile(cr.value_and_grad(lambda x: loss(x, None)), fast_math=fast_math)
         return lambda: f(xa)
-    f = cr.compile(cr.value_and_grad(loss, argnums=(0, 1)))
+    f = cr.compile(cr.value_and_grad(loss, argnums=(0, 1)), fast_math=fast_math)
     return lambda: f(xa, wa)
 
 
@@ -156,18 +157,24 @@ def run_chains(settings: be.Settings, torch: Any) -> list[list[Any]]:
         for n in be.SIZES:
             fns = {"eager": be.chain_step("chainrule", spec, n),
                    "compiled": compiled_chain(spec, n)}
+            if spec.name == "sigmoid":  # the only chain fast_math changes (fuse.py)
+                fns["fast-math"] = compiled_chain(spec, n, fast_math=True)
             if torch is not None:
                 fns["torch"] = be.chain_step("torch", spec, n, torch)
             t = measure(fns, min_time=settings.op_min_time, repeat=settings.op_repeat,
                         clock=settings.clock)
             us = {k: v.best / be.CHAIN_LENGTH * 1e6 for k, v in t.items()}
             ratio = us["torch"] / us["compiled"] if "torch" in us else None
+            fast = us.get("fast-math")
             rows.append([f"{spec.name} x{be.CHAIN_LENGTH}", n, f"{us['eager']:.2f}",
                          f"{us['compiled']:.2f}", f"{us.get('torch', float('nan')):.2f}",
-                         "-" if ratio is None else f"{ratio:.2f}"])
+                         "-" if ratio is None else f"{ratio:.2f}",
+                         "-" if fast is None else f"{fast:.2f}",
+                         "-" if fast is None or "torch" not in us else f"{us['torch'] / fast:.2f}"])
     print("\nPer-op chains: 100 elementwise ops + backward, us per op "
-          "(ratio = torch / compiled; goal >= 2)")
-    print(format_table(["chain", "n", "eager", "compiled", "torch", "ratio"], rows))
+          "(ratio = torch / compiled; goal >= 2; fast-math: compile(fast_math=True))")
+    print(format_table(["chain", "n", "eager", "compiled", "torch", "ratio", "fast-math",
+                        "ratio"], rows))
     return rows
 
 
@@ -188,6 +195,7 @@ def _compiled_cnn(net: bc.Net, dropout: bool = True) -> Callable[[], Any]:
         k[0] += 1
         return step_fn(x, y)
 
+    step.compiled_step = step_fn  # type: ignore[attr-defined]  (for --part profile)
     return step
 
 
@@ -197,7 +205,11 @@ def _lstm_steps(torch: Any) -> dict[str, Callable[[], Any]]:
     opt = optim.SGD(model.parameters(), lr=bl.LR, momentum=bl.MOMENTUM)
     loss_fn = nn.CrossEntropyLoss()
     step_fn = compile_step(lambda a, b: loss_fn(model(a), b), model.parameters(), opt)
-    fns = {"eager": bl.chainrule_step(), "compiled": lambda: step_fn(x, y)}
+    def compiled() -> Any:
+        return step_fn(x, y)
+
+    compiled.compiled_step = step_fn  # type: ignore[attr-defined]  (for --part profile)
+    fns = {"eager": bl.chainrule_step(), "compiled": compiled}
     if torch is not None:
         fns["torch"] = bl.torch_step(torch)
     return fns
@@ -221,6 +233,82 @@ def run_nets(settings: be.Settings, torch: Any) -> list[list[Any]]:
     print("\nNetworks, ms per training step (ratio = torch / compiled; goal >= 1)")
     print(format_table(["network", "eager", "compiled", "torch", "ratio"], rows))
     return rows
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def _node_times(step: Callable[[], Any], repeats: int) -> tuple[list[tuple[float, str]], float]:
+    """Thread CPU time per node of the compiled step's graph (ms per step), and the step's."""
+    from chainrule.graph import run as graph_run
+
+    step()  # traced
+    graph = next(iter(step.compiled_step.compiled.graphs.values()))  # type: ignore[attr-defined]
+    acc: dict[str, float] = {}
+    plain = graph_run._callable
+
+    def timed(node: Any, extra: dict) -> Callable:
+        fn, key = plain(node, extra), str(node)
+
+        def run(*a: Any, **k: Any) -> Any:
+            t = time.thread_time()
+            out = fn(*a, **k)
+            acc[key] = acc.get(key, 0.0) + time.thread_time() - t
+            return out
+        return run
+
+    graph_run._callable = timed
+    try:
+        graph.invalidate()
+        step()
+        acc.clear()
+        t0 = time.thread_time()
+        for _ in range(repeats):
+            step()
+        total = (time.thread_time() - t0) / repeats * 1e3
+    finally:
+        graph_run._callable = plain
+        graph.invalidate()
+    return sorted(((v / repeats * 1e3, k) for k, v in acc.items()), reverse=True), total
+
+
+def _torch_conv_ms(torch: Any, repeats: int) -> tuple[float, float]:
+    """The CNN's 16 -> 8 5x5 convolution forward (batch 60, 28x28): chainrule's NumPy kernel
+    and PyTorch's, thread CPU ms (best of ``repeats``)."""
+    from chainrule.nn.kernels.im2col import conv_np
+
+    r = np.random.default_rng(0)
+    x = r.standard_normal((60, 16, 28, 28)).astype(np.float32)
+    w = r.standard_normal((8, 16, 5, 5)).astype(np.float32)
+    b = r.standard_normal(8).astype(np.float32)
+    geometry = {"stride": (1, 1), "dilation": (1, 1), "padding": ((2, 2), (2, 2)), "groups": 1}
+    tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+    fns = {"numpy": lambda: conv_np(x, w, b, **geometry),
+           "torch": lambda: torch.nn.functional.conv2d(tx, tw, tb, padding=2)}
+    best = {k: float("inf") for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t = time.thread_time()
+            f()
+            best[k] = min(best[k], time.thread_time() - t)
+    return best["numpy"] * 1e3, best["torch"] * 1e3
+
+
+def run_profile(settings: be.Settings, torch: Any) -> None:
+    """Where a compiled network step spends its time: the top nodes of its graph."""
+    steps = {f"{bc.CH7.name} (batch {bc.CH7.batch})": _compiled_cnn(bc.CH7),
+             f"char LSTM (seq {bl.STEPS}, batch {bl.BATCH})": _lstm_steps(None)["compiled"]}
+    for name, step in steps.items():
+        nodes, total = _node_times(step, repeats=5 if settings is be.QUICK else 20)
+        inside = sum(t for t, _ in nodes)
+        print(f"\n{name}: {total:.2f} ms per compiled step, {inside:.2f} ms in its "
+              f"{len(nodes)} nodes; the top 5:")
+        rows = [[f"{t:.2f}", f"{100 * t / total:.0f}%", key[:90]] for t, key in nodes[:5]]
+        print(format_table(["ms", "share", "node"], rows))
+    if torch is not None:
+        ours, theirs = _torch_conv_ms(torch, repeats=5 if settings is be.QUICK else 20)
+        print(f"\nThe CNN's 16->8 5x5 conv forward alone: chainrule's kernel {ours:.2f} ms, "
+              f"PyTorch {theirs:.2f} ms ({ours / theirs:.1f}x)")
 
 
 # --------------------------------------------------------------------------- memory
@@ -265,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="torch and NumPy BLAS threads (set OPENBLAS_NUM_THREADS too)")
     p.add_argument("--cpu-clock", action="store_true",
                    help="time this thread's CPU time (use with --threads 1 on a busy box)")
-    p.add_argument("--part", choices=["all", "mlp", "chains", "nets", "memory"], default="all")
+    p.add_argument("--part", choices=["all", "mlp", "chains", "nets", "memory", "profile"],
+                   default="all", help="profile (not in all): the top nodes of the net steps")
     a = p.parse_args(argv)
     settings = be.QUICK if a.quick else be.DEFAULT
     if a.cpu_clock:
@@ -290,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         run_nets(settings, torch)
     if a.part in ("all", "memory"):
         run_memory()
+    if a.part == "profile":
+        run_profile(settings, torch)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
 

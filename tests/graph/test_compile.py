@@ -162,3 +162,31 @@ def test_a_functional_training_step_traces_whole():
         np.testing.assert_array_equal(params[k], ref[k])
     graph = next(iter(train_step.graphs.values()))
     assert graph.nodes[-1].name.endswith("sub]")  # the update is in the graph (fused)
+
+
+def test_calls_with_plain_arrays_take_the_quick_path_with_the_same_results():
+    w = cr.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+
+    @cr.compile
+    def f(x, y):
+        h = (x @ w).tanh()
+        return {"loss": (h * y).sum(), "parts": [h, None, 3], "one": (h.mean(),)}
+
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    slow = f(cr.tensor(x), y)  # a tensor argument: the pytree key, no quick entry
+    assert not f._quick
+    fast = f(x, y)
+    assert len(f._quick) == 1 and len(f.graphs) == 1
+    again = f(x, y)  # from the quick entry
+    for out in (fast, again):
+        assert set(out) == {"loss", "parts", "one"} and out["parts"][1:] == [None, 3]
+        assert isinstance(out["one"], tuple) and len(out["one"]) == 1
+        np.testing.assert_array_equal(out["loss"].data, slow["loss"].data)
+        np.testing.assert_array_equal(out["parts"][0].data, slow["parts"][0].data)
+    assert again["parts"][0].data is not fast["parts"][0].data  # fresh arrays every call
+    f(np.asfortranarray(rng.standard_normal((4, 3))), y)  # not C-contiguous: copied
+    assert len(f._quick) == 1
+    f.forget(next(iter(f.graphs)))  # dropping a graph drops its quick entries too
+    assert not f._quick and not f.graphs
+    f(x, y)
+    assert len(f.graphs) == 1 and f.traces == 2
