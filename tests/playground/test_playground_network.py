@@ -114,9 +114,10 @@ def test_sessions_are_independent_and_leave_the_global_rng_alone():
 
 
 def test_sessions_in_threads_train_while_others_draw():
-    # chainrule's no_grad switch is process-wide: a frame drawn (under no_grad) in one
-    # thread must not turn off the graph of a training step in another (it did: "backward()
-    # on a tensor that does not require grad").
+    # a frame drawn (under no_grad) in one thread must not turn off the graph of a training
+    # step in another (it did while grad mode was process-wide: "backward() on a tensor that
+    # does not require grad"); grad mode is per thread, and the sessions no longer take
+    # turns on one lock.
     import threading
 
     drawing, training = Session(), Session(Settings.from_json({"batch_size": 1}))

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import GraphReleasedError
 from . import ops
 from . import tensor as _tensor
-from .mode import set_grad_enabled, state
+from .mode import fw_level_now, grad_enabled_now, set_grad_enabled, set_grad_enabled_now, state
 from .primitive import Joint
 from .tensor import FREED, Tensor, _make, _to_array
 from .versions import check_saved
@@ -99,12 +99,12 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
     # forward tangent records the arithmetic, further contributions go in in place.
     owned: set[int] = set()
     # (nor a trace of chainrule.graph, which records each operation the walk does)
-    in_place = not create_graph and not state.fw_level and not state.tracing
+    in_place = not create_graph and not fw_level_now() and not state.tracing
     clock = _tensor._clock  # a node stamped with it saw no in-place change since it was made
     checksums: dict[int, int] = {}  # of memories exposed by .numpy(), for check_saved
     kept: dict[int, Tensor] = {}
-    saved_mode = state.grad_enabled
-    state.grad_enabled = create_graph
+    saved_mode = grad_enabled_now()
+    set_grad_enabled_now(create_graph)
     try:
         while order:
             node = order.pop()  # children before parents
@@ -157,7 +157,7 @@ def _run(roots: Sequence[Tensor], seeds: Sequence[Tensor], order: list[Tensor],
                 node._parents = FREED
                 node._params = None
     finally:
-        state.grad_enabled = saved_mode
+        set_grad_enabled_now(saved_mode)
     return kept
 
 

@@ -1,6 +1,7 @@
 """Global switches of the engine: whether reverse mode records, and the forward-mode levels.
 
-Both live in one small object so the hot path reads a single attribute.
+Both live in one small object (``state``); grad mode and the forward levels are per thread
+(PyTorch's rule for grad mode), kept in context variables that the hot path reads directly.
 
 Forward mode nests: every ``jvp`` opens a *level* with a fresh id (ids only grow, so a
 tangent left on a tensor by a level that has closed is never mistaken for a live one).
@@ -14,17 +15,40 @@ autograd's level discipline) and never by ``L`` or the levels inside it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+# Per-thread (per-context) switches, as PyTorch's grad mode is per thread: a new thread
+# starts with the defaults, so ``no_grad`` in one thread never stops another from recording.
+# Context variables rather than ``threading.local``: ``ContextVar.get`` costs a few tens of
+# nanoseconds, a thread-local attribute several times that (per op, it showed in
+# benchmarks/bench_engine.py). Tasks and thread pools that copy the context
+# (asyncio, anyio.to_thread) start with the switches of the code that scheduled them.
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "chainrule_grad_enabled", default=True)
+_fw_level: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
+    "chainrule_fw_level", default=())
+#: The hot path's readers and writer (``Primitive.__call__``, ``unrecorded``, the backward
+#: loop): no attribute lookup (``state.grad_enabled`` costs a property call).
+grad_enabled_now: Callable[[], bool] = _grad_enabled.get
+fw_level_now: Callable[[], tuple[int, ...]] = _fw_level.get
+set_grad_enabled_now: Callable[[bool], Any] = _grad_enabled.set
+
 
 class _State:
-    __slots__ = ("grad_enabled", "fw_level", "fw_paused", "tracing", "tracing_forward")
+    """The switches as attributes. ``grad_enabled`` (record the reverse-mode graph) and
+    ``fw_level`` (the visible forward-mode levels, outer first) are per thread; the
+    tracing flags of ``chainrule.graph`` are process-wide."""
+
+    __slots__ = ("fw_paused", "tracing", "tracing_forward")
+
+    grad_enabled = property(lambda self: _grad_enabled.get(),
+                            lambda self, value: _grad_enabled.set(value))
+    fw_level = property(lambda self: _fw_level.get(), lambda self, value: _fw_level.set(value))
 
     def __init__(self) -> None:
-        self.grad_enabled = True  # record the reverse-mode graph
-        self.fw_level: tuple[int, ...] = ()  # visible forward-mode (jvp) levels, outer first
         self.fw_paused = False  # kept for readers of the old flag: always False
         self.tracing = False  # chainrule.graph.trace is recording (no in-place shortcuts)
         # ... and is outside a vjp rule: every op on a traced value must be recorded, so
@@ -43,12 +67,12 @@ class _GradMode(contextlib.ContextDecorator):
         self._saved: list[bool] = []
 
     def __enter__(self) -> _GradMode:
-        self._saved.append(state.grad_enabled)
-        state.grad_enabled = self.enabled
+        self._saved.append(_grad_enabled.get())
+        _grad_enabled.set(self.enabled)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        state.grad_enabled = self._saved.pop()
+        _grad_enabled.set(self._saved.pop())
 
 
 def no_grad(func: Callable[..., Any] | None = None) -> Any:
@@ -78,7 +102,8 @@ def set_grad_enabled(enabled: bool) -> _GradMode:
 
 
 def is_grad_enabled() -> bool:
-    return state.grad_enabled
+    """Whether this thread records the graph now."""
+    return _grad_enabled.get()
 
 
 @contextlib.contextmanager
@@ -112,4 +137,4 @@ def visible_tangent(t: Any, level: int) -> Any:
 def has_visible_tangent(t: Any) -> bool:
     """Whether ``t`` carries a tangent at a forward level operations currently see."""
     tans = t._tangent
-    return tans is not None and any(level in tans for level in state.fw_level)
+    return tans is not None and any(level in tans for level in _fw_level.get())

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from .mode import has_visible_tangent, state
+from .mode import fw_level_now, grad_enabled_now, has_visible_tangent, state
 from .tensor import Tensor, _make, get_default_dtype
 
 Rule = Any  # a vjp or jvp function, see the module docstring
@@ -80,7 +80,7 @@ class Primitive:
         y = _make(out)
         if not self.differentiable or y.data.dtype.kind not in "fc":
             return y
-        if state.grad_enabled:
+        if grad_enabled_now():
             for a in args:
                 if a._rg:
                     y._rg = True
@@ -88,7 +88,7 @@ class Primitive:
                     y._parents = args
                     y._params = params
                     break
-        if state.fw_level:
+        if fw_level_now():
             _push_tangents(self, y, args, params)
         return y
 
@@ -293,9 +293,9 @@ def unrecorded(*ts: Tensor) -> bool:
     its first-order fast path, the same numbers as its differentiable form without
     recording a graph. While ``chainrule.trace`` records a forward pass it is False: the
     ops must be recorded, or the traced values would be frozen as constants."""
-    if state.tracing_forward or state.grad_enabled and any(t._rg for t in ts):
+    if state.tracing_forward or grad_enabled_now() and any(t._rg for t in ts):
         return False
-    return not (state.fw_level and any(has_visible_tangent(t) for t in ts))
+    return not (fw_level_now() and any(has_visible_tangent(t) for t in ts))
 
 
 # --------------------------------------------------------------------------- helpers for rules

@@ -11,9 +11,7 @@ the data and an MLP of :class:`chainrule.nn.Linear` layers, trains it one epoch 
 from __future__ import annotations
 
 import base64
-import functools
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,21 +36,6 @@ ACTIVATIONS = {
 GRID = 40  # cells per side of the heat maps
 EXTENT = 6.0  # the maps cover [-EXTENT, EXTENT]^2
 MAX_UNITS, MAX_LAYERS, MAX_POINTS = 16, 6, 2000
-
-#: chainrule's ``no_grad`` switch is process-wide (not per thread), so sessions running in
-#: different threads take turns: a frame drawn under ``no_grad`` in one thread must not
-#: switch off the graph of another's training step.
-ENGINE_LOCK = threading.RLock()
-
-
-def _one_at_a_time(method: Any) -> Any:
-    @functools.wraps(method)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with ENGINE_LOCK:
-            return method(*args, **kwargs)
-
-    return locked
-
 
 @dataclass
 class Settings:
@@ -131,7 +114,6 @@ class Session:
     def __init__(self, settings: Settings | None = None) -> None:
         self.reset(settings or Settings())
 
-    @_one_at_a_time
     def reset(self, settings: Settings | None = None) -> None:
         """New data (if ``settings`` are given) and a freshly initialised network."""
         if settings is not None:
@@ -179,7 +161,6 @@ class Session:
         """Finish the current epoch: the rest of the training set in shuffled mini-batches."""
         self.advance(None)
 
-    @_one_at_a_time
     def advance(self, budget_s: float | None) -> None:
         """Train mini-batches until the epoch ends or ``budget_s`` seconds have passed (at
         least one batch), so that playing sends frames at a steady rate whatever the data
@@ -213,7 +194,6 @@ class Session:
         done = 0.0 if self._order is None else self._pos / len(self._order)
         return round(self.epoch + done, 3)
 
-    @_one_at_a_time
     def losses(self) -> tuple[float, float]:
         """(train loss, test loss): mean binary cross-entropy, without regularization."""
         with no_grad():
@@ -223,7 +203,6 @@ class Session:
                 out.append(float(self._loss(logits, Tensor(y[:, None])).item()))
         return out[0], out[1]
 
-    @_one_at_a_time
     def frame(self) -> dict[str, Any]:
         """What the page draws: losses, weights and biases, and heat maps (base64 bytes,
         GRID x GRID, 0 = -1, 255 = +1) of each input feature, each neuron and the output
@@ -248,7 +227,6 @@ class Session:
             "features": list(self.settings.features),
         }
 
-    @_one_at_a_time
     def neuron(self, column: int, unit: int) -> dict[str, str]:
         """The expression of one neuron at the first training point, for the backpropagation
         view: ``column`` 1.. is the layer (the last one is the output), ``unit`` its neuron.
