@@ -101,6 +101,7 @@ from .resampling import (
     ZeroPad3d,
 )
 from .rnn_attention import BahdanauAttention, LuongAttention  # issue 15 (RNN attention)
+from .sparse_grad import SparseGrad  # issue 20: Embedding(sparse=True)'s gradient
 from .summary import ModelSummary
 from .transformer import (  # issue 15
     Transformer,
