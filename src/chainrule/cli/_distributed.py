@@ -53,12 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(needs pip install \"chainrule[mpi]\"); --batch-size is per rank")
 
 
-def trainer_class(args: argparse.Namespace) -> type[Trainer]:
-    """``DistributedTrainer`` with ``--distributed``, else ``Trainer``."""
+def trainer_class(args: argparse.Namespace, default: type[Trainer] = Trainer) -> type[Trainer]:
+    """``DistributedTrainer`` with ``--distributed``, else ``default`` (``Trainer``)."""
     if getattr(args, "distributed", False):
         init()
         return DistributedTrainer
-    return Trainer
+    return default
 
 
 def writes(args: argparse.Namespace) -> bool:

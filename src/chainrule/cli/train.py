@@ -40,7 +40,7 @@ from .. import nn
 from ..errors import UsageError
 from ..models import MODELS, build_model
 from ..random import manual_seed
-from ..train import plot_history, save_checkpoint
+from ..train import Trainer, plot_history, save_checkpoint
 from . import _charlm, _distributed, _generative, _mlp_args, _rl, _runs, _session, common
 from .datasets import DATASETS, Splits, load_splits, standardized
 
@@ -181,7 +181,7 @@ def _report(seconds: float, results: dict[str, float], out: Path, plot: Path,
 def _train(args: argparse.Namespace, data: Splits, out: Path, model: nn.Module,
            resumed: bool) -> int:
     lr = common.learning_rate(args)
-    trainer_class = _distributed.trainer_class(args)  # DistributedTrainer with --distributed
+    trainer_class = _distributed.trainer_class(args, Trainer)  # or DistributedTrainer
     trainer = trainer_class(model, nn.CrossEntropyLoss(),
                             common.make_optimizer(args, model.parameters()),
                             compile=getattr(args, "compile", False))
