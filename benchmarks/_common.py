@@ -265,3 +265,20 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
 def fmt(x: float | None, digits: int = 1) -> str:
     """A number with fixed decimals, or '-' when missing."""
     return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def peer_speed_table(timings: dict[str, Timing], items: int, unit: str,
+                     goal: float | None = None, name: str = "chainrule",
+                     peer: str = "torch") -> str:
+    """The result of a side-by-side run: ms per step (best and median), ``unit`` per second
+    (``items`` per step) and the speed ratio against ``peer``; with ``goal``, a last line
+    saying whether ``name`` reaches ``goal`` times the peer's throughput."""
+    ref = timings[peer].best if peer in timings else None
+    table = format_table(
+        ["implementation", "ms/step", "median", f"{unit}/s", f"vs {peer}"],
+        [[key, fmt(t.best * 1e3, 2), fmt(t.median * 1e3, 2), fmt(items / t.best),
+          f"{ref / t.best:.2f}" if ref else "-"] for key, t in timings.items()])
+    if ref and goal is not None:
+        verdict = "ok" if ref / timings[name].best >= goal else "MISS"
+        table += f"\ngoal {name} >= {goal}x {peer} throughput: {verdict}"
+    return table

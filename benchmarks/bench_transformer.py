@@ -20,9 +20,7 @@ processes on a shared machine.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +28,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
-    fmt,
-    format_table,
     freeze_heap,
     import_chainrule,
-    import_torch,
-    limit_numpy_blas_threads,
-    load_warning,
     measure,
     numpy_blas_threads,
+    peer_arguments,
+    peer_speed_table,
+    start_peer_run,
 )
 
 cr = import_chainrule()
@@ -95,20 +91,12 @@ def torch_step(torch, dropout: float, activation: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads for PyTorch and NumPy's BLAS alike")
-    p.add_argument("--cpu-clock", action="store_true")
-    p.add_argument("--quick", action="store_true")
+    p = peer_arguments(__doc__.split("\n")[0], threads=None)
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--activation", choices=("relu", "gelu"), default="relu")
     p.add_argument("--profile", action="store_true", help="cProfile a chainrule step")
     a = p.parse_args(argv)
-    if a.threads:
-        limit_numpy_blas_threads(a.threads)
-    torch = import_torch()
-    if torch is not None and a.threads:
-        torch.set_num_threads(a.threads)
+    torch, clock = start_peer_run(a)
     weights = None
     if torch is not None:
         weights = {k: v.detach().numpy().copy()
@@ -126,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     fns = {"chainrule": chainrule_step(weights, a.dropout, a.activation)}
     if torch is not None:
         fns["torch"] = torch_step(torch, a.dropout, a.activation)
-    warning = load_warning()
     freeze_heap()
-    clock = time.thread_time if a.cpu_clock else time.perf_counter
     timings = measure(fns, min_time=0.3 if a.quick else 1.0, repeat=3 if a.quick else 7,
                       warmup=2, clock=clock)
     blas, how = numpy_blas_threads()
@@ -136,16 +122,7 @@ def main(argv: list[str] | None = None) -> int:
           f", ff {FF}, {a.activation}), causal, batch {BATCH}, context {CONTEXT}, float32, "
           f"dropout {a.dropout}, SGD momentum (torch threads "
           f"{torch.get_num_threads() if torch else '-'}, NumPy BLAS threads {blas} [{how}])")
-    if warning:
-        print(warning)
-    ref = timings["torch"].best if "torch" in timings else None
-    print(format_table(
-        ["implementation", "ms/step", "median", "sequences/s", "vs torch"],
-        [[name, fmt(t.best * 1e3, 2), fmt(t.median * 1e3, 2), fmt(BATCH / t.best),
-          f"{ref / t.best:.2f}" if ref else "-"] for name, t in timings.items()]))
-    if ref:
-        verdict = "ok" if ref / timings["chainrule"].best >= 0.8 else "MISS"
-        print(f"goal chainrule >= 0.8x torch throughput: {verdict}")
+    print(peer_speed_table(timings, BATCH, "sequences", goal=0.8))
     return 0
 
 

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from gradchecks import gradcheck_tests  # tests/gradchecks.py
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -89,20 +90,8 @@ COVERED = {
 }
 
 
-def test_covered_are_registered_primitives():
-    assert COVERED <= {n for n, p in ops.PRIMITIVES.items() if p.differentiable}
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_first_order(name):
-    f, inputs = CASES[name]
-    assert cr.gradcheck(f, inputs)
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_second_order(name):
-    f, inputs = CASES[name]
-    assert cr.gradgradcheck(f, inputs, atol=1e-4)
+test_first_order, test_second_order, test_covered_primitives_are_registered = gradcheck_tests(
+    CASES, COVERED)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

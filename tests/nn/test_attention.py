@@ -6,6 +6,7 @@ tests/autograd/test_rules.py), and equal to PyTorch's in float64 to 1e-10.
 
 import numpy as np
 import pytest
+from gradchecks import gradcheck_tests  # tests/gradchecks.py
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -50,16 +51,8 @@ def _with_dropout(q, k, v):
 CASES["dropout"] = (_with_dropout, [Q, K, V])
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_gradcheck_first_order(name):
-    f, inputs = CASES[name]
-    assert cr.gradcheck(f, inputs)
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_gradcheck_second_order(name):
-    f, inputs = CASES[name]
-    assert cr.gradgradcheck(f, inputs, atol=1e-4)
+test_first_order, test_second_order, test_covered_primitives_are_registered = gradcheck_tests(
+    CASES, {"scaled_dot_product_attention"})
 
 
 def test_fully_masked_row_gives_zeros_and_finite_gradient():

@@ -36,16 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import io, nn
+from .. import nn
 from ..autograd.mode import no_grad
-from ..errors import CheckpointError
 from ..optim import AdamW
 from ..random import manual_seed
 from ..train import BestModel, Budget, PeriodicEvaluation, Trainer
 from ..train.callbacks import Callback
-from .charlm import Vocab, split_text
+from .charlm import Vocab, read_char_checkpoint, text_ids
 from .gpt import GPT, generate
-from .registry import create_model, model_from_checkpoint, save_model
+from .registry import create_model, save_model
 
 __all__ = ["CosineOverBudget", "GPTConfig", "RandomWindows", "evaluate", "load_checkpoint",
            "sample", "save_checkpoint", "train_chargpt"]
@@ -60,7 +59,7 @@ class GPTConfig:
     heads: int = 4
     width: int = 128
     dropout: float = 0.0
-    activation: str = "relu"  # 20 % faster per step than GELU here (scipy's erf)
+    activation: str = "relu"  # ~10 % faster per step than the fused GELU (bench_transformer)
     batch: int = 16
     lr: float = 3e-3
     min_lr: float = 3e-4
@@ -198,13 +197,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[GPT, Vocab, dict[str,
     """``(model, vocab, checkpoint_dict)`` from :func:`save_checkpoint`'s file, the model in
     evaluation mode. Raises :class:`~chainrule.errors.CheckpointError` for a file that is
     not a character-GPT checkpoint."""
-    ckpt = io.read_checkpoint(path)
-    name = (ckpt.get("architecture") or {}).get("name")
-    if name != "gpt" or "vocab" not in ckpt:
-        what = name or "no architecture"
-        raise CheckpointError(f"{path}: not a character-GPT checkpoint (it holds {what}"
-                              f"{'' if 'vocab' in ckpt else ', no vocabulary'})")
-    return model_from_checkpoint(ckpt, path), Vocab(str(ckpt["vocab"])), ckpt
+    return read_char_checkpoint(path, "gpt", "character-GPT")
 
 
 def sample(model: GPT, vocab: Vocab, length: int, prompt: str = "\n",
@@ -246,11 +239,7 @@ def train_chargpt(text: str, config: GPTConfig | None = None, *, minutes: float 
         raise ValueError("train_chargpt: give minutes or steps (a budget)")
     say = log or (lambda _msg: None)
     manual_seed(cfg.seed)
-    vocab = Vocab(text)
-    train_text, val_text = split_text(text, cfg.train_fraction)
-    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
-    if eval_chars is not None:
-        val_ids = val_ids[:eval_chars]
+    vocab, train_ids, val_ids = text_ids(text, cfg.train_fraction, eval_chars)
     model = create_model("gpt", len(vocab), context=cfg.context, layers=cfg.layers,
                          heads=cfg.heads, width=cfg.width, dropout=cfg.dropout,
                          activation=cfg.activation)

@@ -53,7 +53,9 @@ __all__ = [
     "load_checkpoint",
     "sample",
     "save_checkpoint",
+    "read_char_checkpoint",
     "split_text",
+    "text_ids",
     "train_charlm",
 ]
 
@@ -90,6 +92,16 @@ def split_text(text: str, train_fraction: float = 0.9) -> tuple[str, str]:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     cut = int(len(text) * train_fraction)
     return text[:cut], text[cut:]
+
+
+def text_ids(text: str, train_fraction: float = 0.9, eval_chars: int | None = None
+             ) -> tuple[Vocab, np.ndarray, np.ndarray]:
+    """``(vocab, train_ids, val_ids)`` of a character model's run: the vocabulary of the
+    whole text, :func:`split_text`, and the validation ids cut to ``eval_chars``."""
+    vocab = Vocab(text)
+    train_text, val_text = split_text(text, train_fraction)
+    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
+    return vocab, train_ids, val_ids if eval_chars is None else val_ids[:eval_chars]
 
 
 class StreamBatcher:
@@ -220,13 +232,22 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[CharLSTM, Vocab, dict
 
     Raises ``FileNotFoundError`` (no file) or :class:`~chainrule.errors.CheckpointError`
     (a ``ValueError``: not a char-lstm checkpoint, or one in the old format — retrain)."""
+    model, vocab, ckpt = read_char_checkpoint(path, "char-lstm", "char-lstm")
+    return model, vocab, {"kind": "char-lstm", **ckpt}
+
+
+def read_char_checkpoint(path: str | os.PathLike[str], architecture: str, label: str
+                         ) -> tuple[nn.Module, Vocab, dict[str, Any]]:
+    """``(model, vocab, checkpoint_dict)`` of a character model's checkpoint of
+    ``architecture`` (the model in evaluation mode); a :class:`CheckpointError` naming
+    ``label`` for any other file."""
     ckpt = io.read_checkpoint(path)
     name = (ckpt.get("architecture") or {}).get("name")
-    if name != "char-lstm" or "vocab" not in ckpt:
-        raise CheckpointError(f"{path}: not a char-lstm checkpoint (it holds "
-                              f"{name or 'no architecture'})")
-    model = model_from_checkpoint(ckpt, path)
-    return model, Vocab(str(ckpt["vocab"])), {"kind": name, **ckpt}
+    if name != architecture or "vocab" not in ckpt:
+        what = name or "no architecture"
+        raise CheckpointError(f"{path}: not a {label} checkpoint (it holds {what}"
+                              f"{'' if 'vocab' in ckpt else ', no vocabulary'})")
+    return model_from_checkpoint(ckpt, path), Vocab(str(ckpt["vocab"])), ckpt
 
 
 # --------------------------------------------------------------------------- sampling
@@ -294,11 +315,7 @@ def train_charlm(text: str, config: CharLMConfig | None = None, *, minutes: floa
         raise ValueError("train_charlm: give minutes, steps or epochs (a budget)")
     say = log or (lambda _msg: None)
     manual_seed(cfg.seed)
-    vocab = Vocab(text)
-    train_text, val_text = split_text(text, cfg.train_fraction)
-    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
-    if eval_chars is not None:
-        val_ids = val_ids[:eval_chars]
+    vocab, train_ids, val_ids = text_ids(text, cfg.train_fraction, eval_chars)
     model = create_model("char-lstm", len(vocab), cfg.hidden, cfg.layers, cfg.embed,
                          cfg.dropout)
     batcher = StreamBatcher(train_ids, cfg.batch, cfg.seq, np.random.default_rng(cfg.seed))
