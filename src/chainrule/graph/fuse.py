@@ -64,23 +64,23 @@ def _sigmoid(emit: Any, ins: list[str], out: str) -> None:
     expit = _expit() if emit.fast_math else None
     if expit is not None:
         emit.env["expit"] = expit
-        emit(f"expit({x}, out={out})")
+        emit(f"expit({x}, {out})")
         return
     if emit.size <= 256:  # exp(-logaddexp(0, -x))
-        emit(f"negative({x}, out={out})")
-        emit(f"logaddexp({emit.const(0)}, {out}, out={out})")
-        emit(f"negative({out}, out={out})")
-        emit(f"exp({out}, out={out})")
+        emit(f"negative({x}, {out})")
+        emit(f"logaddexp({emit.const(0)}, {out}, {out})")
+        emit(f"negative({out}, {out})")
+        emit(f"exp({out}, {out})")
         return
     mask = emit.temp(np.bool_)  # where(x >= 0, r, e * r) with e = exp(-|x|), r = 1/(1+e)
     r = emit.temp()
-    emit(f"greater_equal({x}, {emit.const(0)}, out={mask})")
-    emit(f"absolute({x}, out={out})")
-    emit(f"negative({out}, out={out})")
-    emit(f"exp({out}, out={out})")
-    emit(f"add({emit.const(1)}, {out}, out={r})")
-    emit(f"divide({emit.const(1)}, {r}, out={r})")
-    emit(f"multiply({out}, {r}, out={out})")
+    emit(f"greater_equal({x}, {emit.const(0)}, {mask})")
+    emit(f"absolute({x}, {out})")
+    emit(f"negative({out}, {out})")
+    emit(f"exp({out}, {out})")
+    emit(f"add({emit.const(1)}, {out}, {r})")
+    emit(f"divide({emit.const(1)}, {r}, {r})")
+    emit(f"multiply({out}, {r}, {out})")
     emit(f"copyto({out}, {r}, where={mask})")
 
 
@@ -94,16 +94,16 @@ def _expit() -> Callable | None:
 
 def _sigmoid_slope(emit: Any, ins: list[str], out: str) -> None:
     # forward: y * (1 - y); out may not be y's array (y is read after out is written)
-    emit(f"subtract({emit.const(1)}, {ins[0]}, out={out})")
-    emit(f"multiply({ins[0]}, {out}, out={out})")
+    emit(f"subtract({emit.const(1)}, {ins[0]}, {out})")
+    emit(f"multiply({ins[0]}, {out}, {out})")
 
 
 def _relu_vjp(emit: Any, ins: list[str], out: str) -> None:
     # lower.py's _relu_vjp: g * (x > 0), the mask computed first
     g, _, x = ins
     mask = emit.temp(np.bool_)
-    emit(f"greater({x}, {emit.const(0)}, out={mask})")
-    emit(f"multiply({g}, {mask}, out={out})")
+    emit(f"greater({x}, {emit.const(0)}, {mask})")
+    emit(f"multiply({g}, {mask}, {out})")
 
 
 def _same_dtype_cotangent(node: Node) -> bool:
@@ -189,7 +189,10 @@ class _Emitter:
     def ufunc(self, node: Node, ins: list[str], out: str) -> None:
         name = node.fn.__name__
         self.env.setdefault(name, node.fn)
-        self(f"{name}({', '.join(ins)}, out={out})")
+        if name in ("maximum", "minimum"):  # NumPy deprecates a positional out there
+            self(f"{name}({', '.join(ins)}, out={out})")
+        else:  # a positional out: NumPy parses it faster than the keyword
+            self(f"{name}({', '.join(ins)}, {out})")
 
 
 def _groups(graph: Graph) -> list[list[int]]:
