@@ -24,16 +24,26 @@ def history(path) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if k != "time"} for row in csv.DictReader(f)]
 
 
-def test_distributed_cli_run_a_failing_rank_and_a_bit_identical_resume(tmp_path, monkeypatch):
-    whole, parts = tmp_path / "whole", tmp_path / "parts"
-    proc, _ = run_mpi("cli.py", *FLAGS, "--out", str(whole))
+def whole_run(folder):
+    """``mpirun -n 2 chainrule train --distributed --steps 12 ...`` into ``folder``."""
+    proc, _ = run_mpi("cli.py", *FLAGS, "--out", str(folder))
     # the primary rank alone reports and writes; the run folder records the ranks
     assert proc.stdout.count("test accuracy:") == 1
     assert "batch 16 per rank x 2 ranks (32 in all)" in proc.stdout
-    assert sorted(p.name for p in whole.iterdir()) == [
+    assert sorted(p.name for p in folder.iterdir()) == [
         "args.json", "checkpoint.npz", "curves.png", "history.csv", "model.npz"]
-    saved = json.loads((whole / "args.json").read_text())
+    saved = json.loads((folder / "args.json").read_text())
     assert saved["distributed"] is True and saved["ranks"] == 2
+    return folder
+
+
+def test_distributed_cli_run_writes_and_reports_on_the_primary(tmp_path):
+    whole_run(tmp_path / "whole")
+
+
+@pytest.mark.slow  # three mpirun launches (~15 s); the library's resume test is quick
+def test_distributed_cli_run_a_failing_rank_and_a_bit_identical_resume(tmp_path, monkeypatch):
+    whole, parts = whole_run(tmp_path / "whole"), tmp_path / "parts"
 
     # rank 1 raises in step 8: every rank stops (MPI_Abort) in bounded time, and the
     # checkpoint of step 5 (--checkpoint-steps 5) stays

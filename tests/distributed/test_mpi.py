@@ -92,6 +92,7 @@ def test_distributed_trainer_equals_one_process_and_resumes_bit_identically(tmp_
     assert a == b and len(a) == 3 and a[-1] < a[0]
     assert f["logs"] == ["ck", "log0.csv"]  # no log1.csv: rank 1 writes nothing
     assert f["resumed_diff"] == 0.0
+    assert f["mid_epoch_diff"] == 0.0 and f["mid_epoch_logs_same"]  # weights and logs
     assert f["keyword_class"] == "DistributedTrainer"  # Trainer(..., distributed=True)
     assert f["overlap_diff"] == 0.0  # reduced during backward: the same weights
     assert f["overlap_buckets"] == 4  # 64-byte buckets: one per parameter here

@@ -13,7 +13,7 @@ import chainrule.distributed as dist
 from chainrule import nn, optim
 from chainrule.errors import TrainingDiverged
 from chainrule.random import manual_seed
-from chainrule.train import Checkpoint, CSVLogger, Trainer
+from chainrule.train import Checkpoint, CSVLogger, LambdaCallback, Trainer
 
 
 def problem(n=96):
@@ -32,6 +32,15 @@ def make(cls, seed_weights):
 def keyword(*args, **kwargs):
     """``Trainer(..., distributed=True)``: the keyword of issue 18."""
     return Trainer(*args, distributed=True, **kwargs)
+
+
+def _stop_at(trainer, step):
+    if trainer.global_step == step:
+        raise RuntimeError("stopped on purpose (both ranks, the same step)")
+
+
+def _logs(history):
+    return {k: v for k, v in history.history.items() if k != "time"}
 
 
 def flat(model):
@@ -66,6 +75,23 @@ def main():
     t3.fit(problem(), epochs=3, batch_size=8, seed=4, verbose=False,
            resume_from=folder / "ck2")
     facts["resumed_diff"] = float(np.abs(flat(m3) - full).max())
+    # 2b) stopped in the middle of an epoch (step 10 of 18; last checkpoint at step 9):
+    #     the resumed run's logs are the uninterrupted run's too (each rank's running
+    #     metrics of the epoch come back from the checkpoint, not the primary's)
+    dist.barrier()
+    m6, t6 = make(dist.DistributedTrainer, 10 + r)
+    try:
+        t6.fit(problem(), epochs=3, batch_size=8, seed=4, verbose=False,
+               callbacks=[Checkpoint(folder / "ck3", every_steps=3), LambdaCallback(
+                   on_batch_end=lambda b, logs: _stop_at(t6, 10))])
+    except RuntimeError:
+        pass
+    dist.barrier()
+    m7, t7 = make(dist.DistributedTrainer, 99 + r)
+    h7 = t7.fit(problem(), epochs=3, batch_size=8, seed=4, verbose=False,
+                resume_from=folder / "ck3")
+    facts["mid_epoch_diff"] = float(np.abs(flat(m7) - full).max())
+    facts["mid_epoch_logs_same"] = _logs(h7) == _logs(hist)
     # the gradients reduced during backward (overlap=True, small buckets): the same run
     m5, t5 = make(lambda m, loss, opt: dist.DistributedTrainer(
         m, loss, dist.DistributedOptimizer(opt, overlap=True, bucket_bytes=64)), 10 + r)
