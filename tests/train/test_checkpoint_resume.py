@@ -138,6 +138,28 @@ def test_resume_continues_with_more_epochs(blobs, tmp_path) -> None:
     assert _history(history) == _history(full_history)
 
 
+def test_a_run_its_step_budget_ended_goes_on_with_a_larger_budget(blobs, tmp_path) -> None:
+    """Resuming a run a Budget stopped continues when the new budget is larger, and trains
+    nothing when it is the same (it stopped for good before: 0 steps either way)."""
+    def run(steps, resume=False):
+        model = make_classifier()
+        trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), 0.02))
+        budget = Budget(steps=steps)
+        trainer.fit(blobs, epochs=10, batch_size=32, seed=3, verbose=False,
+                    callbacks=[budget, Checkpoint(tmp_path)],
+                    resume_from=tmp_path if resume else None)
+        return trainer, budget
+
+    first, _ = run(3)
+    assert first.global_step == 3
+    same, budget = run(3, resume=True)
+    assert same.global_step == 3 and budget.steps_done == 3
+    more, budget = run(12, resume=True)
+    assert more.global_step == 12 and budget.steps_done == 12
+    assert not np.array_equal(more.model.state_dict()["0.weight"],
+                              first.model.state_dict()["0.weight"])
+
+
 def test_checkpoint_every_steps_and_plain_model_file(blobs, tmp_path) -> None:
     model = make_classifier()
     trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))

@@ -283,9 +283,9 @@ def restore(trainer: Trainer, data: Mapping[str, Any], loader: Any) -> None:
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{data['path']}: the saved training state does not fit this "
                               f"trainer: {' '.join(str(exc).split())}") from None
+    trainer.stop_training = bool(loop["stop_training"])  # callbacks may lift it (Budget)
     _load_callbacks(trainer.callbacks.callbacks, training.get("callbacks", {}), data["path"])
     trainer._position = (epoch, batch)
-    trainer.stop_training = bool(loop["stop_training"])
     trainer._epoch_start = {"loader_rng": loop["loader_rng"], "lr": loop["epoch_lr"]}
     set_rng_state(generator_of(loader), loop["loader_rng"])
     trainer._pending_rng = loop["library_rng"]

@@ -63,12 +63,19 @@ class Budget(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"steps_done": self.steps_done,
-                "seconds": time.perf_counter() - self._start}
+                "seconds": time.perf_counter() - self._start,
+                "spent": self.spent()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue counting: the steps and the time spent before the interruption count."""
+        """Continue counting: the steps and the time spent before the interruption count.
+        A run this budget ended goes on when resumed with a larger one (the trainer's
+        restored stop is lifted when the new budget is not used up)."""
         self.steps_done = int(state["steps_done"])
         self._start = time.perf_counter() - float(state["seconds"])
+        trainer = self.trainer
+        if (state.get("spent") and trainer is not None and trainer.stop_training
+                and not self.spent()):
+            trainer.stop_training = False
 
 
 class PeriodicEvaluation(Callback):
