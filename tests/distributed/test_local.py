@@ -232,3 +232,13 @@ def test_sync_batchnorm_with_one_rank_is_batch_norm(fresh):
         np.testing.assert_array_equal(v, synced.state_dict()[k])  # running statistics too
     with pytest.raises(ValueError, match="channels"):
         dist.SyncBatchNorm(5)(Tensor(np.ones((2, 4))))
+
+
+def test_a_sparse_gradient_is_refused_with_a_clear_message():
+    from chainrule.distributed.overlap import GradientBucket
+
+    emb = nn.Embedding(10, 3, sparse=True)
+    emb(Tensor(np.array([1, 2, 2]))).sum().backward()
+    bucket = GradientBucket([emb.weight], np.dtype(np.float32), fp16=False)
+    with pytest.raises(TypeError, match="sparse=False"):
+        bucket.pack(2)

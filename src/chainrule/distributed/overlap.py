@@ -28,6 +28,7 @@ import numpy as np
 
 from ..autograd.engine import register_grad_ready_hook
 from ..autograd.tensor import Tensor
+from ..nn.sparse_grad import SparseGrad
 from .collectives import _fp16_sum_op
 
 __all__ = ["DEFAULT_BUCKET_BYTES", "OverlappedReduction"]
@@ -55,6 +56,10 @@ class GradientBucket:
         flat, total, offset = self.flat, self.total, 0
         for i, (p, n) in enumerate(zip(self.params, self.sizes)):
             has = p.grad is not None
+            if isinstance(p.grad, SparseGrad):
+                raise TypeError("DistributedOptimizer: a sparse gradient (Embedding(sparse="
+                                "True)) cannot be averaged over ranks yet; build the "
+                                "embedding with sparse=False")
             flat[offset:offset + n] = p.grad.data.reshape(-1) if has else 0
             flat[total + i] = 1 if has else 0
             offset += n
