@@ -167,3 +167,19 @@ def test_the_planned_out_array_may_be_an_input_the_group_reads_earlier(n):
     for seed in range(3):
         x = np.random.default_rng(seed).standard_normal(n)
         np.testing.assert_array_equal(g(x).data, f(cr.tensor(x)).data)
+
+
+def test_a_ufunc_of_another_library_runs_itself_in_a_kernel():
+    from chainrule.graph.ir import Node
+
+    scipy_special = pytest.importorskip("scipy.special", reason="a non-NumPy ufunc")
+    g = trace(lambda x: (x * 2.0).exp(), np.linspace(-1, 1, 5))
+    exp_node = g.nodes[1]  # the same graph with SciPy's exp2 (a ufunc named "exp2")
+    g.nodes[1] = Node(exp_node.op, exp_node.name, scipy_special.exp2, exp_node.inputs,
+                      exp_node.outputs, {})
+    x = np.linspace(-1, 1, 5)
+    before = g(x).data
+    fuse.fuse_elementwise(g)
+    assert len(g.nodes) == 1
+    np.testing.assert_array_equal(g(x).data, before)
+    np.testing.assert_array_equal(before, scipy_special.exp2(x * 2.0))

@@ -162,6 +162,9 @@ class _Emitter:
         self.lines: list[str] = []
         self.env: dict[str, Any] = {"empty": np.empty, "copyto": np.copyto,
                                     "SHAPE": shape, "DTYPE": self.dtype}
+        for name in ("maximum", "negative", "logaddexp", "exp", "greater_equal", "greater",
+                     "absolute", "add", "divide", "multiply", "subtract"):  # the recipes'
+            self.env[name] = getattr(np, name)
         self.consts: dict[Any, str] = {}
         self.n_temps = 0
 
@@ -188,7 +191,9 @@ class _Emitter:
 
     def ufunc(self, node: Node, ins: list[str], out: str) -> None:
         name = node.fn.__name__
-        self.env.setdefault(name, node.fn)
+        if getattr(np, name, None) is not node.fn:  # another library's ufunc: its own name
+            name = f"u{len(self.env)}_{name}"
+        self.env[name] = node.fn
         if name in ("maximum", "minimum"):  # NumPy deprecates a positional out there
             self(f"{name}({', '.join(ins)}, out={out})")
         else:  # a positional out: NumPy parses it faster than the keyword
@@ -268,9 +273,6 @@ def _kernel(members: list[Node], ext: list[Var], fast_math: bool = False) -> Cal
     head = f"def kernel({args}{', ' if args else ''}out=None):"
     source = "\n".join([head, *emit.lines, f"    return {names[id(root.outputs[0])]}"]) + "\n"
     env = dict(emit.env)
-    for name in ("maximum", "negative", "logaddexp", "exp", "greater_equal", "greater",
-                 "absolute", "add", "divide", "multiply", "subtract"):
-        env.setdefault(name, getattr(np, name))
     exec(compile(source, "<chainrule fused kernel>", "exec"), env)  # noqa: S102 - ours
     kernel = env["kernel"]
     kernel.takes_out = _recipe(root).safe  # else it makes its own result array
