@@ -2,13 +2,15 @@
 
     python experiments/gelu_erf_fit.py [--degree 6]
 
-erf(z) = tanh(z P(z^2)) on 0 < z <= 4, P a polynomial: z P(z^2) = atanh(erf(z)), which
-grows smoothly (like z^2 / 2 far out) where erf itself flattens, so a low degree suffices
-and tanh saturates to 1 beyond the clamp. P minimises the largest relative error of erf
-(Lawson's iteratively reweighted least squares, in float64). Prints the coefficients
-(lowest order first) and the largest relative error of erf and of GELU when the formula
-is evaluated in float32 on a fine grid of [-8, 8], beside PyTorch's float32 GELU when
-torch is installed.
+erf(z) = tanh(z P(z^2)) on 0 < z <= 4.5, P a polynomial: z P(z^2) = atanh(erf(z)), which
+grows smoothly (like z^2 / 2 far out) where erf itself flattens, so a low degree suffices.
+erf rounds to 1 in float32 from z = 4 on; the clamp at 4.5 puts tanh's argument at 14.4,
+where NumPy's float32 tanh returns exactly 1 (up to about 9.9 it returns 1 - 6e-8, which
+would leave x Phi(x) at -3e-8 x instead of 0 for very negative x). P minimises the largest
+relative error of erf (Lawson's iteratively reweighted least squares, in float64). Prints
+the coefficients (lowest order first) and the largest relative error of erf and of GELU
+when the formula is evaluated in float32 on a fine grid of [-8, 8], beside PyTorch's
+float32 GELU when torch is installed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from numpy.polynomial import polynomial as poly
 from scipy.special import erf, ndtr
 
-CLAMP = 4.0
+CLAMP = 4.5
 
 
 def fit(degree: int, iterations: int = 200) -> np.ndarray:

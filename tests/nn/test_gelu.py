@@ -131,3 +131,19 @@ def test_float32_is_as_accurate_as_torchs():
     assert np.abs(y.data - exact).max() <= np.abs(ty.detach().numpy() - exact).max()
     assert np.abs(ours.grad.data - exact_slope).max() <= 2 * np.abs(
         tx.grad.numpy() - exact_slope).max()
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_tails_infinities_and_nan_as_torch(dtype, approximate):
+    # far left x Phi(x) is -0 (it was -3e-8 x in float32: NumPy's tanh stops short of -1)
+    x = np.array([-1e4, -50.0, -10.0, 10.0, 50.0, 1e4, np.nan], dtype=dtype)
+    want = torch.nn.functional.gelu(torch.from_numpy(x), approximate=approximate).numpy()
+    # float64: the exact CDF gives -10 Phi(-10) = -7.6e-23 where PyTorch's 1 + erf gives -0
+    np.testing.assert_allclose(gelu(x, approximate).data, want, rtol=0,
+                               atol=0 if dtype == np.float32 else 1e-10)
+    # inf Phi(inf) = inf and -inf Phi(-inf) = -inf * 0 = nan (PyTorch's exact form gives nan
+    # at +inf too, from its vectorized erf)
+    np.testing.assert_array_equal(gelu(np.array([np.inf, -np.inf], dtype), approximate).data,
+                                  [np.inf, np.nan])
