@@ -66,3 +66,38 @@ def test_a_new_thread_records_even_inside_no_grad_and_keeps_its_own_switch():
         assert _in_other_thread(work) == (True, True, True)
         assert not cr.is_grad_enabled()  # the other thread's exit left this one alone
     assert cr.is_grad_enabled()
+
+
+def test_one_grad_mode_object_shared_by_threads_restores_each_threads_own_mode():
+    """A decorator instance (``@enable_grad()``) or one ``with`` object used by two threads
+    whose blocks overlap: each thread gets back its own mode on exit (a shared stack of
+    saved modes handed one thread's mode to the other)."""
+    for make in (lambda shared: shared(lambda wait: wait()),  # as a decorator
+                 lambda shared: lambda wait: _with(shared, wait)):  # as a with object
+        shared = cr.enable_grad()
+        run = make(shared)
+        inside1, inside2, left1 = threading.Event(), threading.Event(), threading.Event()
+        after = {}
+
+        def first():
+            run(lambda: (inside1.set(), inside2.wait(timeout=30)))
+            after["first"] = cr.is_grad_enabled()  # recording, as before the block
+            left1.set()
+
+        def second():
+            with cr.no_grad():
+                assert inside1.wait(timeout=30)
+                run(lambda: (inside2.set(), left1.wait(timeout=30)))
+                after["second"] = cr.is_grad_enabled()  # back in its no_grad
+
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert after == {"first": True, "second": False}
+
+
+def _with(manager, wait):
+    with manager:
+        wait()

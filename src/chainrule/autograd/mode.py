@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -60,19 +61,30 @@ state = _State()
 
 
 class _GradMode(contextlib.ContextDecorator):
-    """Context manager and decorator that sets whether operations are recorded."""
+    """Context manager and decorator that sets whether operations are recorded.
+
+    One object may serve several threads at once (a decorator, a module-level ``with``
+    object): the modes to restore are kept per thread, and each decorated call uses a
+    fresh manager."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = bool(enabled)
-        self._saved: list[bool] = []
+        self._saved: dict[int, list[bool]] = {}  # thread id -> modes to restore
+
+    def _recreate_cm(self) -> _GradMode:
+        return _GradMode(self.enabled)
 
     def __enter__(self) -> _GradMode:
-        self._saved.append(_grad_enabled.get())
+        self._saved.setdefault(threading.get_ident(), []).append(_grad_enabled.get())
         _grad_enabled.set(self.enabled)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _grad_enabled.set(self._saved.pop())
+        key = threading.get_ident()
+        stack = self._saved[key]
+        _grad_enabled.set(stack.pop())
+        if not stack:
+            del self._saved[key]
 
 
 def no_grad(func: Callable[..., Any] | None = None) -> Any:
