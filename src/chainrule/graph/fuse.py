@@ -57,11 +57,10 @@ def _relu(emit: Any, ins: list[str], out: str) -> None:
 
 
 def _sigmoid(emit: Any, ins: list[str], out: str) -> None:
-    # forward: _sigmoid_np in autograd/ops/elementwise.py. With fast_math (and SciPy),
-    # SciPy's ufunc expit: the same stable formula in one call instead of four to eight,
-    # within a few units in the last place of the NumPy version (not bit for bit)
+    # forward: _sigmoid_np in autograd/ops/elementwise.py, which with SciPy installed is
+    # SciPy's ufunc expit (one call instead of four to eight); bit for bit the same here
     x = ins[0]
-    expit = _expit() if emit.fast_math else None
+    expit = _expit() if np.dtype(emit.dtype).kind == "f" else None
     if expit is not None:
         emit.env["expit"] = expit
         emit(f"expit({x}, {out})")
@@ -85,11 +84,9 @@ def _sigmoid(emit: Any, ins: list[str], out: str) -> None:
 
 
 def _expit() -> Callable | None:
-    try:
-        from scipy.special import expit
-    except ImportError:
-        return None
-    return expit
+    from ..autograd.ops.elementwise import _scipy_expit  # SciPy's expit, or None
+
+    return _scipy_expit()
 
 
 def _sigmoid_slope(emit: Any, ins: list[str], out: str) -> None:
@@ -284,8 +281,8 @@ def _kernel(members: list[Node], ext: list[Var], fast_math: bool = False) -> Cal
 def fuse_elementwise(graph: Graph, fast_math: bool = False) -> int:
     """Fuse the groups of elementwise nodes (see the module docstring); returns how many
     nodes were replaced by fused ones. ``fast_math=True`` allows kernels that are not bit
-    for bit equal to the primitives (today: sigmoid as SciPy's ``expit``, when SciPy is
-    installed), as compilers' fast-math flags do."""
+    for bit equal to the primitives, as compilers' fast-math flags do (today none: sigmoid,
+    its first user, is SciPy's ``expit`` in eager mode too when SciPy is installed)."""
     replaced = 0
     groups = _groups(graph)
     if not groups:

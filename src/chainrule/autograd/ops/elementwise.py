@@ -40,14 +40,33 @@ __all__ = ["SELU_ALPHA", "SELU_SCALE", "abs", "acos", "acosh", "arccos", "arccos
 def _sigmoid_np(x: np.ndarray) -> np.ndarray:
     """1/(1 + e^-x) for x >= 0 and e^x/(1 + e^x) below: exp never overflows.
 
-    Small arrays use exp(-log(1 + e^-x)) instead: fewer NumPy calls (each call's fixed
-    cost dominates there), same accuracy, slower per element.
+    With SciPy installed, its ufunc ``expit`` (the same stable formula in one call; the
+    compiled graph's fused kernels call it too, so both stay bit for bit equal). Without:
+    small arrays use exp(-log(1 + e^-x)) (fewer NumPy calls, each call's fixed cost
+    dominates there), larger ones the two-branch formula.
     """
+    expit = _scipy_expit()
+    if expit is not None and x.dtype.kind == "f":
+        return np.asarray(expit(x)).astype(x.dtype, copy=False)
     if x.size <= 256:
         return np.exp(-np.logaddexp(x.dtype.type(0), -x))
     e = np.exp(-np.abs(x))
     r = 1 / (1 + e)
     return np.where(x >= 0, r, e * r)
+
+
+def _scipy_expit() -> Any:
+    """SciPy's ufunc ``expit``, or None without SciPy (looked up once)."""
+    if not _EXPIT:
+        try:
+            from scipy.special import expit
+        except ImportError:
+            expit = None
+        _EXPIT.append(expit)
+    return _EXPIT[0]
+
+
+_EXPIT: list = []
 
 
 def _erf_np(x: np.ndarray) -> np.ndarray:
