@@ -36,3 +36,55 @@ def test_compiled_sigmoid_equals_eager_bit_for_bit(size):
     comp_v, comp_g = cr.compile(cr.value_and_grad(_chain))(cr.tensor(x))
     np.testing.assert_array_equal(np.asarray(comp_v.data), np.asarray(eager_v.data))
     np.testing.assert_array_equal(comp_g.data, eager_g.data)
+
+
+# ----------------------------------------------------------------- convolution row path
+
+ROW_CONFIGS = [  # (N, C, H, W, O, (kh, kw), padding, dilation): all take the row path
+    (3, 16, 9, 8, 4, (5, 5), ((2, 2), (2, 2)), (1, 1)),  # the DLFS ch. 7 shape, smaller
+    (2, 6, 7, 9, 2, (3, 2), ((0, 1), (2, 0)), (1, 1)),   # asymmetric padding, even kernel
+    (2, 5, 10, 11, 3, (2, 3), ((1, 1), (0, 0)), (2, 3)),  # dilated both ways
+]
+
+
+def _conv_and_grads(x, w, b, u, pad, dil):
+    leaves = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = cr.nn.functional.conv2d(*leaves, padding=pad, dilation=dil)
+    grads = cr.autograd.engine.grad([y], leaves, [u])
+    return [y.data] + [gr.data for gr in grads]
+
+
+@pytest.mark.parametrize("workspace", [1, None])  # 1 byte: one image per chunk
+@pytest.mark.parametrize("cfg", ROW_CONFIGS)
+def test_conv_row_path_equals_im2col_path(cfg, workspace, monkeypatch):
+    from chainrule.nn.kernels import im2col
+
+    n, c, h, w_, o, k, pad, dil = cfg
+    assert im2col.rows_path((o, c) + k, (1, 1), 1)
+    if workspace is not None:
+        monkeypatch.setattr(im2col, "CONV_WORKSPACE_BYTES", workspace)
+    r = np.random.default_rng(2)
+    x, w, b = (r.standard_normal(s) for s in ((n, c, h, w_), (o, c) + k, (o,)))
+    u = r.standard_normal(cr.nn.functional.conv2d(x, cr.tensor(w), padding=pad,
+                                                  dilation=dil).shape)
+    rows = _conv_and_grads(x, w, b, u, pad, dil)
+    monkeypatch.setattr(im2col, "rows_path", lambda *a: False)
+    full = _conv_and_grads(x, w, b, u, pad, dil)
+    for ours, theirs in zip(rows, full):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_row_path_matches_torch_float32():
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(3)
+    x = r.standard_normal((5, 16, 12, 12)).astype(np.float32)
+    w = (r.standard_normal((8, 16, 5, 5)) * 0.1).astype(np.float32)
+    b = r.standard_normal(8).astype(np.float32)
+    u = r.standard_normal((5, 8, 12, 12)).astype(np.float32)
+    ours = _conv_and_grads(x, w, b, u, 2, 1)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = torch.nn.functional.conv2d(xt, wt, bt, padding=2)
+    yt.backward(torch.tensor(u))
+    for a, t in zip(ours, [yt, xt.grad, wt.grad, bt.grad]):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-4, atol=1e-4)
