@@ -110,13 +110,15 @@ def _lstm_scan_np(xw: np.ndarray, h0: np.ndarray, c0: np.ndarray, w: np.ndarray,
     out, act, hs, cs, tc = _scan_views(ws, b, t_steps, hid)
     hs[0] = h0.T
     cs[0] = c0.T
-    xw_f = xw.transpose(2, 1, 0)  # (4H, T, B): step t's input is the block xw_f[:, t]
+    # every step's input block in its place first, (T, 4H, B), in one copy: added per
+    # step from a (4H, T, B) view it would be 4H rows of B values, a slow strided addition
+    act[...] = xw.transpose(1, 2, 0)
     w = w.astype(dtype, copy=False)
     ig = np.empty((hid, b), dtype=dtype)
+    rec = np.empty((four_h, b), dtype=dtype)
     for t in range(t_steps):
         a = act[t]
-        np.matmul(w, hs[t], out=a)  # W_hh h_{t-1}, written straight into its place
-        a += xw_f[:, t]
+        a += np.matmul(w, hs[t], out=rec)  # + W_hh h_{t-1}
         i, f, g, o = a[:hid], a[hid:2 * hid], a[2 * hid:3 * hid], a[3 * hid:]
         # The gates as in _lstm_gates_np: one tanh pass over the whole (4H, B) block, with
         # sigmoid(x) = 0.5 tanh(x/2) + 0.5 on the i, f (one block) and o rows.
@@ -181,11 +183,10 @@ def _lstm_scan_vjp(g: Tensor, y: Tensor, xw: Tensor, h0: Tensor, c0: Tensor, w: 
     dgates = np.empty_like(act)
     i, f, gg, o = (act[:, k * hid:(k + 1) * hid] for k in range(4))  # each (T, H, B)
     di, df, dg, do = (dgates[:, k * hid:(k + 1) * hid] for k in range(4))
-    np.subtract(1, i, out=di)  # i (1 - i) g
-    di *= i
+    dif, i_f = dgates[:, :2 * hid], act[:, :2 * hid]  # the adjacent i and f blocks
+    np.subtract(1, i_f, out=dif)  # i (1 - i) g and f (1 - f) c_{t-1}
+    dif *= i_f
     di *= gg
-    np.subtract(1, f, out=df)  # f (1 - f) c_{t-1}
-    df *= f
     df *= cs[:-1]
     np.multiply(gg, gg, out=dg)  # (1 - g^2) i
     np.subtract(1, dg, out=dg)
