@@ -114,3 +114,18 @@ def test_lstm_scan_reads_its_inputs_in_any_layout_bit_for_bit():
         hh = special.expit(o) * np.tanh(cc)
         np.testing.assert_allclose(out[0][:, k], hh, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(out[1][:, k], cc, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.3])
+def test_dropout_mask_is_the_float64_formula_rounded_bit_for_bit(dtype, p):
+    """The mask is written in x's dtype directly: the same draws and values as
+    ((u >= p) / (1 - p)).astype(dtype)."""
+    from chainrule.nn.functional import _dropout_mask_np
+
+    x = np.ones((7, 9), dtype)
+    cr.manual_seed(5)
+    mask = _dropout_mask_np(x, p)
+    u = np.random.default_rng(5).random(x.shape)
+    assert mask.dtype == dtype
+    np.testing.assert_array_equal(mask, ((u >= p) / (1.0 - p)).astype(dtype))

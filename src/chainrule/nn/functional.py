@@ -134,7 +134,9 @@ def dropout(x: Any, p: float = 0.5, training: bool = True,
 
 
 def _dropout_mask_np(x: np.ndarray, p: float) -> np.ndarray:
-    return ((get_rng().random(x.shape) >= p) / (1.0 - p)).astype(x.dtype)
+    # 0 or 1/(1-p) rounded to x's dtype, written in it directly (no float64 mask)
+    keep = get_rng().random(x.shape) >= p
+    return np.multiply(keep, x.dtype.type(1.0 / (1.0 - p)), dtype=x.dtype)
 
 
 _dropout_mask = random_primitive("dropout_mask", _dropout_mask_np)  # (issue 16, graphs)
