@@ -213,8 +213,10 @@ def report(saved: dict) -> list[str]:
                     "val_accuracy")
         elif name == "optimizers":
             for opt in runs[0]:
-                add(f"{head}, {opt}: validation accuracy", [r[opt] for r in runs],
-                    "val_accuracy")
+                mine = [r[opt] for r in runs]
+                rows.append(f"| {head}, {opt}: validation / test accuracy | "
+                            f"{_spread([r['val_accuracy'] for r in mine])} / "
+                            f"{_spread([r['test_accuracy'] for r in mine])} |")
         else:
             add(f"{head}: test accuracy", runs)
             if name == "mcdropout":
@@ -230,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="default: the book's, per section")
     ap.add_argument("--limit", type=int, default=None, help="first N training images only")
     ap.add_argument("--out", default="docs/fashion_mnist_book.json")
+    ap.add_argument("--append", action="store_true",
+                    help="add these seeds' runs to a section's saved runs (same epochs)")
     ap.add_argument("--report", action="store_true",
                     help="print the table of --out (mean ± std over seeds) and stop")
     args = ap.parse_args(argv)
@@ -248,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             print(name, s, json.dumps(runs[-1]), flush=True)
         saved = json.loads(path.read_text()) if path.exists() else {}
         saved["book"] = BOOK
-        saved[name] = {"epochs": epochs, "seeds": args.seeds, "limit": args.limit,
-                       "runs": runs}
+        seeds, old = list(args.seeds), saved.get(name)
+        if args.append and old and (old["epochs"], old["limit"]) == (epochs, args.limit):
+            seeds, runs = old["seeds"] + seeds, old["runs"] + runs
+        saved[name] = {"epochs": epochs, "seeds": seeds, "limit": args.limit, "runs": runs}
         path.write_text(json.dumps(saved, indent=1) + "\n")
     return 0
 
