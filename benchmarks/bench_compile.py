@@ -20,6 +20,7 @@ PyTorch eager and hand-written NumPy, in one process, float32.
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_compile.py --threads 1 --cpu-clock
     python benchmarks/bench_compile.py --quick --part mlp        # or: chains, nets, memory
     python benchmarks/bench_compile.py --part profile    # where the net steps spend time
+    python benchmarks/bench_compile.py --part kernels    # conv kernels: im2col / row path
 """
 
 from __future__ import annotations
@@ -272,26 +273,74 @@ def _node_times(step: Callable[[], Any], repeats: int) -> tuple[list[tuple[float
     return sorted(((v / repeats * 1e3, k) for k, v in acc.items()), reverse=True), total
 
 
-def _torch_conv_ms(torch: Any, repeats: int) -> tuple[float, float]:
-    """The CNN's 16 -> 8 5x5 convolution forward (batch 60, 28x28): chainrule's NumPy kernel
-    and PyTorch's, thread CPU ms (best of ``repeats``)."""
-    from chainrule.nn.kernels.im2col import conv_np
+CONV_SHAPES = {  # name: (N, C, H, O, k, padding), float32, stride 1
+    "ch7 16->8 5x5": (60, 16, 28, 8, 5, 2),
+    "ch7 1->16 5x5": (60, 1, 28, 16, 5, 2),
+    "cnn 32->64 3x3": (64, 32, 14, 64, 3, 1),
+    "cnn 1->32 3x3": (64, 1, 28, 32, 3, 1),
+}
 
+
+def _conv_kernel_ms(torch: Any, shape: tuple, repeats: int) -> dict[tuple[str, str], float]:
+    """One convolution's NumPy kernels (forward, input and weight cotangents) on each path
+    (the row path forced on, forced off, and as ``rows_path`` picks) and PyTorch's, thread
+    CPU ms (best of ``repeats``, the variants alternated)."""
+    from chainrule.nn.kernels import im2col
+
+    n, c, h, o, k, pad = shape
     r = np.random.default_rng(0)
-    x = r.standard_normal((60, 16, 28, 28)).astype(np.float32)
-    w = r.standard_normal((8, 16, 5, 5)).astype(np.float32)
-    b = r.standard_normal(8).astype(np.float32)
-    geometry = {"stride": (1, 1), "dilation": (1, 1), "padding": ((2, 2), (2, 2)), "groups": 1}
-    tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
-    fns = {"numpy": lambda: conv_np(x, w, b, **geometry),
-           "torch": lambda: torch.nn.functional.conv2d(tx, tw, tb, padding=2)}
-    best = {k: float("inf") for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t = time.thread_time()
-            f()
-            best[k] = min(best[k], time.thread_time() - t)
-    return best["numpy"] * 1e3, best["torch"] * 1e3
+    x = r.standard_normal((n, c, h, h)).astype(np.float32)
+    w = r.standard_normal((o, c, k, k)).astype(np.float32)
+    b = r.standard_normal(o).astype(np.float32)
+    g = r.standard_normal((n, o, h + 2 * pad - k + 1, h + 2 * pad - k + 1)).astype(np.float32)
+    geo = {"stride": (1, 1), "dilation": (1, 1), "padding": ((pad, pad), (pad, pad)),
+           "groups": 1}
+    kernels = {"forward": lambda: im2col.conv_np(x, w, b, **geo),
+               "input grad": lambda: im2col.conv_grad_x_np(g, w, x.shape, **geo),
+               "weight grad": lambda: im2col.conv_grad_w_np(g, x, w.shape, **geo)}
+    rule = im2col.rows_path
+    paths = {"rule": rule, "rows": lambda *a: True, "im2col": lambda *a: False}
+    fns = {(kind, path): (paths[path], f) for kind, f in kernels.items() for path in paths}
+    if torch is not None:
+        tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, g))
+        tf = torch.nn.functional
+        for kind, f in {"forward": lambda: tf.conv2d(tx, tw, tb, padding=pad),
+                        "input grad": lambda: torch.nn.grad.conv2d_input(
+                            x.shape, tw, tg, padding=pad),
+                        "weight grad": lambda: torch.nn.grad.conv2d_weight(
+                            tx, w.shape, tg, padding=pad)}.items():
+            fns[(kind, "torch")] = (rule, f)
+    best = {key: float("inf") for key in fns}
+    try:
+        for _ in range(repeats):
+            for key, (path, f) in fns.items():
+                im2col.rows_path = path
+                t = time.thread_time()
+                f()
+                best[key] = min(best[key], time.thread_time() - t)
+    finally:
+        im2col.rows_path = rule
+    return {key: v * 1e3 for key, v in best.items()}
+
+
+def run_kernels(settings: be.Settings, torch: Any) -> None:
+    """The convolution kernels of the CNNs, each path, against PyTorch."""
+    from chainrule.nn.kernels import im2col
+
+    rows = []
+    for name, shape in CONV_SHAPES.items():
+        ms = _conv_kernel_ms(torch, shape, repeats=5 if settings is be.QUICK else 15)
+        n, c, h, o, k, pad = shape
+        picked = "rows" if im2col.rows_path((o, c, k, k), (1, 1), 1) else "im2col"
+        for kind in ("forward", "input grad", "weight grad"):
+            theirs = ms.get((kind, "torch"), float("nan"))
+            rows.append([name, kind, picked, f"{ms[(kind, 'im2col')]:.2f}",
+                         f"{ms[(kind, 'rows')]:.2f}", f"{ms[(kind, 'rule')]:.2f}",
+                         f"{theirs:.2f}", f"{theirs / ms[(kind, 'rule')]:.2f}"])
+    print("\nConvolution kernels, thread CPU ms (float32; 'input grad' is itself a forward "
+          "convolution at stride 1, its path picked for its own shape)")
+    print(format_table(["conv", "kernel", "rule picks", "im2col", "rows", "as picked", "torch",
+                        "torch / picked"], rows))
 
 
 def run_profile(settings: be.Settings, torch: Any) -> None:
@@ -306,7 +355,9 @@ def run_profile(settings: be.Settings, torch: Any) -> None:
         rows = [[f"{t:.2f}", f"{100 * t / total:.0f}%", key[:90]] for t, key in nodes[:5]]
         print(format_table(["ms", "share", "node"], rows))
     if torch is not None:
-        ours, theirs = _torch_conv_ms(torch, repeats=5 if settings is be.QUICK else 20)
+        ms = _conv_kernel_ms(torch, CONV_SHAPES["ch7 16->8 5x5"],
+                             repeats=5 if settings is be.QUICK else 20)
+        ours, theirs = ms[("forward", "rule")], ms[("forward", "torch")]
         print(f"\nThe CNN's 16->8 5x5 conv forward alone: chainrule's kernel {ours:.2f} ms, "
               f"PyTorch {theirs:.2f} ms ({ours / theirs:.1f}x)")
 
@@ -353,8 +404,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="torch and NumPy BLAS threads (set OPENBLAS_NUM_THREADS too)")
     p.add_argument("--cpu-clock", action="store_true",
                    help="time this thread's CPU time (use with --threads 1 on a busy box)")
-    p.add_argument("--part", choices=["all", "mlp", "chains", "nets", "memory", "profile"],
-                   default="all", help="profile (not in all): the top nodes of the net steps")
+    p.add_argument("--part", choices=["all", "mlp", "chains", "nets", "memory", "profile",
+                                      "kernels"], default="all",
+                   help="profile, kernels (not in all): the top nodes of the net steps; the "
+                        "convolution kernels on each path")
     a = p.parse_args(argv)
     settings = be.QUICK if a.quick else be.DEFAULT
     if a.cpu_clock:
@@ -381,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         run_memory()
     if a.part == "profile":
         run_profile(settings, torch)
+    if a.part == "kernels":
+        run_kernels(settings, torch)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
 

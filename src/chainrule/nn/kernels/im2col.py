@@ -15,7 +15,7 @@ take the "row" path instead (``conv_rows_np``, ``conv_rows_grad_w_np``): im2col 
 kw offsets only (C·kw rows, a kh-th of the full copy), one product with the kh kernel rows
 stacked (kh·O outputs per pixel), and kh shifted additions of O rows. It moves less memory
 and gives BLAS a taller product; measured 2.3× (forward) and 1.5× (weight gradient) faster
-there, slower where O is large or C small (benchmarks/bench_conv.py --part kernels).
+there, slower where O is large or C small (benchmarks/bench_compile.py --part kernels).
 """
 
 from __future__ import annotations
