@@ -331,14 +331,16 @@ def run_kernels(settings: be.Settings, torch: Any) -> None:
     for name, shape in CONV_SHAPES.items():
         ms = _conv_kernel_ms(torch, shape, repeats=5 if settings is be.QUICK else 15)
         n, c, h, o, k, pad = shape
-        picked = "rows" if im2col.rows_path((o, c, k, k), (1, 1), 1) else "im2col"
         for kind in ("forward", "input grad", "weight grad"):
+            # the input cotangent is a convolution with the flipped kernel (C, O, k, k)
+            w_shape = (c, o, k, k) if kind == "input grad" else (o, c, k, k)
+            picked = "rows" if im2col.rows_path(w_shape, (1, 1), 1) else "im2col"
             theirs = ms.get((kind, "torch"), float("nan"))
             rows.append([name, kind, picked, f"{ms[(kind, 'im2col')]:.2f}",
                          f"{ms[(kind, 'rows')]:.2f}", f"{ms[(kind, 'rule')]:.2f}",
                          f"{theirs:.2f}", f"{theirs / ms[(kind, 'rule')]:.2f}"])
-    print("\nConvolution kernels, thread CPU ms (float32; 'input grad' is itself a forward "
-          "convolution at stride 1, its path picked for its own shape)")
+    print("\nConvolution kernels, thread CPU ms (float32; 'input grad' is a convolution of "
+          "the output cotangent with the flipped kernel, its path picked for that shape)")
     print(format_table(["conv", "kernel", "rule picks", "im2col", "rows", "as picked", "torch",
                         "torch / picked"], rows))
 
