@@ -188,8 +188,8 @@ def compile(fn: Callable | None = None, *, optimize: bool = True,  # noqa: A001
     """Compile ``fn`` (decorator, with or without arguments), like ``jax.jit``.
 
     ``optimize=False`` runs the graph as recorded (no passes). ``fast_math=True`` lets
-    the fused kernels differ from eager mode in the last bits (``fuse.py``: sigmoid as
-    SciPy's expit); by default a compiled function computes what eager mode computes, bit
+    the fused kernels differ from eager mode in the last bits (``fuse.py``; today no
+    kernel does); by default a compiled function computes what eager mode computes, bit
     for bit. See the module docstring for the cache and ``trace.py`` for the rules of
     tracing.
     """
