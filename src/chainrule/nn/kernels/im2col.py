@@ -14,8 +14,10 @@ Few output channels (kh·O <= C·kw, stride 1, no groups: the DLFS ch. 7 CNN's 1
 take the "row" path instead (``conv_rows_np``, ``conv_rows_grad_w_np``): im2col over the
 kw offsets only (C·kw rows, a kh-th of the full copy), one product with the kh kernel rows
 stacked (kh·O outputs per pixel), and kh shifted additions of O rows. It moves less memory
-and gives BLAS a taller product; measured 2.3× (forward) and 1.5× (weight gradient) faster
-there, slower where O is large or C small (benchmarks/bench_compile.py --part kernels).
+and gives BLAS a taller product. Its weight gradient copies no im2col at all: kh products
+read the padded images in place (see ``conv_rows_grad_w_np``). Measured 2.3× (forward)
+and 2.0× (weight gradient) faster than im2col there, slower where O is large or C small
+(benchmarks/bench_compile.py --part kernels).
 """
 
 from __future__ import annotations
@@ -259,31 +261,37 @@ def conv_rows_np(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dilation: t
 
 def conv_rows_grad_w_np(g: np.ndarray, x: np.ndarray, w_shape: tuple, dilation: tuple,
                         padding: tuple) -> np.ndarray:
-    """conv_grad_w_np's row path: sum_n cols[n] @ gs[n]^T, gs the output cotangent copied kh
-    times into zero rows of Hp·Wp pixels, the a-th copy shifted by a·dh padded rows."""
+    """conv_grad_w_np's row path, with no im2col copy: the output cotangent is copied kw
+    times into zero rows G (the b-th copy shifted by b·dw pixels, along output rows of Wp
+    pixels), and for each kernel row a, dw[:, :, a, :] is one product of the padded images'
+    flat rows, read in place from offset a·dh·Wp (a view BLAS takes as it is), with G^T:
+    (C, S) @ (S, kw·O) per image, S = (Ho-1)·Wp + Wo + (kw-1)·dw. Summed over images."""
     o, c, kh, kw = w_shape
     n = x.shape[0]
     plan = ConvPlan(x.shape, (kh, kw), (1, 1), dilation, padding, o)
-    ho, wo, wp, size = plan.ho, plan.wo, plan.wp, plan.hp * plan.wp
-    step = min(n, max(1, CONV_WORKSPACE_BYTES // ((c * kw + kh * o) * size * x.itemsize)))
+    (ho, wo), wp, (dh, dw) = g.shape[2:], plan.wp, dilation
+    span = (ho - 1) * wp + wo + (kw - 1) * dw
+    per_image = (c * plan.flat * x.itemsize + kw * o * span * g.itemsize)
+    step = min(n, max(1, CONV_WORKSPACE_BYTES // per_image))
     flat = np.zeros((step, c, plan.flat), x.dtype)
-    cols = np.empty((step, c * kw, size), x.dtype)
-    gs = np.zeros((step, kh * o, size), g.dtype)  # what is never written stays 0
+    rows = np.zeros((step, kw * o, span), g.dtype)  # what is never written stays 0
     it = g.itemsize
-    # accumulated transposed (C·kw, kh·O): a tall product, as in conv_grad_w_np
-    acc = np.zeros((c * kw, kh * o), np.result_type(g, x))
+    acc = np.zeros((kh, c, kw * o), np.result_type(g, x))
     for n0 in range(0, n, step):
         m = min(step, n - n0)
-        cm = _row_cols(plan, x[n0:n0 + m], flat, cols)
-        for a in range(kh):
+        fm = plan.pad_into(x[n0:n0 + m], flat)
+        for b in range(kw):
             np.lib.stride_tricks.as_strided(
-                gs[:, a * o:, a * dilation[0] * wp:], (m, o, ho, wo),
-                (gs.strides[0], size * it, wp * it, it), writeable=True)[...] = g[n0:n0 + m]
-        if m == 1:
-            acc += cm[0] @ gs[0].T
-        else:
-            acc += np.matmul(cm, gs[:m].swapaxes(1, 2)).sum(axis=0)
-    return np.ascontiguousarray(acc.T.reshape(kh, o, c, kw).transpose(1, 2, 0, 3))
+                rows[:, b * o:, b * dw:], (m, o, ho, wo),
+                (rows.strides[0], span * it, wp * it, it), writeable=True)[...] = g[n0:n0 + m]
+        gt = rows[:m].swapaxes(1, 2)
+        for a in range(kh):
+            xa = fm[:, :, a * dh * wp:a * dh * wp + span]
+            if m == 1:
+                acc[a] += xa[0] @ gt[0]
+            else:
+                acc[a] += np.matmul(xa, gt).sum(axis=0)
+    return np.ascontiguousarray(acc.reshape(kh, c, kw, o).transpose(3, 1, 0, 2))
 
 
 def _flipped_transpose(w: np.ndarray, groups: int) -> np.ndarray:
