@@ -99,7 +99,12 @@ def test_no_flag_keeps_the_default_mlp() -> None:
     (["--activation", "swoosh"], "unknown activation 'swoosh'"),
     (["--init", "nope"], "unknown initializer 'nope'"),
     (["--dropout", "1.5"], "dropout must be in [0, 1)"),
-    (["--model", "cnn", "--hidden", "64"], "--hidden: for --model mlp only"),
+    (["--model", "cnn", "--hidden", "64"], "--hidden: for --model mlp or char-lstm, not 'cnn'"),
+    (["--model", "vae", "--dropout", "0.1"], "--dropout: for --model mlp only, not 'vae'"),
+    (["--model", "dqn", "--hidden", "32"], "--hidden: for --model mlp or char-lstm, not 'dqn'"),
+    (["--model", "gpt", "--activation", "selu", "--batch-norm"],
+     "--activation, --batch-norm: for --model mlp only, not 'gpt'"),
+    (["--model", "char-lstm", "--dropout", "0.3"], "--dropout: for --model mlp only"),
 ])
 def test_bad_flags_are_one_line_and_exit_2(flags, message, fake_fashion, tmp_path,
                                            capsys) -> None:

@@ -71,6 +71,17 @@ def lstm_hidden(value: int | str, model: str) -> int:
     return sizes[0]
 
 
+def check_model(args: argparse.Namespace) -> None:
+    """A flag of this module given with a model that does not take it is a UsageError
+    (a generative, RL or language model would otherwise ignore it silently)."""
+    allowed = {"mlp": set(FLAGS), "char-lstm": {"hidden"}}.get(args.model, set())
+    bad = [FLAG for key, FLAG in FLAGS.items()
+           if getattr(args, key, None) is not None and key not in allowed]
+    if bad:
+        models = "mlp or char-lstm" if bad == ["--hidden"] else "mlp only"
+        raise UsageError(f"{', '.join(bad)}: for --model {models}, not {args.model!r}")
+
+
 def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The builder keywords of the flags given (none given: ``{}``)."""
     given = {k: getattr(args, k, None) for k in FLAGS}

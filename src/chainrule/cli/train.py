@@ -99,6 +99,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Train ``args.model`` on ``args.dataset``; raises UsageError on bad input."""
     _distributed.check_args(args, MODELS)  # issue 18: classifiers only (cli/_distributed.py)
+    _mlp_args.check_model(args)  # --hidden, --dropout, ...: not ignored by other models
     if args.model in _rl.MODELS:  # issue 17: reinforcement-learning agents (cli/_rl.py)
         return _rl.train(args)
     resumed = _runs.resume_run(args) if args.resume is not None else None
