@@ -19,7 +19,7 @@ PyTorch eager and hand-written NumPy, in one process, float32.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_compile.py --threads 1 --cpu-clock
     python benchmarks/bench_compile.py --quick --part mlp        # or: chains, nets, memory
-    python benchmarks/bench_compile.py --part profile    # where the net steps spend time
+    python benchmarks/bench_compile.py --part profile    # the MLP line by line; net nodes
     python benchmarks/bench_compile.py --part kernels    # conv kernels: im2col / row path
 """
 
@@ -29,6 +29,7 @@ import argparse
 import sys
 import time
 import tracemalloc
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -345,8 +346,65 @@ def run_kernels(settings: be.Settings, torch: Any) -> None:
                         "torch / picked"], rows))
 
 
+# the hand-written NumPy step (bench_engine.numpy_mlp) line by line, in its order
+REFERENCE_LINES = [
+    ("h = x @ w1.T; h += b1", "h = x @ w1.T\nh += b1"),
+    ("np.maximum(h, 0, out=h)", "np.maximum(h, 0, out=h)"),
+    ("z = h @ w2.T; z += b2", "z = h @ w2.T\nz += b2"),
+    ("softmax and loss (max, exp, sum, log, mean)",
+     "z -= z.max(axis=1, keepdims=True)\ne = np.exp(z)\ns = e.sum(axis=1, keepdims=True)\n"
+     "loss = np.mean(np.log(s[:, 0]) - z[rows, y])"),
+    ("dz = e / s, -1 at targets, / batch", "dz = e\ndz /= s\ndz[rows, y] -= 1\ndz /= len(y)"),
+    ("dz.T @ h", "g2 = dz.T @ h"), ("dz.sum(axis=0)", "g3 = dz.sum(axis=0)"),
+    ("dh = dz @ w2", "dh = dz @ w2"), ("dh *= h > 0", "dh *= h > 0"),
+    ("dh.T @ x", "g0 = dh.T @ x"), ("dh.sum(axis=0)", "g1 = dh.sum(axis=0)"),
+]
+
+
+def _mlp_profile(repeats: int) -> None:
+    """The compiled MLP step's nodes beside the reference's lines (thread CPU us per step,
+    same data; the momentum update, the same NumPy in both, left out)."""
+    xs, ys, init = be.mlp_data()
+    params = [cr.tensor(p.copy(), requires_grad=True) for p in init]
+    w1, b1, w2, b2 = params
+
+    @cr.compile
+    def loss_and_grads(x: Any, y: Any) -> Any:
+        h = cr.relu(crF.linear(x, w1, b1))
+        loss = cr.softmax_cross_entropy(crF.linear(h, w2, b2), y).mean()
+        return loss, cr.autograd.engine.grad([loss], params)
+
+    def step() -> Any:
+        return loss_and_grads(xs[0], ys[0])
+
+    step.compiled_step = types.SimpleNamespace(compiled=loss_and_grads)  # type: ignore
+    codes = [(label, compile(src, label, "exec")) for label, src in REFERENCE_LINES]
+    ref = dict.fromkeys([label for label, _ in codes], 0.0)
+    base = {"np": np, "x": xs[0], "y": ys[0], "rows": np.arange(len(ys[0])),
+            "w1": init[0], "b1": init[1], "w2": init[2], "b2": init[3]}
+    t0 = time.thread_time()
+    for _ in range(repeats):
+        ns = dict(base)
+        for label, code in codes:
+            t = time.thread_time()
+            exec(code, ns)  # noqa: S102 - the fixed lines above
+            ref[label] += time.thread_time() - t
+    ref_total = (time.thread_time() - t0) / repeats * 1e6
+    nodes, total = _node_times(step, repeats)
+    print(f"\nMLP 784-256-10 (batch 128): compiled call {total * 1e3:.1f} us, "
+          f"{sum(t for t, _ in nodes) * 1e3:.1f} us in its {len(nodes)} nodes; the "
+          f"reference's lines {ref_total:.1f} us, {sum(ref.values()) / repeats * 1e6:.1f} "
+          f"us in them")
+    print(format_table(["us", "compiled node"], [[f"{t * 1e3:.1f}", key[:90]]
+                                                 for t, key in nodes]))
+    print(format_table(["us", "reference line"], [[f"{v / repeats * 1e6:.1f}", label]
+                                                  for label, v in ref.items()]))
+
+
 def run_profile(settings: be.Settings, torch: Any) -> None:
-    """Where a compiled network step spends its time: the top nodes of its graph."""
+    """Where a compiled step spends its time: the MLP's nodes beside the reference's
+    lines, the top nodes of the network steps."""
+    _mlp_profile(repeats=200 if settings is be.QUICK else 1000)
     steps = {f"{bc.CH7.name} (batch {bc.CH7.batch})": _compiled_cnn(bc.CH7),
              f"char LSTM (seq {bl.STEPS}, batch {bl.BATCH})": _lstm_steps(None)["compiled"]}
     for name, step in steps.items():
