@@ -379,18 +379,28 @@ def _mlp_profile(repeats: int) -> None:
 
     step.compiled_step = types.SimpleNamespace(compiled=loss_and_grads)  # type: ignore
     codes = [(label, compile(src, label, "exec")) for label, src in REFERENCE_LINES]
-    ref = dict.fromkeys([label for label, _ in codes], 0.0)
     base = {"np": np, "x": xs[0], "y": ys[0], "rows": np.arange(len(ys[0])),
             "w1": init[0], "b1": init[1], "w2": init[2], "b2": init[3]}
-    t0 = time.thread_time()
-    for _ in range(repeats):
-        ns = dict(base)
-        for label, code in codes:
-            t = time.thread_time()
-            exec(code, ns)  # noqa: S102 - the fixed lines above
-            ref[label] += time.thread_time() - t
-    ref_total = (time.thread_time() - t0) / repeats * 1e6
-    nodes, total = _node_times(step, repeats)
+    ref: dict[str, float] = {}
+    best: dict[str, float] = {}
+    ref_total = total = float("inf")
+    for _ in range(5):  # alternated rounds; each entry's smallest mean over the rounds
+        acc = dict.fromkeys([label for label, _ in codes], 0.0)
+        t0 = time.thread_time()
+        for _ in range(repeats):
+            ns = dict(base)
+            for label, code in codes:
+                t = time.thread_time()
+                exec(code, ns)  # noqa: S102 - the fixed lines above
+                acc[label] += time.thread_time() - t
+        ref_total = min(ref_total, (time.thread_time() - t0) / repeats * 1e6)
+        for label, v in acc.items():
+            ref[label] = min(ref.get(label, v), v)
+        nodes, round_total = _node_times(step, repeats)
+        total = min(total, round_total)
+        for t, key in nodes:
+            best[key] = min(best.get(key, t), t)
+    nodes = sorted(((t, key) for key, t in best.items()), reverse=True)
     print(f"\nMLP 784-256-10 (batch 128): compiled call {total * 1e3:.1f} us, "
           f"{sum(t for t, _ in nodes) * 1e3:.1f} us in its {len(nodes)} nodes; the "
           f"reference's lines {ref_total:.1f} us, {sum(ref.values()) / repeats * 1e6:.1f} "
@@ -404,7 +414,7 @@ def _mlp_profile(repeats: int) -> None:
 def run_profile(settings: be.Settings, torch: Any) -> None:
     """Where a compiled step spends its time: the MLP's nodes beside the reference's
     lines, the top nodes of the network steps."""
-    _mlp_profile(repeats=200 if settings is be.QUICK else 1000)
+    _mlp_profile(repeats=50 if settings is be.QUICK else 200)
     steps = {f"{bc.CH7.name} (batch {bc.CH7.batch})": _compiled_cnn(bc.CH7),
              f"char LSTM (seq {bl.STEPS}, batch {bl.BATCH})": _lstm_steps(None)["compiled"]}
     for name, step in steps.items():
