@@ -259,13 +259,25 @@ def conv_rows_np(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dilation: t
     return y
 
 
+def _shifted_rows(g: np.ndarray, rows: np.ndarray, kw: int, dw: int, wp: int) -> np.ndarray:
+    """Output cotangents g (m, O, Ho, Wo) copied kw times into the zero rows ``rows`` (at
+    least m × kw·O × S): the b-th copy at rows b·O.., shifted by b·dw pixels, along output
+    rows of Wp pixels. What is never written stays 0."""
+    (m, o, ho, wo), it, span = g.shape, rows.itemsize, rows.shape[2]
+    np.lib.stride_tricks.as_strided(rows, (m, o, ho, wo), (rows.strides[0], span * it,
+                                                           wp * it, it), writeable=True)[...] = g
+    for b in range(1, kw):  # the first copy's rows shifted (its zero gaps included)
+        rows[:m, b * o:(b + 1) * o, b * dw:] = rows[:m, :o, :span - b * dw]
+    return rows[:m]
+
+
 def conv_rows_grad_w_np(g: np.ndarray, x: np.ndarray, w_shape: tuple, dilation: tuple,
                         padding: tuple) -> np.ndarray:
     """conv_grad_w_np's row path, with no im2col copy: the output cotangent is copied kw
-    times into zero rows G (the b-th copy shifted by b·dw pixels, along output rows of Wp
-    pixels), and for each kernel row a, dw[:, :, a, :] is one product of the padded images'
-    flat rows, read in place from offset a·dh·Wp (a view BLAS takes as it is), with G^T:
-    (C, S) @ (S, kw·O) per image, S = (Ho-1)·Wp + Wo + (kw-1)·dw. Summed over images."""
+    times into zero rows G (``_shifted_rows``), and for each kernel row a, dw[:, :, a, :]
+    is one product of the padded images' flat rows, read in place from offset a·dh·Wp (a
+    view BLAS takes as it is), with G^T: (C, S) @ (S, kw·O) per image, S = (Ho-1)·Wp + Wo
+    + (kw-1)·dw. Summed over images."""
     o, c, kh, kw = w_shape
     n = x.shape[0]
     plan = ConvPlan(x.shape, (kh, kw), (1, 1), dilation, padding, o)
@@ -274,17 +286,12 @@ def conv_rows_grad_w_np(g: np.ndarray, x: np.ndarray, w_shape: tuple, dilation: 
     per_image = (c * plan.flat * x.itemsize + kw * o * span * g.itemsize)
     step = min(n, max(1, CONV_WORKSPACE_BYTES // per_image))
     flat = np.zeros((step, c, plan.flat), x.dtype)
-    rows = np.zeros((step, kw * o, span), g.dtype)  # what is never written stays 0
-    it = g.itemsize
+    rows = np.zeros((step, kw * o, span), g.dtype)
     acc = np.zeros((kh, c, kw * o), np.result_type(g, x))
     for n0 in range(0, n, step):
         m = min(step, n - n0)
         fm = plan.pad_into(x[n0:n0 + m], flat)
-        for b in range(kw):
-            np.lib.stride_tricks.as_strided(
-                rows[:, b * o:, b * dw:], (m, o, ho, wo),
-                (rows.strides[0], span * it, wp * it, it), writeable=True)[...] = g[n0:n0 + m]
-        gt = rows[:m].swapaxes(1, 2)
+        gt = _shifted_rows(g[n0:n0 + m], rows, kw, dw, wp).swapaxes(1, 2)
         for a in range(kh):
             xa = fm[:, :, a * dh * wp:a * dh * wp + span]
             if m == 1:
