@@ -13,6 +13,7 @@ from .optimizer import (
     add_weight_decay,
     check_betas,
     check_nonneg,
+    count_step,
     ema_update,
 )
 
@@ -74,12 +75,7 @@ class Adam(_AdamBase):
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         beta1, beta2 = (float(b) for b in group["betas"])
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
-        t = state["step"]
+        t = count_step(state, p, "exp_avg", "exp_avg_sq")
         g = self._decay(p, g, group)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         tmp = self._scratch(p, 1)
@@ -139,11 +135,7 @@ class Adamax(_AdamBase):
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         beta1, beta2 = (float(b) for b in group["betas"])
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_inf"] = np.zeros_like(p)
-        state["step"] += 1
+        count_step(state, p, "exp_avg", "exp_inf")
         g = self._decay(p, g, group)
         m, u = state["exp_avg"], state["exp_inf"]
         tmp = self._scratch(p, 1)
@@ -193,13 +185,7 @@ class NAdam(_AdamBase):
                 group: dict[str, Any]) -> None:
         beta1, beta2 = (float(b) for b in group["betas"])
         psi, lr = float(group["momentum_decay"]), float(group["lr"])
-        if not state:
-            state["step"] = 0
-            state["mu_product"] = 1.0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
-        t = state["step"]
+        t = count_step(state, p, "exp_avg", "exp_avg_sq", mu_product=1.0)
         g = self._decay(p, g, group)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))

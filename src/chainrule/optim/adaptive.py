@@ -12,6 +12,7 @@ from .optimizer import (
     add_weight_decay,
     check_nonneg,
     check_unit_interval,
+    count_step,
     ema_update,
 )
 from .sparse import adagrad_sparse_update
@@ -97,10 +98,7 @@ class RMSprop(Optimizer):
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         alpha, momentum = float(group["alpha"]), float(group["momentum"])
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(p)
-        state["step"] += 1
+        count_step(state, p, "square_avg")
         wd = float(group["weight_decay"])
         if wd != 0:
             g = add_weight_decay(self._scratch(p, 0), p, g, wd)

@@ -65,6 +65,19 @@ def add_weight_decay(out: np.ndarray, p: np.ndarray, g: np.ndarray, wd: float) -
     return out
 
 
+def count_step(state: dict[str, Any], p: np.ndarray, *buffers: str, **first: Any) -> int:
+    """Count one more step in a parameter's ``state`` and return it; on the first step,
+    create the state: ``first``'s values, then a zero array like ``p`` for each name in
+    ``buffers`` (PyTorch's state names, e.g. ``"exp_avg"``)."""
+    if not state:
+        state["step"] = 0
+        state.update(first)
+        for name in buffers:
+            state[name] = np.zeros_like(p)
+    state["step"] += 1
+    return state["step"]
+
+
 def ema_update(m: np.ndarray, g: np.ndarray, w: float, tmp: np.ndarray) -> None:
     """``m <- m + w * (g - m)`` in place, i.e. ``m <- (1 - w) * m + w * g``.
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..nn.sparse_grad import SparseGrad
-from .optimizer import Optimizer, ParamsLike, check_betas, check_nonneg
+from .optimizer import Optimizer, ParamsLike, check_betas, check_nonneg, count_step
 
 __all__ = ["SparseAdam", "adagrad_sparse_update", "sgd_sparse_update"]
 
@@ -127,12 +127,7 @@ class SparseAdam(Optimizer):
     def _update_sparse(self, p: np.ndarray, grad: SparseGrad, state: dict[str, Any],
                        group: dict[str, Any]) -> None:
         beta1, beta2 = (float(b) for b in group["betas"])
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
-        t = state["step"]
+        t = count_step(state, p, "exp_avg", "exp_avg_sq")
         rows, g = grad.indices, grad.values
         if group["maximize"]:
             g = -g
