@@ -38,7 +38,19 @@ def whole_run(folder):
 
 
 def test_distributed_cli_run_writes_and_reports_on_the_primary(tmp_path):
-    whole_run(tmp_path / "whole")
+    whole = whole_run(tmp_path / "whole")
+    # --overlap: the gradients reduced in buckets during backward, the same weights
+    run_mpi("cli.py", *FLAGS, "--overlap", "--out", str(tmp_path / "overlap"))
+    a, b = io.load(whole / "model.npz"), io.load(tmp_path / "overlap" / "model.npz")
+    for key in a["model"]:
+        assert np.array_equal(a["model"][key], b["model"][key]), key
+
+
+def test_overlap_without_distributed_is_a_usage_error(tmp_path, capsys):
+    assert run_train(parse("--overlap", "--out", str(tmp_path / "r"))) == 2
+    err = capsys.readouterr().err
+    assert "--overlap is for --distributed runs" in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.slow  # three mpirun launches (~15 s); the library's resume test is quick
@@ -94,3 +106,12 @@ def test_distributed_cli_resume_needs_the_same_number_of_ranks(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "this run trained on 2 ranks; resume it with mpirun -n 2" in err
     assert sorted(os.listdir(run)) == ["args.json", "checkpoint.npz"]
+
+
+def test_overlap_builds_the_trainer_with_overlap():
+    from chainrule.cli import _distributed
+    from chainrule.distributed import DistributedTrainer
+
+    made = _distributed.trainer_class(parse("--distributed", "--overlap"))
+    assert made.func is DistributedTrainer and made.keywords == {"overlap": True}
+    assert _distributed.trainer_class(parse("--distributed")) is DistributedTrainer

@@ -28,6 +28,7 @@ Without ``--distributed`` all of this is the single-process behaviour.
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import traceback
@@ -51,12 +52,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel training over MPI: launch with mpirun -n N "
                         "(needs pip install \"chainrule[mpi]\"); --batch-size is per rank")
+    p.add_argument("--overlap", action="store_true",
+                   help="with --distributed: all-reduce the gradients in buckets while the "
+                        "backward pass runs (the same numbers as one all-reduce per step)")
 
 
 def trainer_class(args: argparse.Namespace, default: type[Trainer] = Trainer) -> type[Trainer]:
     """``DistributedTrainer`` with ``--distributed``, else ``default`` (``Trainer``)."""
     if getattr(args, "distributed", False):
         init()
+        if getattr(args, "overlap", False):
+            return functools.partial(DistributedTrainer, overlap=True)  # type: ignore[return-value]
         return DistributedTrainer
     return default
 
@@ -94,6 +100,9 @@ def check_args(args: argparse.Namespace, models: Any) -> None:
     ``models`` (the classifiers), ``--minutes``, or a resumed run of another number of
     ranks. Records the number of ranks in ``args.ranks`` (saved in args.json)."""
     if not _on(args):
+        if getattr(args, "overlap", False):
+            raise UsageError("--overlap is for --distributed runs (mpirun -n N chainrule "
+                             "train ... --distributed --overlap)")
         return
     if args.model not in models:
         raise UsageError(f"--distributed trains the classifiers ({', '.join(sorted(models))}), "
