@@ -9,6 +9,7 @@ an elementwise op's Jacobian is diagonal).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -55,18 +56,14 @@ def _sigmoid_np(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, r, e * r)
 
 
+@functools.cache
 def _scipy_expit() -> Any:
     """SciPy's ufunc ``expit``, or None without SciPy (looked up once)."""
-    if not _EXPIT:
-        try:
-            from scipy.special import expit
-        except ImportError:
-            expit = None
-        _EXPIT.append(expit)
-    return _EXPIT[0]
-
-
-_EXPIT: list = []
+    try:
+        from scipy.special import expit
+    except ImportError:
+        return None
+    return expit
 
 
 def _erf_np(x: np.ndarray) -> np.ndarray:
